@@ -1,0 +1,1 @@
+"""Features: label-free user features (cached) and out-of-fold encoders."""

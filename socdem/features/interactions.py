@@ -1,0 +1,61 @@
+"""Sparse user x item count matrices (authors, videos, categories), built once
+per run with vectorised index mapping and reused by every consumer."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+ITEMS = ("author_id", "rutube_video_id", "category")
+
+
+@dataclass
+class Interactions:
+    users: np.ndarray  # sorted viewer_uid of every labelled or test user
+    events: pd.DataFrame  # viewer_uid, rutube_video_id, author_id, category (unknown video → NA)
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    def rows(self, uids) -> np.ndarray:
+        """Row positions of `uids` (every uid must be a known user)."""
+        uids = np.asarray(uids)
+        pos = np.searchsorted(self.users, uids)
+        if len(uids) and (pos.max(initial=0) >= len(self.users) or not np.array_equal(self.users[pos], uids)):
+            raise KeyError("some user ids are neither labelled nor test users")
+        return pos
+
+    def matrix(self, item: str) -> tuple[sp.csr_matrix, np.ndarray]:
+        """(users x items event counts as CSR, item values per column)."""
+        if item not in self._cache:
+            column = self.events[item]
+            known = column.notna().to_numpy() & self._user_known
+            codes, values = pd.factorize(column[known], sort=True)
+            rows = self._user_pos[known]
+            counts = sp.coo_matrix(
+                (np.ones(len(codes), dtype=np.float32), (rows, codes)), shape=(len(self.users), len(values))
+            ).tocsr()
+            counts.sum_duplicates()
+            self._cache[item] = (counts, np.asarray(values))
+        return self._cache[item]
+
+    @property
+    def _user_pos(self) -> np.ndarray:
+        if "_user_pos" not in self._cache:
+            uids = self.events["viewer_uid"].to_numpy()
+            pos = np.clip(np.searchsorted(self.users, uids), 0, len(self.users) - 1)
+            self._cache["_user_known_mask"] = self.users[pos] == uids
+            self._cache["_user_pos"] = pos
+        return self._cache["_user_pos"]
+
+    @property
+    def _user_known(self) -> np.ndarray:
+        self._user_pos  # noqa: B018 - computes both
+        return self._cache["_user_known_mask"]
+
+
+def build_interactions(contest) -> Interactions:
+    users = np.union1d(contest.train_users, contest.test_users)
+    videos = contest.videos[["rutube_video_id", "author_id", "category"]]
+    events = contest.events[["viewer_uid", "rutube_video_id"]].merge(videos, on="rutube_video_id", how="left")
+    return Interactions(users=users, events=events)

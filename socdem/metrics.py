@@ -1,0 +1,79 @@
+"""The local scorer: the contest metrics, computed the way the organisers do.
+
+`female` is the positive class for F1 and ROC-AUC; the Rutube-2024 score is
+0.7 * weighted F1 of `age_class` + 0.3 * accuracy of `sex`.
+"""
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
+
+AGE_CLASSES = (0, 1, 2, 3)
+
+
+def best_f1_threshold(y_female: np.ndarray, female_proba: np.ndarray) -> tuple[float, float]:
+    """The threshold maximising F1 of `female`, and that F1 (vectorised sweep)."""
+    y = np.asarray(y_female, dtype=np.int64)
+    p = np.asarray(female_proba, dtype=np.float64)
+    order = np.argsort(-p, kind="mergesort")
+    p_sorted, y_sorted = p[order], y[order]
+    tp = np.cumsum(y_sorted)
+    predicted = np.arange(1, len(y) + 1)
+    # only the last position of each run of equal scores is a reachable cut
+    last = np.r_[p_sorted[1:] != p_sorted[:-1], True]
+    f1 = np.where(last, 2 * tp / (predicted + y.sum()), -1.0)
+    i = int(np.argmax(f1))
+    below = p_sorted[i + 1] if i + 1 < len(p_sorted) else p_sorted[i] - 1e-6
+    return float((p_sorted[i] + below) / 2), float(f1[i])
+
+
+def sex_scores(y_female: np.ndarray, female_proba: np.ndarray, threshold: float = 0.5) -> dict:
+    y = np.asarray(y_female, dtype=np.int64)
+    p = np.asarray(female_proba, dtype=np.float64)
+    pred = (p >= threshold).astype(np.int64)
+    return {
+        "f1": float(f1_score(y, pred, pos_label=1, zero_division=0)),
+        "roc_auc": float(roc_auc_score(y, p)) if len(np.unique(y)) == 2 else float("nan"),
+        "accuracy": float(accuracy_score(y, pred)),
+    }
+
+
+def age_scores(y_age: np.ndarray, age_pred: np.ndarray) -> dict:
+    return {"age_f1_weighted": float(f1_score(np.asarray(y_age), np.asarray(age_pred), average="weighted"))}
+
+
+def contest_scores(
+    y_female: np.ndarray | None,
+    female_proba: np.ndarray | None,
+    y_age: np.ndarray | None = None,
+    age_pred: np.ndarray | None = None,
+    threshold: float = 0.5,
+) -> dict:
+    """All local scores; keys absent for a target the contest does not have."""
+    scores: dict = {}
+    if y_female is not None:
+        scores.update(sex_scores(y_female, female_proba, threshold))
+    if y_age is not None:
+        scores.update(age_scores(y_age, age_pred))
+    if "accuracy" in scores and "age_f1_weighted" in scores:
+        scores["rutube2024"] = 0.7 * scores["age_f1_weighted"] + 0.3 * scores["accuracy"]
+    return scores
+
+
+def best_accuracy_threshold(y_female: np.ndarray, female_proba: np.ndarray) -> float:
+    """The threshold maximising accuracy of sex (vectorised sweep)."""
+    y = np.asarray(y_female, dtype=np.int64)
+    p = np.asarray(female_proba, dtype=np.float64)
+    order = np.argsort(-p, kind="mergesort")
+    p_sorted, y_sorted = p[order], y[order]
+    # predicting the top i+1 as female: correct = tp + (negatives not predicted)
+    tp = np.cumsum(y_sorted)
+    fp = np.arange(1, len(y) + 1) - tp
+    correct = tp + ((1 - y).sum() - fp)
+    last = np.r_[p_sorted[1:] != p_sorted[:-1], True]
+    correct = np.where(last, correct, -1)
+    i = int(np.argmax(correct))
+    if correct[i] <= (1 - y).sum():  # predicting nobody female is at least as good
+        return float(p_sorted[0] + 1e-9)
+    below = p_sorted[i + 1] if i + 1 < len(p_sorted) else p_sorted[i] - 1e-6
+    return float((p_sorted[i] + below) / 2)
