@@ -340,7 +340,7 @@ def _sample_users(rng, world: World, users: int) -> dict:
     return dict(uid=uid, cls=cls, age=age, is_test=is_test, n_events=n, device=device, home_region=home)
 
 
-def _polya_authors(rng, world: World, ev_user, ev_cls, start, n_events) -> np.ndarray:
+def _polya_authors(rng, world: World, ev_user, ev_cls, start) -> np.ndarray:
     """Dirichlet-multinomial author draws via the Polya urn, all users at once.
 
     Event i of a user is fresh from p_c with probability alpha / (alpha + i),
@@ -355,8 +355,7 @@ def _polya_authors(rng, world: World, ev_user, ev_cls, start, n_events) -> np.nd
         if np.array_equal(nxt, parent):
             break
         parent = nxt
-    log_author = np.log(world.author_p)
-    fresh_author = _draw_categorical(rng, log_author, ev_cls)
+    fresh_author = _draw_categorical(rng, np.log(world.author_p), ev_cls)
     return fresh_author[parent]
 
 
@@ -366,7 +365,7 @@ def _sample_events(rng, world: World, u: dict) -> dict:
     ev_user = np.repeat(np.arange(len(n)), n)
     total = len(ev_user)
     cls = u["cls"][ev_user]
-    author = _polya_authors(rng, world, ev_user, cls, start, n)
+    author = _polya_authors(rng, world, ev_user, cls, start)
     video = np.searchsorted(world.video_cdf, author + rng.random(total), side="right")
     video = np.minimum(video, len(world.video_cdf) - 1)
     hour = _draw_categorical(rng, world.log_hour, cls)
