@@ -16,9 +16,15 @@ def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+DEFAULT_DATA = "data/raw"
+
+
 def _workspace(args):
     from socdem.workspace import Workspace
 
+    if args.data == DEFAULT_DATA and find_table(Path(args.data), "train_events") is None:
+        _log(f"data: no contest in {DEFAULT_DATA}; generating the synthetic default first")
+        cmd_data(argparse.Namespace(data=args.data, users=50_000, seed=0))
     return Workspace(data_dir=Path(args.data), exp=load_experiment(args.exp), log=_log)
 
 
@@ -93,7 +99,7 @@ def parser() -> argparse.ArgumentParser:
     def add(name, func, help_text):
         sp = sub.add_parser(name, help=help_text)
         sp.add_argument("--exp", default=os.environ.get("EXP", "default"))
-        sp.add_argument("--data", default=os.environ.get("DATA", "data/raw"))
+        sp.add_argument("--data", default=os.environ.get("DATA", DEFAULT_DATA))
         sp.set_defaults(func=func)
         return sp
 
