@@ -20,8 +20,10 @@ def _read(path: Path, what: str) -> pd.DataFrame:
 
 
 def score_files(sub_path: Path, truth_path: Path) -> dict:
-    sub, truth = _read(sub_path, "submission"), _read(truth_path, "truth")
-    for col in ("viewer_uid", "sex", "age_class"):
+    # JMLC files name the user column viewer_id
+    sub = _read(sub_path, "submission").rename(columns={"viewer_id": "viewer_uid"})
+    truth = _read(truth_path, "truth").rename(columns={"viewer_id": "viewer_uid"})
+    for col in ("viewer_uid", "sex"):
         if col not in truth.columns:
             raise SubmissionError(f"{truth_path}: missing column '{col}'; expected viewer_uid, sex, age_class")
     columns = [c for c in ("viewer_uid", "sex", "age_class", "female_proba") if c in sub.columns]
@@ -36,10 +38,12 @@ def score_files(sub_path: Path, truth_path: Path) -> dict:
         proba = merged["female_proba"].to_numpy() if "female_proba" in columns else predicted
         scores = contest_scores(y_female, predicted.astype(float), threshold=0.5)
         scores["roc_auc"] = contest_scores(y_female, proba)["roc_auc"] if "female_proba" in columns else None
-    if "age_class" in columns:
+    if "age_class" in columns and "age_class" in truth.columns:
         scores.update(contest_scores(None, None, merged["age_class_true"].to_numpy(), merged["age_class"].to_numpy()))
         if "accuracy" in scores:
             scores["rutube2024"] = 0.7 * scores["age_f1_weighted"] + 0.3 * scores["accuracy"]
+    if "age_class" not in columns:  # a sex-only (JMLC) submission is scored by F1 and ROC-AUC
+        return {k: scores.get(k) for k in ("f1", "roc_auc")}
     return {k: scores.get(k) for k in ("f1", "roc_auc", "accuracy", "age_f1_weighted", "rutube2024")}
 
 
@@ -59,7 +63,7 @@ def oracle_scores(posterior_path: Path, truth_path: Path) -> dict | None:
 
 def side_by_side(sub_scores: dict, oracle: dict | None) -> str:
     lines = [f"{'metric':<18}{'submission':>12}{'oracle':>12}"]
-    for key in ("f1", "roc_auc", "accuracy", "age_f1_weighted", "rutube2024"):
+    for key in sub_scores:
         value = sub_scores.get(key)
         ref = None if oracle is None else oracle.get(key)
         lines.append(f"{key:<18}{'' if value is None else f'{value:.4f}':>12}{'' if ref is None else f'{ref:.4f}':>12}")

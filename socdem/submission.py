@@ -14,6 +14,7 @@ FORMATS = {
     "rutube2024": ["viewer_uid", "sex", "age_class"],
     "jmlc": ["viewer_uid", "sex", "female_proba"],
 }
+ID_COLUMN = {"jmlc": "viewer_id"}  # the user id's name in the written file, where not viewer_uid
 
 
 class SubmissionError(ValueError):
@@ -64,7 +65,8 @@ def validate_submission(sub: pd.DataFrame, expected_uids, columns: list[str], wh
             raise SubmissionError(f"{where}: column 'female_proba': values outside [0, 1], e.g. {list(sub['female_proba'][bad][:3])}")
 
 
-def write_submission(path: Path, sub: pd.DataFrame, expected_uids, columns: list[str]) -> None:
+def write_submission(path: Path, sub: pd.DataFrame, expected_uids, columns: list[str], id_column: str = "viewer_uid") -> None:
     validate_submission(sub, expected_uids, columns, where=str(path))
     with atomic_path(path) as tmp:
-        sub.sort_values("viewer_uid").to_csv(tmp, index=False, float_format="%.6f")
+        out = sub.sort_values("viewer_uid").rename(columns={"viewer_uid": id_column})
+        out.to_csv(tmp, index=False, float_format="%.6f")

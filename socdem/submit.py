@@ -8,7 +8,7 @@ from socdem.leaderboard import append_entry
 from socdem.io import write_json_atomic
 from socdem.metrics import best_accuracy_threshold, best_f1_threshold
 from socdem.scoring import primary_metric
-from socdem.submission import FORMATS, build_submission, write_submission
+from socdem.submission import FORMATS, ID_COLUMN, build_submission, write_submission
 from socdem.training import load_predictions
 
 
@@ -31,7 +31,7 @@ def submit(ws, fmt: str | None = None) -> dict:
     columns = FORMATS[fmt]
     sub = build_submission(test.loc[ws.contest.test_users], threshold, columns)
     csv_path = ws.submissions / f"{ws.exp.name}.csv"
-    write_submission(csv_path, sub, ws.contest.test_users, columns)
+    write_submission(csv_path, sub, ws.contest.test_users, columns, ID_COLUMN.get(fmt, "viewer_uid"))
     record = {
         "experiment": ws.exp.name, "config": ws.exp.to_dict(), "data_fingerprint": ws.data_fp,
         "timestamp": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
