@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from socdem.features.video_counts import video_count_features
+
+
+def test_only_trusted_videos_count_and_aggregates_are_event_weighted():
+    counts = pd.DataFrame({
+        "rutube_video_id": ["a", "b", "c"],
+        "cumulative_male": [10, 30, 1], "cumulative_female": [30, 10, 1], "video_users_total": [40, 40, 2],
+        "cumulative_under_18": [4, 8, 0], "cumulative_18_24": [4, 8, 0], "cumulative_25_34": [8, 8, 0],
+        "cumulative_35_44": [8, 8, 0], "cumulative_45_54": [8, 4, 0], "video_users_total_age": [40, 40, 2],
+    })
+    events = pd.DataFrame({"viewer_uid": [1, 1, 1, 2, 3], "rutube_video_id": ["a", "a", "b", "c", "zzz"]})
+    f = video_count_features(events, counts, np.array([1, 2, 3, 4]), min_views=40)
+    assert list(f.index) == [1, 2, 3, 4]
+    assert np.isclose(f.loc[1, "vc_female_mean"], (0.75 + 0.75 + 0.25) / 3)
+    assert f.loc[1, "vc_female_max"] == 0.75 and f.loc[1, "vc_female_min"] == 0.25
+    assert np.isclose(f.loc[1, "vc_age_45_54_mean"], (0.2 + 0.2 + 0.1) / 3)
+    assert f.loc[1, "vc_trusted_share"] == 1.0
+    # video c has 2 viewers (< 40): untrusted; unknown video: nothing; user 4: no events
+    assert np.isnan(f.loc[2, "vc_female_mean"]) and f.loc[2, "vc_trusted_share"] == 0.0
+    assert np.isnan(f.loc[4, "vc_trusted_share"])
+    assert np.isfinite(f.fillna(0).to_numpy()).all()
