@@ -7,8 +7,13 @@ EXP ?= default
 DATA ?= data/raw
 USERS ?= 50000
 SEED ?= 0
+LAYOUT ?= rutube2024
 FORMAT ?=
+TRIALS ?=
+WORKERS ?=
+STORAGE ?=
 SUB ?= submissions/$(EXP).csv
+SCORE ?=
 TRUTH ?= $(DATA)/oracle/test_truth.csv
 PYTHON ?= python3
 
@@ -38,8 +43,8 @@ all: $(STAMP) ## setup, data (if none), features, train, submit, then score agai
 	$(RUN) submit $(ARGS)
 	@if [ -f $(TRUTH) ]; then $(RUN) score $(ARGS) --sub $(SUB) --truth $(TRUTH); fi
 
-data: $(STAMP) ## write a synthetic contest to DATA (USERS=, SEED=); never overwrites real data
-	$(RUN) data $(ARGS) --users $(USERS) --seed $(SEED)
+data: $(STAMP) ## write a synthetic contest to DATA (USERS=, SEED=, LAYOUT=jmlc); never overwrites real data
+	$(RUN) data $(ARGS) --users $(USERS) --seed $(SEED) --layout $(LAYOUT)
 
 features: $(STAMP) ## build and cache the label-free features
 	$(RUN) features $(ARGS)
@@ -48,7 +53,7 @@ train: $(STAMP) ## K-fold CV of every model of EXP: out-of-fold and test predict
 	$(RUN) train $(ARGS)
 
 tune: $(STAMP) ## Optuna search (TRIALS=, WORKERS=, STORAGE=); the study resumes
-	$(RUN) tune $(ARGS)
+	$(RUN) tune $(ARGS) --trials "$(TRIALS)" --workers "$(WORKERS)" --storage "$(STORAGE)"
 
 submit: $(STAMP) ## write submissions/EXP.csv (FORMAT=rutube2024 for the contest columns) and log it
 	$(RUN) submit $(ARGS) --format "$(FORMAT)"
@@ -66,10 +71,29 @@ report: $(STAMP) ## ROC / PR / calibration / importance plots in reports/EXP/
 	$(RUN) report $(ARGS)
 
 lb: $(STAMP) ## record the public score of a submission: make lb SUB=<csv> SCORE=<number>
-	$(RUN) lb $(ARGS)
+	$(RUN) lb $(ARGS) --sub "$(SUB)" --score "$(SCORE)"
 
-dag: $(STAMP) ## run the Airflow DAG once (airflow dags test)
-	$(RUN) dag $(ARGS)
+# `make dag`: Airflow in its own virtualenv; by default the fast experiment on a tiny synthetic
+# contest, with Airflow's state and the run's artifacts under artifacts/dag/ (nothing in ~).
+AIRFLOW_VENV := .venv-airflow
+AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed
+DAG_DIR := artifacts/dag
+AIRFLOW := AIRFLOW_HOME=$(abspath $(DAG_DIR)/airflow) AIRFLOW__CORE__DAGS_FOLDER=$(abspath socdem/dags) \
+	AIRFLOW__CORE__LOAD_EXAMPLES=False SOCDEM_HOME=$(DAG_DIR)/home $(AIRFLOW_VENV)/bin/airflow
+dag: EXP = fast
+dag: DATA = $(DAG_DIR)/raw
+dag: USERS = 1500
+
+$(AIRFLOW_STAMP): requirements-airflow.txt
+	$(PYTHON) -m venv $(AIRFLOW_VENV)
+	$(AIRFLOW_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-airflow.txt
+	touch $@
+
+dag: $(STAMP) $(AIRFLOW_STAMP) ## run the Airflow DAG once (airflow dags test; default EXP=fast on a tiny synthetic contest)
+	$(AIRFLOW) db migrate > /dev/null
+	$(AIRFLOW) dags reserialize > /dev/null
+	$(AIRFLOW) dags show socdem
+	time $(AIRFLOW) dags test socdem -c '{"exp": "$(EXP)", "data": "$(DATA)", "users": $(USERS)}'
 
 test: $(STAMP) ## run the test suite
 	OMP_NUM_THREADS=2 PYTHONHASHSEED=0 $(PY) -m pytest -q tests

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from socdem.config import ConfigError, load_experiment
-from socdem.contest import ContestError, find_table
+from socdem.contest import ContestError, contest_files
 from socdem.submission import SubmissionError
 
 
@@ -22,21 +22,23 @@ DEFAULT_DATA = "data/raw"
 def _workspace(args):
     from socdem.workspace import Workspace
 
-    if args.data == DEFAULT_DATA and find_table(Path(args.data), "train_events") is None:
+    if args.data == DEFAULT_DATA and not contest_files(Path(args.data)):
         _log(f"data: no contest in {DEFAULT_DATA}; generating the synthetic default first")
-        cmd_data(argparse.Namespace(data=args.data, users=50_000, seed=0))
+        cmd_data(argparse.Namespace(data=args.data, users=50_000, seed=0, layout="rutube2024"))
     return Workspace(data_dir=Path(args.data), exp=load_experiment(args.exp), log=_log)
 
 
 def cmd_data(args) -> int:
     from socdem.synth import generate
+    from socdem.synth_jmlc import generate_jmlc
 
     out = Path(args.data)
-    if find_table(out, "train_events") is not None:
+    if contest_files(out):
         kind = "synthetic" if (out / "oracle" / "summary.json").exists() else "real"
         _log(f"data: {out} already holds a {kind} contest; left as it is")
         return 0
-    summary = generate(out, users=args.users, seed=args.seed)
+    writer = {"rutube2024": generate, "jmlc": generate_jmlc}[args.layout]
+    summary = writer(out, users=args.users, seed=args.seed)
     oracle = summary["oracle"]["test"]
     _log(f"data: synthetic contest in {out} ({summary['users']:,} users, {summary['events']:,} events)")
     _log("data: oracle on test users: " + ", ".join(f"{k}={oracle[k]:.4f}" for k in ("roc_auc", "best_f1", "age_f1_weighted")))
@@ -54,8 +56,25 @@ def cmd_train(args) -> int:
     from socdem.training import train
 
     ws = _workspace(args)
-    train(ws)
+    models = [m for m in args.models.split(",") if m] if args.models else None
+    unknown = sorted(set(models or ()) - set(ws.exp.models))
+    if unknown:
+        raise ConfigError(f"--models: {', '.join(unknown)} not in experiment {ws.exp.name} "
+                          f"(its models: {', '.join(ws.exp.models)})")
+    cv = train(ws, models=models)
+    _log_train_row(ws, cv)
     return 0
+
+
+def _log_train_row(ws, cv: dict) -> None:
+    """One leaderboard row per `make train`: submitted="(train)" (the best model's CV scores) and no
+    submission path, so it never reads as, nor duplicates, `make submit`'s line."""
+    from socdem.leaderboard import append_entry
+    from socdem.scoring import primary_metric
+
+    metric = primary_metric(ws.exp)
+    best = max(cv, key=lambda name: cv[name].get(metric, float("-inf")))
+    append_entry(ws.leaderboard_path, ws.exp.name, ws.data_fp, "(train)", {"(train)": cv[best], **cv}, best, "")
 
 
 def cmd_submit(args) -> int:
@@ -84,12 +103,44 @@ def cmd_leaderboard(args) -> int:
     return 0
 
 
-def not_built(name: str):
-    def run(args) -> int:
-        _log(f"{name}: not built yet (see the open issues); nothing was done")
-        return 1
+def cmd_tune(args) -> int:
+    from socdem.tuning import tune
 
-    return run
+    ws = _workspace(args)
+    tune(ws, trials=args.trials, workers=args.workers, storage=args.storage)
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from socdem.bench import run_bench
+
+    print(json.dumps(run_bench(args.exp, log=_log), indent=2, sort_keys=True))
+    return 0
+
+
+def cmd_report(args) -> int:
+    from socdem.report import write_report
+
+    write_report(_workspace(args))
+    return 0
+
+
+def cmd_lb(args) -> int:
+    from socdem.leaderboard import LeaderboardError, format_table, read_log, record_public_score
+    from socdem.workspace import home
+
+    if not args.sub or not args.score:
+        _log("error: lb: usage: make lb SUB=<submission csv> SCORE=<public leaderboard score>")
+        return 2
+    path = home() / "experiments" / "leaderboard.csv"
+    try:
+        row = record_public_score(path, args.sub, args.score, base=home())
+    except LeaderboardError as exc:
+        _log(f"error: {exc}")
+        return 2
+    _log(f"lb: public score {row['public_score']} recorded for {row['submission']} ({row['experiment']}, {row['timestamp']})")
+    print(format_table(read_log(path)))
+    return 0
 
 
 def parser() -> argparse.ArgumentParser:
@@ -106,15 +157,24 @@ def parser() -> argparse.ArgumentParser:
     data = add("data", cmd_data, "write the synthetic contest (never over real data)")
     data.add_argument("--users", type=int, default=50_000)
     data.add_argument("--seed", type=int, default=0)
+    data.add_argument("--layout", choices=("rutube2024", "jmlc"), default="rutube2024")
     add("features", cmd_features, "build and cache the label-free features")
-    add("train", cmd_train, "K-fold CV of every model of the experiment")
+    add("train", cmd_train, "K-fold CV of every model of the experiment").add_argument(
+        "--models", default="", help="comma-separated subset of the experiment's models (default: all)")
     add("submit", cmd_submit, "write submissions/<EXP>.csv and append the leaderboard").add_argument("--format", default="")
     score = add("score", cmd_score, "score a submission against a truth file")
     score.add_argument("--sub", required=True)
     score.add_argument("--truth", required=True)
     add("leaderboard", cmd_leaderboard, "print the leaderboard log")
-    for name in ("tune", "bench", "report", "lb", "dag"):
-        add(name, not_built(name), f"{name} (not built yet)")
+    tune = add("tune", cmd_tune, "Optuna search per target; the study lives in storage and resumes")
+    tune.add_argument("--trials", type=lambda v: int(v) if v else None, default=None, help="more trials per target")
+    tune.add_argument("--workers", type=lambda v: int(v) if v else None, default=None, help="processes, one thread each")
+    tune.add_argument("--storage", default="", help="an Optuna RDB URL (default: a journal file under artifacts/EXP/tune)")
+    add("bench", cmd_bench, "feature-build speed and memory (BENCH_USERS=), merged into bench/results.json")
+    add("report", cmd_report, "ROC / PR / calibration / importance plots and a summary in reports/<EXP>/")
+    lb = add("lb", cmd_lb, "record the public leaderboard score of a submission")
+    lb.add_argument("--sub", default="")
+    lb.add_argument("--score", default="")
     return p
 
 

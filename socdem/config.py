@@ -43,49 +43,76 @@ class BaselineConfig:
 
 @dataclass
 class CatBoostConfig:
-    iterations: int = 1500
-    learning_rate: float = 0.06
+    # defaults used when no tuning study exists; tuned values override them per target
+    iterations: int = 1500  # upper bound: early stopping picks the number of trees
+    learning_rate: float = 0.1  # 0.06 scored ~0.002 better on the 50k contest at twice the trees (time)
     depth: int = 6
     l2_leaf_reg: float = 3.0
-    early_stopping_rounds: int = 100
+    grow_policy: str = "SymmetricTree"  # or "Depthwise" (then min_data_in_leaf applies)
+    min_data_in_leaf: int = 1
+    bootstrap_type: str = ""  # empty: CatBoost's default (MVS for sex, Bayesian for age)
+    bagging_temperature: float = 1.0  # Bayesian bootstrap only
+    subsample: float = 0.8  # MVS / Bernoulli bootstrap only
+    border_count: int = 64  # histogram bins: 254 costs ~1.4x the time for no measurable gain here
+    one_hot_max_size: int = 2
+    early_stopping_rounds: int = 50
     inner_valid_share: float = 0.1  # early stopping on a split of the *training* fold
 
 
 @dataclass
 class TuneConfig:
-    trials: int = 20
-    workers: int = 1
-    storage: str = ""  # empty: a SQLite file under artifacts/<EXP>/
+    trials: int = 20  # per target and per `make tune` run (TRIALS=)
+    workers: int = 1  # processes on the same study, one thread each (WORKERS=)
+    storage: str = ""  # empty: an Optuna journal file under artifacts/<EXP>/tune/; else an RDB URL (STORAGE=)
     timeout_seconds: float = 0.0  # 0: no limit
+    folds: int = 1  # tune on the first n saved folds only (speed: 2 cores); 0: all folds
+    max_iterations: int = 1000  # upper end of the iterations search (early stopping picks the rest)
+    max_depth: int = 8  # upper end of the depth search
+    max_border_count: int = 254  # largest border_count tried (the cost grows with it)
+    age_objective: str = "f1_weighted"  # or "logloss": what the age study optimises
 
 
 @dataclass
 class LinearConfig:
-    cs: list = field(default_factory=lambda: [0.1, 0.3, 1.0, 3.0])  # inner-CV grid for C
+    # TF-IDF of each user's items → logistic regression (socdem/models/linear.py)
+    cs: list = field(default_factory=lambda: [0.03, 0.1, 0.3, 1.0])  # inner-CV grid for C (inverse L2 strength)
+    inner_folds: int = 3  # C is chosen by log loss on folds of the *training* fold
     max_iter: int = 300
+    solver: str = "sag"  # lbfgs is ~10x slower on the multinomial age model (scipy's L-BFGS-B step dominates)
+    items: list = field(default_factory=lambda: ["author_id", "rutube_video_id", "category"])  # one TF-IDF block each
+    min_users: int = 2  # items seen by fewer users (labelled or test) are dropped: they cannot generalise
+    sublinear_tf: bool = True  # 1 + log(count): a binge on one author counts less than breadth
 
 
 @dataclass
 class GenaponConfig:
-    epochs: int = 12
-    batch_size: int = 256
-    learning_rate: float = 2e-3
+    # DeepSets over (video, author) embeddings + Time2Vec over per-event time
+    # features + an FFN over the label-free user features (socdem/models/genapon/)
+    epochs: int = 12  # at most; early stopping on an inner split usually ends sooner
+    batch_size: int = 256  # users per step (batches group users of similar history length)
+    learning_rate: float = 5e-3  # AdamW peak; linear warm-up for half an epoch, then cosine decay
     weight_decay: float = 1e-4
-    embedding_dim: int = 32
-    hidden_dim: int = 64
-    time_dim: int = 16
-    min_count: int = 3
-    max_events: int = 256
-    age_loss_weight: float = 1.0
-    patience: int = 3
-    inner_valid_share: float = 0.1
-    device: str = "auto"
+    embedding_dim: int = 32  # video and author embeddings each
+    hidden_dim: int = 64  # width of phi, rho, the time encoder, the user FFN and the head
+    time_dim: int = 16  # Time2Vec outputs per time feature (1 linear + time_dim - 1 periodic)
+    min_count: int = 3  # authors seen fewer times in the training users' events share an UNK row
+    video_min_count: int = 100  # the same for videos: a rarer video's own row mostly memorises its few viewers
+    max_events: int = 256  # the most recent events of a user kept (deterministic cap)
+    time_encoder: str = "attention"  # "attention" (masked attention pooling) or "lstm" (packed; ~10x slower on CPU)
+    attention_heads: int = 4
+    dropout: float = 0.1
+    age_loss_weight: float = 1.0  # loss = BCE(sex) + age_loss_weight * CE(age_class)
+    patience: int = 3  # epochs without a better inner-validation loss before stopping
+    inner_valid_share: float = 0.1  # early stopping on a split of the *training* fold
+    device: str = "auto"  # "auto": CUDA when present, else CPU
 
 
 @dataclass
 class Experiment:
     name: str = "default"
-    contest: str = "rutube2024"  # or "jmlc": which layout, targets and metrics
+    # "rutube2024" or "jmlc": layout, targets, metrics and submission columns;
+    # "auto" takes the layout of the data (Rutube 2024 unless it has JMLC columns)
+    contest: str = "auto"
     seed: int = 42
     n_folds: int = 5
     threads: int = 2  # pinned everywhere (CatBoost, torch, BLAS): results depend on it
@@ -140,8 +167,8 @@ def load_experiment(name: str, experiments_dir: Path = EXPERIMENTS_DIR) -> Exper
     exp = Experiment(name=name)
     overrides.pop("name", None)
     _apply(exp, overrides, str(path))
-    if exp.contest not in ("rutube2024", "jmlc"):
-        raise ConfigError(f"{path}.contest: expected 'rutube2024' or 'jmlc', got {exp.contest!r}")
+    if exp.contest not in ("auto", "rutube2024", "jmlc"):
+        raise ConfigError(f"{path}.contest: expected 'auto', 'rutube2024' or 'jmlc', got {exp.contest!r}")
     if exp.n_folds < 2:
         raise ConfigError(f"{path}.n_folds: expected at least 2, got {exp.n_folds}")
     return exp

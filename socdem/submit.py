@@ -1,43 +1,90 @@
-"""`make submit`: pick the predictions, choose the threshold out of fold,
-write submissions/<EXP>.csv and .json, append the leaderboard log."""
+"""`make submit`: blend the models' out-of-fold predictions, choose the
+threshold out of fold, write submissions/<EXP>.csv and .json, append the
+leaderboard log. Every choice (blend, weights, thresholds, age biases) is
+fitted on out-of-fold predictions only (socdem/blend.py)."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
 
+import numpy as np
+
+from socdem.blend import Blend, blend
+from socdem.io import write_json_atomic, write_parquet_atomic
 from socdem.leaderboard import append_entry
-from socdem.io import write_json_atomic
-from socdem.metrics import best_accuracy_threshold, best_f1_threshold
-from socdem.scoring import primary_metric
+from socdem.metrics import sex_scores
+from socdem.scoring import frame_scores, primary_metric
 from socdem.submission import FORMATS, ID_COLUMN, build_submission, write_submission
 from socdem.training import load_predictions
 
 
-def choose_threshold(ws, oof) -> float:
-    """From out-of-fold predictions only: F1-best for JMLC (scored by F1),
-    accuracy-best for Rutube 2024 (scored by accuracy of sex)."""
-    y = ws.contest.targets.set_index("viewer_uid").loc[oof.index, "female"].to_numpy()
-    p = oof["female_proba"].to_numpy()
-    return best_f1_threshold(y, p)[0] if ws.exp.contest == "jmlc" else best_accuracy_threshold(y, p)
+def sex_threshold(exp, thresholds: dict) -> float:
+    """F1-best for JMLC (scored by F1), accuracy-best for Rutube 2024 (scored
+    by accuracy of sex); both come from the blended out-of-fold predictions."""
+    return thresholds["f1"] if exp.contest == "jmlc" else thresholds["accuracy"]
+
+
+def blend_experiment(ws) -> tuple[dict, Blend]:
+    """(model → (oof, test, scores), the blend of the experiment's models)."""
+    results = {name: load_predictions(ws, name) for name in ws.exp.models}
+    oofs = {name: oof.drop(columns="fold", errors="ignore") for name, (oof, _, _) in results.items()}
+    tests = {name: test for name, (_, test, _) in results.items()}
+    return results, blend(oofs, tests, ws.contest.targets, ws.folds, ws.exp.targets)
+
+
+def blend_scores(ws, result: Blend) -> dict:
+    """CV scores of the blend on its nested-CV out-of-fold predictions:
+    `f1` at the F1-best threshold (as for every model), `accuracy` at the
+    threshold the submission uses, age weighted F1 with the kept biases."""
+    scores = frame_scores(result.oof.drop(columns="fold"), ws.contest.targets)
+    if "sex" in result.summary:
+        info = result.summary["sex"]
+        threshold = sex_threshold(ws.exp, info["thresholds"])
+        y = ws.contest.targets.set_index("viewer_uid").loc[result.oof.index, "female"].to_numpy()
+        scores["accuracy"] = sex_scores(y, result.oof["female_proba"].to_numpy(), threshold)["accuracy"]
+        scores["f1_nested_threshold"] = info["f1_nested_threshold"]
+        scores["threshold"] = threshold
+    if "age_f1_weighted" in scores and "accuracy" in scores:
+        scores["rutube2024"] = 0.7 * scores["age_f1_weighted"] + 0.3 * scores["accuracy"]
+    return scores
+
+
+def describe(summary: dict) -> str:
+    """One short line for the leaderboard: the chosen blend per target."""
+    return ";".join(f"{t}={info['chosen']}({'+'.join(info['inputs']) if info['chosen'] != 'single' else next(iter(info['weights']))})"
+                    for t, info in summary.items())
 
 
 def submit(ws, fmt: str | None = None) -> dict:
     metric = primary_metric(ws.exp)
-    results = {name: load_predictions(ws, name) for name in ws.exp.models}
+    results, result = blend_experiment(ws)
     cv = {name: scores for name, (_, _, scores) in results.items()}
-    best = max(cv, key=lambda name: cv[name][metric])
-    oof, test, _ = results[best]
-    threshold = choose_threshold(ws, oof)
+    best_single = max(cv, key=lambda name: cv[name].get(metric, float("-inf")))
+    cv["blend"] = blend_scores(ws, result)
+    thresholds = result.thresholds
+    threshold = sex_threshold(ws.exp, thresholds) if thresholds else 0.5
+    write_parquet_atomic(ws.exp_dir / "blend" / "oof.parquet", result.oof)
+    write_parquet_atomic(ws.exp_dir / "blend" / "test.parquet", result.test)
+
     fmt = fmt or ("jmlc" if ws.exp.contest == "jmlc" else "full")
     columns = FORMATS[fmt]
-    sub = build_submission(test.loc[ws.contest.test_users], threshold, columns)
+    sub = build_submission(result.test.loc[ws.contest.test_users], threshold, columns)
     csv_path = ws.submissions / f"{ws.exp.name}.csv"
     write_submission(csv_path, sub, ws.contest.test_users, columns, ID_COLUMN.get(fmt, "viewer_uid"))
     record = {
         "experiment": ws.exp.name, "config": ws.exp.to_dict(), "data_fingerprint": ws.data_fp,
         "timestamp": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "submitted": best, "ranked_by": metric, "threshold": threshold, "format": fmt, "cv": cv,
+        "submitted": "blend", "best_single": best_single, "ranked_by": metric,
+        "threshold": threshold, "thresholds": thresholds, "blend": result.summary, "format": fmt, "cv": cv,
     }
+    if "catboost" in ws.exp.models:  # the parameters CatBoost trained with: defaults overridden by `make tune`'s best
+        from socdem.models import get_runner
+
+        record["catboost_params"] = get_runner("catboost").params(ws)["catboost"]
     write_json_atomic(ws.submissions / f"{ws.exp.name}.json", record)
-    append_entry(ws.leaderboard_path, ws.exp.name, ws.data_fp, best, cv, best, csv_path)
-    ws.log(f"submit: {csv_path} from {best} (CV {metric}={cv[best][metric]:.4f}, threshold {threshold:.4f})")
+    write_json_atomic(ws.exp_dir / "blend" / "blend.json", {k: record[k] for k in ("blend", "thresholds", "threshold", "cv")})
+    append_entry(ws.leaderboard_path, ws.exp.name, ws.data_fp, "blend", cv, best_single, csv_path,
+                 blend=describe(result.summary), threshold=threshold)
+    gain = cv["blend"].get(metric, np.nan) - cv[best_single].get(metric, np.nan)
+    ws.log(f"submit: {csv_path} from the blend ({describe(result.summary)}): CV {metric}={cv['blend'][metric]:.4f} "
+           f"({gain:+.4f} vs {best_single}), sex threshold {threshold:.4f}")
     return record

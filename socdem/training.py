@@ -68,8 +68,8 @@ def run_model_cv(ws, name: str) -> dict:
     return scores
 
 
-def train(ws) -> dict:
-    return {name: run_model_cv(ws, name) for name in ws.exp.models}
+def train(ws, models=None) -> dict:
+    return {name: run_model_cv(ws, name) for name in (ws.exp.models if models is None else models)}
 
 
 def load_predictions(ws, name: str) -> tuple[pd.DataFrame, pd.DataFrame, dict]:

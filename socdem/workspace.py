@@ -14,7 +14,7 @@ from socdem.config import Experiment
 from socdem.contest import Contest, load_contest
 from socdem.fingerprint import data_fingerprint
 
-FEATURE_CODE_VERSION = 1
+FEATURE_CODE_VERSION = 2
 
 
 def home() -> Path:
@@ -27,6 +27,12 @@ class Workspace:
     exp: Experiment
     root: Path = field(default_factory=home)
     log: callable = print
+
+    def __post_init__(self):
+        if self.exp.contest == "auto":
+            from socdem.contest import detect_layout
+
+            self.exp.contest = detect_layout(self.data_dir)
 
     @property
     def artifacts(self) -> Path:
@@ -52,16 +58,15 @@ class Workspace:
     def contest(self) -> Contest:
         from socdem.contest import describe_report
 
-        contest = load_contest(self.data_dir)
+        contest = load_contest(self.data_dir, layout=self.exp.contest)
         self.log(f"contest {self.data_dir}: {describe_report(contest.report)}")
         return contest
 
     @cached_property
     def data_fp(self) -> str:
-        from socdem.contest import SCHEMA, find_table
+        from socdem.contest import contest_files
 
-        files = [p for name in SCHEMA if (p := find_table(Path(self.data_dir), name)) is not None]
-        return data_fingerprint(files, memo_file=self.artifacts / ".digests.json")
+        return data_fingerprint(contest_files(self.data_dir), memo_file=self.artifacts / ".digests.json")
 
     @cached_property
     def folds(self):
@@ -74,3 +79,10 @@ class Workspace:
         from socdem.features.interactions import build_interactions
 
         return build_interactions(self.contest)
+
+    @cached_property
+    def features(self):
+        """Label-free user features (socdem/features/build.py), cached by fingerprint."""
+        from socdem.features.build import build_features
+
+        return build_features(self)

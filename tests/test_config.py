@@ -18,7 +18,7 @@ def test_experiment_files_hold_only_differences():
         ("n_folds = '3'\n", r"n_folds: expected int, got str"),
         ("[features]\nsvd_dims = 4\n", r"features: unknown key 'svd_dims'"),
         ("[features]\nactivity = 1\n", r"features.activity: expected bool"),
-        ("contest = 'kaggle'\n", "expected 'rutube2024' or 'jmlc'"),
+        ("contest = 'kaggle'\n", "expected 'auto', 'rutube2024' or 'jmlc'"),
         ("n_folds = \n", "not valid TOML"),
     ],
 )

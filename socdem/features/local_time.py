@@ -19,11 +19,16 @@ def region_offsets() -> dict[str, int]:
     return dict(zip(table["region"], table["utc_offset_hours"].astype(int)))
 
 
+def offsets_of(region_names) -> np.ndarray:
+    """UTC offset in hours of each distinct region name (unknown: Moscow), for callers holding codes."""
+    table = region_offsets()
+    return np.array([table.get(r, MOSCOW_OFFSET_HOURS) for r in region_names], dtype=np.int64)
+
+
 def offset_hours(regions: pd.Series) -> np.ndarray:
     """UTC offset in hours per event (vectorised through the region categories)."""
     codes, uniques = pd.factorize(regions)
-    table = region_offsets()
-    per_unique = np.array([table.get(r, MOSCOW_OFFSET_HOURS) for r in uniques] + [MOSCOW_OFFSET_HOURS], dtype=np.int64)
+    per_unique = np.append(offsets_of(uniques), MOSCOW_OFFSET_HOURS)
     return per_unique[codes]  # code -1 (missing region) picks the trailing Moscow entry
 
 

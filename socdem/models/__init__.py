@@ -13,6 +13,9 @@ import importlib
 REGISTRY = {
     "top_class": "socdem.models.baselines_runner:TopClassRunner",
     "author_share": "socdem.models.baselines_runner:AuthorShareRunner",
+    "linear": "socdem.models.linear_runner:LinearRunner",
+    "genapon": "socdem.models.genapon_runner:GenaponRunner",
+    "catboost": "socdem.models.boosting_runner:CatBoostRunner",
 }
 
 

@@ -1,0 +1,1 @@
+"""Orchestration of the pipeline by external engines (see socdem_dag.py)."""

@@ -1,0 +1,99 @@
+"""`make features`: the label-free user features, built once per fingerprint.
+
+The fingerprint covers the input files (content hash), the label-free part
+of `FeatureConfig`, the seed of the embeddings and a feature-code version,
+so a cache hit needs neither the events nor DuckDB: only the file digests.
+Layout: artifacts/features/<fingerprint>/user_features.parquet + meta.json.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from socdem.fingerprint import hash_object
+from socdem.io import write_json_atomic, write_parquet_atomic
+from socdem.workspace import FEATURE_CODE_VERSION  # bump it when a feature's definition changes
+
+FEATURES_FILE = "user_features.parquet"
+LABEL_DEPENDENT = ("target_encoding", "te_pseudo_count", "te_inner_folds")  # not part of the label-free key
+AGGREGATE_FAMILIES = ("activity", "watchtime", "time", "device", "category")
+
+
+def label_free_config(ws) -> dict:
+    cfg = dataclasses.asdict(ws.exp.features)
+    return {k: v for k, v in cfg.items() if k not in LABEL_DEPENDENT}
+
+
+def feature_fingerprint(ws) -> str:
+    return hash_object({
+        "data": ws.data_fp, "features": label_free_config(ws), "seed": ws.exp.seed, "code": FEATURE_CODE_VERSION,
+    })
+
+
+def features_dir(ws) -> Path:
+    return ws.artifacts / "features" / feature_fingerprint(ws)
+
+
+def compute_features(ws) -> tuple[pd.DataFrame, dict]:
+    """(features, {"seconds": wall seconds per step, "cpu_seconds": CPU seconds per step}), without the cache."""
+    from socdem.features.embeddings import user_embeddings
+    from socdem.features.user_features import user_aggregates
+
+    cfg, seconds, cpu = ws.exp.features, {}, {}
+
+    def timed(name, func):
+        started, cpu_started = time.perf_counter(), time.process_time()
+        result = func()
+        seconds[name] = round(time.perf_counter() - started, 3)
+        cpu[name] = round(time.process_time() - cpu_started, 3)  # all threads: robust to a busy machine
+        ws.log(f"features: {name} done ({seconds[name]:.1f} s)")
+        return result
+
+    contest = timed("load", lambda: ws.contest)
+    users = timed("interactions", lambda: ws.interactions.users)
+    parts = []
+    if any(getattr(cfg, family) for family in AGGREGATE_FAMILIES):
+        parts.append(timed("aggregates", lambda: user_aggregates(
+            contest.events, contest.videos, users, cfg, threads=ws.exp.threads, log=ws.log,
+            temp_dir=str(ws.artifacts / "duckdb_tmp"),
+        )))
+    if cfg.embeddings:
+        for item, dims in (("author_id", cfg.svd_author_dims), ("rutube_video_id", cfg.svd_video_dims)):
+            if dims > 0:
+                parts.append(timed(f"svd {item}", lambda i=item, d=dims: user_embeddings(
+                    ws.interactions, i, d, ws.exp.seed, ws.exp.threads)))
+    index = pd.Index(users, name="viewer_uid")
+    features = pd.concat(parts, axis=1) if parts else pd.DataFrame(index=index)
+    if not features.index.equals(index):
+        raise AssertionError("features: the index is not the sorted labelled + test users")
+    numeric = features.select_dtypes("number").columns
+    features[numeric] = features[numeric].astype(np.float32)
+    return features, {"seconds": seconds, "cpu_seconds": cpu}
+
+
+def build_features(ws) -> pd.DataFrame:
+    """Label-free user features indexed by viewer_uid (= ws.interactions.users), cached by fingerprint."""
+    started = time.perf_counter()
+    out_dir = features_dir(ws)
+    path = out_dir / FEATURES_FILE
+    if path.exists():
+        features = pd.read_parquet(path)
+        ws.log(f"features: used the cache {path} ({features.shape[0]:,} users x {features.shape[1]} columns, "
+               f"{time.perf_counter() - started:.2f} s)")
+        return features
+    ws.log(f"features: building {path}")
+    features, timings = compute_features(ws)
+    write_parquet_atomic(path, features)
+    seconds = timings["seconds"]
+    seconds["total"] = round(time.perf_counter() - started, 3)
+    write_json_atomic(out_dir / "meta.json", {
+        "data_fp": ws.data_fp, "features": label_free_config(ws), "seed": ws.exp.seed, "code": FEATURE_CODE_VERSION,
+        "users": int(features.shape[0]), "columns": list(features.columns), **timings,
+    })
+    ws.log(f"features: {features.shape[0]:,} users x {features.shape[1]} columns saved to {path} "
+           f"({seconds['total']:.1f} s)")
+    return features

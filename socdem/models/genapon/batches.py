@@ -1,0 +1,174 @@
+"""The data path: every user's events laid out once as flat arrays sorted by
+user and time, with an offsets array; a batch is a set of users whose (capped)
+histories are gathered with numpy index arithmetic and padded to the longest
+one in the batch. No pandas and no per-user Python work per batch.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+import torch
+
+from socdem.features.local_time import local_seconds
+from socdem.models.genapon.net import Batch
+
+TIME_FEATURES = ("local_hour", "weekday", "day_index", "watch_fraction", "log_watch_time")
+SECONDS_PER_DAY = 86_400
+EPOCH_WEEKDAY = 3  # 1970-01-01 was a Thursday (Monday = 0)
+MAX_WATCH_FRACTION = 2.0  # rewatches beyond twice the duration carry nothing more
+
+
+@dataclass
+class UserEvents:
+    """Per-user event histories. `rows` selects users (positions into `uids`);
+    selections share the flat arrays, so a fold's users cost no copy."""
+
+    uids: np.ndarray  # (n_users,) sorted viewer_uid
+    offsets: np.ndarray  # (n_users + 1,) int64: user i's events are [offsets[i], offsets[i + 1])
+    video: np.ndarray  # (n_events,) int64 video code + 1; 0 = not in the catalogue
+    author: np.ndarray  # (n_events,) int64 author code + 1; 0 = unknown
+    time: np.ndarray  # (n_events, len(TIME_FEATURES)) float32, each scaled to about [0, 1]
+    user_features: np.ndarray  # (n_users, n_user_features) float32, raw (standardised in fit); may have 0 columns
+    last_of_author: np.ndarray | None = None  # (n_events,) bool: the user's last event of that author
+    rows: np.ndarray | None = None  # selected users; None = all
+
+    def __post_init__(self):
+        if self.last_of_author is None:
+            self.last_of_author = last_occurrence(self.offsets, self.author)
+
+    @property
+    def selected(self) -> np.ndarray:
+        return np.arange(len(self.uids)) if self.rows is None else self.rows
+
+    def __len__(self) -> int:
+        return len(self.selected)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """Event counts of the selected users."""
+        rows = self.selected
+        return self.offsets[rows + 1] - self.offsets[rows]
+
+    def select(self, uids) -> "UserEvents":
+        uids = np.asarray(uids, dtype=np.int64)
+        pos = np.searchsorted(self.uids, uids)
+        pos = np.minimum(pos, len(self.uids) - 1)
+        if len(uids) and not np.array_equal(self.uids[pos], uids):
+            missing = uids[self.uids[pos] != uids]
+            raise KeyError(f"genapon: {len(missing)} user id(s) without a history slot, e.g. {missing[:3].tolist()}")
+        return replace(self, rows=pos)
+
+    def take(self, positions: np.ndarray) -> "UserEvents":
+        """A sub-selection by position within the current selection."""
+        return replace(self, rows=self.selected[positions])
+
+    def event_index(self) -> np.ndarray:
+        """Flat indices of every event of the selected users (for vocabulary counts)."""
+        rows = self.selected
+        starts, lens = self.offsets[rows], self.offsets[rows + 1] - self.offsets[rows]
+        shift = np.repeat(starts - np.concatenate([[0], np.cumsum(lens)[:-1]]), lens)
+        return shift + np.arange(lens.sum())
+
+
+def last_occurrence(offsets: np.ndarray, item: np.ndarray) -> np.ndarray:
+    """True at each user's last event of each distinct item. The last (not the
+    first) so that a window of the most recent events keeps one per item it holds."""
+    owner = np.repeat(np.arange(len(offsets) - 1, dtype=np.int64), np.diff(offsets))
+    key = owner * (int(item.max(initial=0)) + 1) + item
+    _, first_in_reversed = np.unique(key[::-1], return_index=True)
+    flag = np.zeros(len(item), dtype=bool)
+    flag[len(item) - 1 - first_in_reversed] = True
+    return flag
+
+
+def build_user_events(events: pd.DataFrame, videos: pd.DataFrame, users: np.ndarray,
+                      user_features: np.ndarray | None = None) -> UserEvents:
+    """Lay out the events of `users` (sorted uids); events of other users are dropped.
+
+    `events` needs viewer_uid, rutube_video_id, ts (UTC seconds), region, total_watchtime;
+    `videos` needs rutube_video_id, author_id, duration (milliseconds).
+    """
+    users = np.asarray(users, dtype=np.int64)
+    uid = events["viewer_uid"].to_numpy(np.int64)
+    pos = np.minimum(np.searchsorted(users, uid), max(len(users) - 1, 0))
+    known = users[pos] == uid if len(users) else np.zeros(len(uid), bool)
+    local = local_seconds(events["ts"].to_numpy(np.int64), events["region"])
+    order = np.flatnonzero(known)[np.lexsort((local[known], pos[known]))]
+    user_pos, local = pos[order], local[order]
+
+    video_row = pd.Index(videos["rutube_video_id"]).get_indexer(events["rutube_video_id"].to_numpy()[order])
+    in_catalogue = video_row >= 0
+    author_codes, _ = pd.factorize(videos["author_id"], sort=True)
+    duration_s = videos["duration"].to_numpy(np.float64) / 1000.0
+    safe_row = np.where(in_catalogue, video_row, 0)
+    video = np.where(in_catalogue, video_row + 1, 0).astype(np.int64)
+    author = np.where(in_catalogue, author_codes[safe_row] + 1, 0).astype(np.int64)
+
+    watch = events["total_watchtime"].to_numpy(np.float64)[order]
+    duration = np.where(in_catalogue, duration_s[safe_row], 0.0)
+    fraction = np.divide(watch, duration, out=np.zeros_like(watch), where=duration > 0)
+    day = local // SECONDS_PER_DAY
+    first_day = day.min() if len(day) else 0
+    span = max(int(day.max() - first_day) if len(day) else 0, 1)
+    time = np.column_stack([
+        (local % SECONDS_PER_DAY) / SECONDS_PER_DAY,  # local hour, as a fraction of the day
+        ((day + EPOCH_WEEKDAY) % 7) / 7.0,
+        (day - first_day) / span,
+        np.clip(fraction, 0.0, MAX_WATCH_FRACTION),
+        np.log1p(watch) / 10.0,  # log1p(10 h) ~ 10.5
+    ]).astype(np.float32)
+
+    offsets = np.zeros(len(users) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(user_pos, minlength=len(users)), out=offsets[1:])
+    if user_features is None:
+        user_features = np.zeros((len(users), 0), dtype=np.float32)
+    user_features = np.asarray(user_features, dtype=np.float32)
+    if user_features.shape[0] != len(users):
+        raise ValueError(f"genapon: user features have {user_features.shape[0]} rows for {len(users)} users")
+    return UserEvents(uids=users, offsets=offsets, video=video, author=author, time=time, user_features=user_features)
+
+
+def pad_batch(data: UserEvents, positions: np.ndarray, max_events: int, video_map: np.ndarray,
+              author_map: np.ndarray, user_matrix: np.ndarray) -> Batch:
+    """The users at `positions` (within data's selection), each capped at its
+    `max_events` most recent events, padded to the longest in the batch.
+    `video_map`/`author_map` turn codes into embedding rows; `user_matrix` holds
+    the standardised user features of data's selection."""
+    rows = data.selected[positions]
+    starts, ends = data.offsets[rows], data.offsets[rows + 1]
+    lengths = np.minimum(ends - starts, max_events)
+    width = max(int(lengths.max(initial=0)), 1)
+    steps = np.arange(width)
+    mask = steps[None, :] < lengths[:, None]
+    index = np.where(mask, (ends - lengths)[:, None] + steps[None, :], 0)
+    video = np.where(mask, video_map[data.video[index]], 0)
+    author = np.where(mask, author_map[data.author[index]], 0)
+    time = data.time[index] * mask[..., None]
+    distinct = data.last_of_author[index] & mask
+    return Batch(
+        video=torch.from_numpy(video), author=torch.from_numpy(author),
+        time=torch.from_numpy(np.ascontiguousarray(time, dtype=np.float32)),
+        lengths=torch.from_numpy(lengths.astype(np.int64)),
+        user=torch.from_numpy(np.ascontiguousarray(user_matrix[positions], dtype=np.float32)),
+        distinct=torch.from_numpy(distinct),
+    )
+
+
+def training_order(lengths: np.ndarray, batch_size: int, rng: np.random.Generator, pool: int = 32) -> list[np.ndarray]:
+    """Shuffled batches of positions; users are sorted by length inside pools of
+    `pool` batches so that a batch pads little, and the batch order is shuffled."""
+    perm = rng.permutation(len(lengths))
+    chunk = batch_size * pool
+    batches = []
+    for start in range(0, len(perm), chunk):
+        part = perm[start:start + chunk]
+        part = part[np.argsort(lengths[part], kind="stable")]
+        batches.extend(part[i:i + batch_size] for i in range(0, len(part), batch_size))
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def inference_order(lengths: np.ndarray, batch_size: int) -> list[np.ndarray]:
+    order = np.argsort(lengths, kind="stable")
+    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]

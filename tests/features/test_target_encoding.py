@@ -1,0 +1,132 @@
+"""Out-of-fold encoders: no training user sees its own label; shuffled labels
+carry nothing (ROC-AUC 0.5 +- 0.02), real labels carry signal."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from conftest import REPO
+from socdem.config import load_experiment
+from socdem.features.target_encoding import encode_out_of_fold, inner_folds, smoothed_shares, user_stats
+from socdem.synth import generate
+from socdem.workspace import Workspace
+
+
+def workspace(data, root, contest="rutube2024", **features):
+    exp = load_experiment("fast", REPO / "experiments")
+    exp.contest = contest
+    exp.features = dataclasses.replace(exp.features, **features)
+    return Workspace(data, exp, root=root, log=lambda m: None)
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory):
+    root = tmp_path_factory.mktemp("te")
+    generate(root / "raw", users=6000, seed=11, progress=False)  # ~4,800 labelled users: AUC sd ~0.008
+    return workspace(root / "raw", root)
+
+
+def oof_auc(features: pd.DataFrame, y: np.ndarray) -> float:
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500))
+    folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=0)
+    return roc_auc_score(y, cross_val_predict(model, features.to_numpy(), y, cv=folds, method="predict_proba")[:, 1])
+
+
+def pipeline_oof_auc(ws, targets: pd.DataFrame) -> float:
+    """As a model runner uses the encoders: per outer fold, a logistic regression on the cross-fitted
+    features of the training users, scored on the validation users' features (fitted on all of train)."""
+    y = targets["female"].to_numpy()
+    proba = np.empty(len(targets))
+    for train_idx, valid_idx in StratifiedKFold(n_splits=5, shuffle=True, random_state=0).split(y, y):
+        train = targets.iloc[train_idx]
+        fitted, (valid,) = encode_out_of_fold(ws, train, [targets["viewer_uid"].to_numpy()[valid_idx]], seed=3)
+        model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(fitted.to_numpy(), y[train_idx])
+        proba[valid_idx] = model.predict_proba(valid.to_numpy())[:, 1]
+    return roc_auc_score(y, proba)
+
+
+def test_frames_share_columns_and_follow_the_uids(ws):
+    targets = ws.contest.targets
+    train, valid = targets.iloc[::2], targets.iloc[1::2]
+    fitted, (predicted, test) = encode_out_of_fold(ws, train, [valid["viewer_uid"].to_numpy(), ws.contest.test_users], 0)
+    assert list(fitted.index) == list(train["viewer_uid"]) and list(predicted.index) == list(valid["viewer_uid"])
+    assert list(fitted.columns) == list(predicted.columns) == list(test.columns)
+    assert fitted.shape[1] == 2 * 5 * 4  # (author, video) x (female, age0..3) x (mean, std, max, min)
+    for frame in (fitted, predicted, test):
+        assert np.isfinite(frame.to_numpy()).all() and frame.to_numpy().min() >= 0 and frame.to_numpy().max() <= 1
+    ages = fitted.filter(regex="te_author_age._mean").sum(axis=1)
+    np.testing.assert_allclose(ages, 1.0, rtol=1e-5)  # the smoothed age shares stay a distribution
+
+
+def test_sex_only_contest_encodes_only_sex(ws):
+    train = ws.contest.targets.drop(columns="age_class").iloc[:1000]
+    fitted, (other,) = encode_out_of_fold(ws, train, [ws.contest.test_users[:10]], 0)
+    assert fitted.shape[1] == other.shape[1] == 2 * 4 and all("_female_" in c for c in fitted.columns)
+
+
+def test_shuffled_labels_carry_nothing_out_of_fold(ws):
+    targets = ws.contest.targets
+    aucs = []
+    for seed in range(3):  # the mean of 3 shuffles: sd ~0.005 at ~4,800 users
+        rng = np.random.default_rng(seed)
+        shuffled = targets.assign(female=rng.permutation(targets["female"].to_numpy()),
+                                  age_class=rng.permutation(targets["age_class"].to_numpy()))
+        aucs.append(pipeline_oof_auc(ws, shuffled))
+    assert abs(np.mean(aucs) - 0.5) < 0.02, aucs
+    # the same statistics fitted in-sample do leak: the test above could fail
+    matrix, _ = ws.interactions.matrix("rutube_video_id")
+    counts = matrix[ws.interactions.rows(shuffled["viewer_uid"])]
+    watched = (counts > 0).astype(float)
+    y = shuffled[["female"]].to_numpy(float)
+    shares = smoothed_shares(np.asarray(watched.T @ y), np.asarray(watched.sum(axis=0)).ravel(), y.mean(0), 35.0)
+    leaky = pd.DataFrame(user_stats(counts, shares, y.mean(0)))
+    assert oof_auc(leaky, shuffled["female"].to_numpy()) > 0.56
+
+
+def test_real_labels_carry_signal(ws):
+    targets = ws.contest.targets
+    assert pipeline_oof_auc(ws, targets) > 0.7
+
+
+def test_a_user_alone_on_an_item_gets_the_prior(tmp_path):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    n = 12
+    events = pd.DataFrame({
+        "event_timestamp": "2024-06-03 10:00:00+03:00", "viewer_uid": np.arange(1, n + 1),
+        "rutube_video_id": ["v_shared"] * (n - 1) + ["v_solo"], "total_watchtime": 10, "region": "Moscow",
+        "ua_device_type": "desktop", "ua_client_type": "browser", "ua_os": "Windows", "ua_client_name": "Chrome",
+    })
+    videos = pd.DataFrame({"rutube_video_id": ["v_shared", "v_solo"], "title": ["s", "o"], "category": ["a", "b"],
+                           "duration": [60_000, 60_000], "author_id": [100, 200]})
+    female = np.array([1, 0, 1, 1, 0, 0, 1, 0, 1, 1, 0, 1])
+    targets = pd.DataFrame({"viewer_uid": np.arange(1, n + 1), "age": 30, "age_class": 1,
+                            "sex": np.where(female == 1, "female", "male")})
+    events.to_csv(raw / "train_events.csv", index=False)
+    videos.to_csv(raw / "video_info_v2.csv", index=False)
+    targets.to_csv(raw / "train_targets.csv", index=False)
+    ws = workspace(raw, tmp_path, te_inner_folds=3, te_pseudo_count=2.0)
+    train = ws.contest.targets
+    fitted, (predicted,) = encode_out_of_fold(ws, train, [np.array([n])], seed=5)
+    fold = inner_folds(train, 3, 5)
+    prior = train["female"].to_numpy()[fold != fold[-1]].mean()
+    solo = fitted.loc[n]
+    for item in ("video", "author"):
+        for stat in ("mean", "max", "min"):
+            assert solo[f"te_{item}_female_{stat}"] == pytest.approx(prior)
+        assert solo[f"te_{item}_female_std"] == 0.0
+    # fitted on all of train (the user's label included), the solo item moves toward that label
+    assert predicted.loc[n, "te_video_female_mean"] == pytest.approx((1 + 2.0 * female.mean()) / (1 + 2.0))
+    # a shared-item user's share never includes its own label: other users of its fold are excluded too
+    shared_user = 1
+    others = (fold != fold[shared_user - 1]) & (np.arange(n) < n - 1)
+    expected = (female[others].sum() + 2.0 * female[fold != fold[shared_user - 1]].mean()) / (others.sum() + 2.0)
+    assert fitted.loc[shared_user, "te_video_female_mean"] == pytest.approx(expected)
