@@ -6,7 +6,9 @@ child process, which reports its own peak RSS (getrusage), so the figures do
 not include the generator or each other:
   features   a cold `build_features` (load, DuckDB aggregates, SVD embeddings);
   pandas     the same label-free aggregates written the plain pandas way;
-  cached     `python -m socdem features` again: a cache hit, start-up included.
+  cached     `python -m socdem features` again: a cache hit, start-up included;
+  genapon    one GENAPON training epoch at default sizes on GENAPON_BENCH_USERS
+             users (default 280,000, the seed's scale).
 Other stages add their own keys to the same JSON; only ours are replaced.
 """
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pathlib import Path
 from socdem.io import write_json_atomic
 
 DEFAULT_USERS = 100_000
+GENAPON_USERS = 280_000  # the seed's scale for the epoch-time goal
 
 
 def results_path() -> Path:
@@ -132,9 +135,6 @@ def signal_check(data_dir: str, exp_name: str) -> dict:
             for name in female}
 
 
-CHILDREN = {"features": child_features, "pandas": child_pandas, "signal": signal_check}
-
-
 def _run_child(kind: str, data_dir: Path, exp_name: str) -> dict:
     run = subprocess.run([sys.executable, "-m", "socdem.bench", kind, str(data_dir), exp_name],
                          capture_output=True, text=True)
@@ -144,15 +144,8 @@ def _run_child(kind: str, data_dir: Path, exp_name: str) -> dict:
 
 
 def run_bench(exp_name: str = "default", users: int | None = None, log=print) -> dict:
-    from socdem.contest import find_table
-    from socdem.synth import generate
-    from socdem.workspace import home
-
     users = int(users or os.environ.get("BENCH_USERS", DEFAULT_USERS))
-    data_dir = home() / "artifacts" / "bench" / f"data_{users}"
-    if find_table(data_dir, "train_events") is None:
-        log(f"bench: generating a synthetic contest of {users:,} users in {data_dir}")
-        generate(data_dir, users=users, seed=0, progress=False)
+    data_dir = bench_data(users, log)
     log(f"bench: cold feature build ({users:,} users, {os.cpu_count()} CPUs visible, "
         f"load average {os.getloadavg()[0]:.1f})")
     features = _run_child("features", data_dir, exp_name)
@@ -181,9 +174,35 @@ def run_bench(exp_name: str = "default", users: int | None = None, log=print) ->
         "features_bench_load_average": round(os.getloadavg()[0], 2),
         "features_bench_threads": _workspace(str(data_dir), exp_name).exp.threads,
     }
+    genapon_users = int(os.environ.get("GENAPON_BENCH_USERS", GENAPON_USERS))
+    log(f"bench: one GENAPON training epoch at {genapon_users:,} users (GENAPON_BENCH_USERS=)")
+    results.update(_run_child("genapon", bench_data(genapon_users, log), exp_name))
     merged = merge_results(results_path(), results)
     log(f"bench: results merged into {results_path()}")
     return merged
+
+
+def bench_data(users: int, log=print) -> Path:
+    """The synthetic contest of `users` users, generated once under artifacts/bench/."""
+    from socdem.contest import find_table
+    from socdem.synth import generate
+    from socdem.workspace import home
+
+    data_dir = home() / "artifacts" / "bench" / f"data_{users}"
+    if find_table(data_dir, "train_events") is None:
+        log(f"bench: generating a synthetic contest of {users:,} users in {data_dir}")
+        generate(data_dir, users=users, seed=0, progress=False)
+    return data_dir
+
+
+def child_genapon(data_dir: str, exp_name: str) -> dict:
+    from socdem.models.genapon.bench import epoch_seconds
+
+    result = epoch_seconds(int(Path(data_dir).name.removeprefix("data_")), cache_dir=Path(data_dir))
+    return {**result, "genapon_peak_rss_mb": _peak_rss_mb()}
+
+
+CHILDREN = {"features": child_features, "pandas": child_pandas, "signal": signal_check, "genapon": child_genapon}
 
 
 if __name__ == "__main__":  # a child: python -m socdem.bench <kind> <data_dir> <exp>

@@ -19,9 +19,13 @@ reads (any storage, no connection needed).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import importlib.util
 import json
 import multiprocessing
+import os
+import random
+import socket
 import sys
 import time
 from pathlib import Path
@@ -98,7 +102,22 @@ def open_storage(spec: str):
     if spec.startswith("postgresql://") and importlib.util.find_spec("psycopg2") is None:
         spec = "postgresql+psycopg://" + spec[len("postgresql://"):]  # SQLAlchemy's default driver is psycopg2
     engine_kwargs = {"connect_args": {"timeout": 120}} if spec.startswith("sqlite") else {}
-    return optuna.storages.RDBStorage(spec, engine_kwargs=engine_kwargs)
+    for attempt in range(3):
+        try:
+            return optuna.storages.RDBStorage(spec, engine_kwargs=engine_kwargs)
+        except Exception:  # machines starting together race to create Optuna's tables; the loser retries
+            if attempt == 2:
+                raise
+            time.sleep(1.0 + random.random())
+
+
+def shared_storage_salt(spec: str) -> int:
+    """Extra sampler entropy for a database shared by several machines: runs
+    started together there must not draw the same trials. A local journal
+    file keeps the plain, reproducible seeds."""
+    if "://" not in spec or spec.startswith("sqlite"):
+        return 0
+    return int(hashlib.blake2b(f"{socket.gethostname()}:{os.getpid()}".encode(), digest_size=4).hexdigest(), 16)
 
 
 # ---- search space and objective ---------------------------------------------------------------
@@ -268,7 +287,7 @@ def tune(ws, trials: int | None = None, workers: int | None = None, storage: str
         "studies": studies, "best_paths": {t: str(best_path(ws, t)) for t in exp.targets},
         "trials": {t: split_trials(trials, workers)[w] for t in exp.targets},
         # distinct per worker, and moved on by the study's size so a resumed study does not replay its start
-        "sampler_seeds": {t: exp.seed + 1000 * w + 7919 * existing[t] for t in exp.targets},
+        "sampler_seeds": {t: exp.seed + 1000 * w + 7919 * existing[t] + shared_storage_salt(spec) for t in exp.targets},
         "defaults": defaults, "tune": dataclasses.asdict(exp.tune), "timeout": exp.tune.timeout_seconds,
     } for w in range(workers)]
     if workers == 1:

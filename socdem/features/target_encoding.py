@@ -17,7 +17,7 @@ import scipy.sparse as sp
 from sklearn.model_selection import KFold, StratifiedKFold
 
 ITEMS = {"author_id": "author", "rutube_video_id": "video"}
-STATS = ("mean", "std", "max", "min")
+STATS = ("mean", "std", "max", "min", "evidence")
 
 
 def label_matrix(train: pd.DataFrame, targets) -> tuple[np.ndarray, list[str]]:
@@ -47,8 +47,19 @@ def smoothed_shares(class_counts: np.ndarray, viewers: np.ndarray, prior: np.nda
     return (class_counts + pseudo * prior) / (viewers[:, None] + pseudo)
 
 
+def item_evidence(shares: np.ndarray, prior: np.ndarray) -> np.ndarray:
+    """Per item and class: log(share / prior); for the binary `female` column
+    (the first) the log-odds ratio, so a male-leaning item counts against."""
+    shares, prior = np.clip(shares, 1e-6, 1 - 1e-6), np.clip(prior, 1e-6, 1 - 1e-6)  # a class absent in tiny data
+    evidence = np.log(shares) - np.log(prior)
+    evidence[:, 0] -= np.log1p(-shares[:, 0]) - np.log1p(-prior[0])
+    return evidence
+
+
 def user_stats(counts: sp.csr_matrix, shares: np.ndarray, prior: np.ndarray) -> np.ndarray:
-    """(users x 4*classes): event-weighted mean and std, max and min over the watched items."""
+    """(users x 5*classes): event-weighted mean and std, max and min over the
+    watched items, and the naive-Bayes evidence summed over distinct items
+    (it grows with the number of informative items, which a mean cannot show)."""
     counts = sp.csr_matrix(counts, dtype=np.float64)
     n_users, n_classes = counts.shape[0], shares.shape[1]
     events = np.asarray(counts.sum(axis=1)).ravel()
@@ -64,7 +75,10 @@ def user_stats(counts: sp.csr_matrix, shares: np.ndarray, prior: np.ndarray) -> 
         starts = counts.indptr[:-1][has]  # empty rows skipped: each segment then ends at the next start
         high[has] = np.maximum.reduceat(values, starts, axis=0)
         low[has] = np.minimum.reduceat(values, starts, axis=0)
-    return np.hstack([mean, std, high, low])
+    watched = counts.copy()
+    watched.data[:] = 1.0
+    evidence = np.asarray(watched @ item_evidence(shares, prior))
+    return np.hstack([mean, std, high, low, evidence])
 
 
 def _column_names(item: str, classes: list[str]) -> list[str]:
@@ -87,7 +101,7 @@ def encode_out_of_fold(ws, train: pd.DataFrame, predict_uids: list[np.ndarray], 
         watched.data[:] = 1.0  # a user counts once per item
         total_counts = np.asarray(watched.T @ labels)
         total_viewers = np.asarray(watched.sum(axis=0)).ravel()
-        features = np.empty((len(train_uids), 4 * len(classes)))
+        features = np.empty((len(train_uids), len(STATS) * len(classes)))
         for k in range(cfg.te_inner_folds):
             held = fold == k
             held_watched = watched[held]

@@ -59,9 +59,10 @@ def test_frames_share_columns_and_follow_the_uids(ws):
     fitted, (predicted, test) = encode_out_of_fold(ws, train, [valid["viewer_uid"].to_numpy(), ws.contest.test_users], 0)
     assert list(fitted.index) == list(train["viewer_uid"]) and list(predicted.index) == list(valid["viewer_uid"])
     assert list(fitted.columns) == list(predicted.columns) == list(test.columns)
-    assert fitted.shape[1] == 2 * 5 * 4  # (author, video) x (female, age0..3) x (mean, std, max, min)
+    assert fitted.shape[1] == 2 * 5 * 5  # (author, video) x (female, age0..3) x (mean, std, max, min, evidence)
     for frame in (fitted, predicted, test):
-        assert np.isfinite(frame.to_numpy()).all() and frame.to_numpy().min() >= 0 and frame.to_numpy().max() <= 1
+        shares = frame.drop(columns=frame.filter(like="_evidence").columns).to_numpy()
+        assert np.isfinite(frame.to_numpy()).all() and shares.min() >= 0 and shares.max() <= 1
     ages = fitted.filter(regex="te_author_age._mean").sum(axis=1)
     np.testing.assert_allclose(ages, 1.0, rtol=1e-5)  # the smoothed age shares stay a distribution
 
@@ -69,7 +70,7 @@ def test_frames_share_columns_and_follow_the_uids(ws):
 def test_sex_only_contest_encodes_only_sex(ws):
     train = ws.contest.targets.drop(columns="age_class").iloc[:1000]
     fitted, (other,) = encode_out_of_fold(ws, train, [ws.contest.test_users[:10]], 0)
-    assert fitted.shape[1] == other.shape[1] == 2 * 4 and all("_female_" in c for c in fitted.columns)
+    assert fitted.shape[1] == other.shape[1] == 2 * 5 and all("_female_" in c for c in fitted.columns)
 
 
 def test_shuffled_labels_carry_nothing_out_of_fold(ws):
