@@ -30,6 +30,8 @@ class FeatureConfig:
     top_categories: int = 20
     svd_author_dims: int = 32
     svd_video_dims: int = 32
+    video_counts: bool = True  # JMLC's upstream per-video demographic counts, when the data has them
+    video_counts_min_views: int = 40  # the seed's trust threshold: shares of videos with fewer viewers are dropped
     # label-dependent encoders (fitted out of fold)
     target_encoding: bool = True
     te_pseudo_count: float = 35.0  # credibility weight: ~33-40 views before a share is trusted

@@ -502,6 +502,26 @@ def _scores(female: np.ndarray, age_class: np.ndarray, post: np.ndarray) -> dict
             "age_f1_weighted": scores["age_f1_weighted"], "rutube2024": scores["rutube2024"]}
 
 
+def split_users(s: Sample) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the labelled and of the test users, each ordered by uid."""
+    train, test = np.flatnonzero(~s.is_test), np.flatnonzero(s.is_test)
+    return train[np.argsort(s.uid[train])], test[np.argsort(s.uid[test])]
+
+
+def write_oracle(out_dir: Path, s: Sample, post: np.ndarray) -> None:
+    """oracle/posterior.parquet (every user) and oracle/test_truth.csv."""
+    every = np.argsort(s.uid)
+    _write_parquet(pa.table({
+        "viewer_uid": pa.array(s.uid[every], pa.int64()), "is_test": pa.array(s.is_test[every]),
+        "female_proba": pa.array(post[every, 0]),
+        **{f"age_p{a}": pa.array(post[every, 1 + a]) for a in range(4)},
+    }), out_dir / "oracle" / "posterior.parquet")
+    test = split_users(s)[1]
+    truth = pd.DataFrame({"viewer_uid": s.uid[test], "sex": np.where(s.cls[test] >= 4, "female", "male"),
+                          "age_class": s.cls[test] % 4, "age": s.age[test]})
+    _write_text(truth.to_csv(index=False), out_dir / "oracle" / "test_truth.csv")
+
+
 def generate(out_dir: Path, users: int = 50_000, seed: int = 0, progress: bool = True) -> dict:
     """Write a synthetic contest with its exact oracle into `out_dir`; return the summary."""
     out_dir = Path(out_dir)
@@ -516,10 +536,7 @@ def generate(out_dir: Path, users: int = 50_000, seed: int = 0, progress: bool =
     _log(progress, "writing tables ...")
     sex = np.where(s.cls >= 4, "female", "male")
     age_class = s.cls % 4
-    train = np.flatnonzero(~s.is_test)
-    train = train[np.argsort(s.uid[train])]
-    test = np.flatnonzero(s.is_test)
-    test = test[np.argsort(s.uid[test])]
+    train, test = split_users(s)
     _write_parquet(_events_table(world, s), out_dir / "train_events.parquet")
     _write_parquet(_videos_table(world, seed), out_dir / "video_info_v2.parquet")
     _write_parquet(pa.table({
@@ -527,15 +544,7 @@ def generate(out_dir: Path, users: int = 50_000, seed: int = 0, progress: bool =
         "sex": pa.array(sex[train], pa.string()), "age_class": pa.array(age_class[train], pa.int64()),
     }), out_dir / "train_targets.parquet")
     _write_parquet(pa.table({"viewer_uid": pa.array(s.uid[test], pa.int64())}), out_dir / "test_users.parquet")
-    every = np.argsort(s.uid)
-    _write_parquet(pa.table({
-        "viewer_uid": pa.array(s.uid[every], pa.int64()), "is_test": pa.array(s.is_test[every]),
-        "female_proba": pa.array(post[every, 0]),
-        **{f"age_p{a}": pa.array(post[every, 1 + a]) for a in range(4)},
-    }), out_dir / "oracle" / "posterior.parquet")
-    truth = pd.DataFrame({"viewer_uid": s.uid[test], "sex": sex[test], "age_class": age_class[test],
-                          "age": s.age[test]})
-    _write_text(truth.to_csv(index=False), out_dir / "oracle" / "test_truth.csv")
+    write_oracle(out_dir, s, post)
 
     female = (s.cls >= 4).astype(np.int64)
     summary = {

@@ -22,7 +22,7 @@ from scipy.special import logsumexp
 
 from socdem.synth import (
     CATEGORIES, DEVICE_PROFILES, JUNE_1, _log, _scores, _videos_table, _write_parquet, _write_text, build_world,
-    log_posterior, posterior_table, sample,
+    log_posterior, posterior_table, sample, split_users, write_oracle,
 )
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -108,21 +108,11 @@ def generate_jmlc(out_dir: Path, users: int = 50_000, seed: int = 0, progress: b
     _write_parquet(pa.table(events), out_dir / "train_events.parquet")
 
     sex = np.where(s.cls >= 4, "female", "male")
-    train = np.sort(np.flatnonzero(~s.is_test))
-    train = train[np.argsort(s.uid[train])]
-    test = np.flatnonzero(s.is_test)
-    test = test[np.argsort(s.uid[test])]
+    train, test = split_users(s)
     _write_parquet(pa.table({"viewer_id": pa.array(s.uid[train], pa.int64()), "sex": pa.array(sex[train], pa.string())}),
                    out_dir / "auth_sex_labels.parquet")
     _write_parquet(pa.table({"viewer_id": pa.array(s.uid[test], pa.int64())}), out_dir / "test_users.parquet")
-    every = np.argsort(s.uid)
-    _write_parquet(pa.table({
-        "viewer_uid": pa.array(s.uid[every], pa.int64()), "is_test": pa.array(s.is_test[every]),
-        "female_proba": pa.array(post[every, 0]),
-        **{f"age_p{a}": pa.array(post[every, 1 + a]) for a in range(4)},
-    }), out_dir / "oracle" / "posterior.parquet")
-    truth = pd.DataFrame({"viewer_uid": s.uid[test], "sex": sex[test], "age_class": s.cls[test] % 4})
-    _write_text(truth.to_csv(index=False), out_dir / "oracle" / "test_truth.csv")
+    write_oracle(out_dir, s, post)
     female, age_class = (s.cls >= 4).astype(np.int64), s.cls % 4
     summary = {
         "generator": "socdem.synth_jmlc", "layout": "jmlc", "users": users, "seed": seed,

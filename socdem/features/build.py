@@ -42,6 +42,7 @@ def compute_features(ws) -> tuple[pd.DataFrame, dict]:
     """(features, {"seconds": wall seconds per step, "cpu_seconds": CPU seconds per step}), without the cache."""
     from socdem.features.embeddings import user_embeddings
     from socdem.features.user_features import user_aggregates
+    from socdem.features.video_counts import video_count_features
 
     cfg, seconds, cpu = ws.exp.features, {}, {}
 
@@ -66,6 +67,9 @@ def compute_features(ws) -> tuple[pd.DataFrame, dict]:
             if dims > 0:
                 parts.append(timed(f"svd {item}", lambda i=item, d=dims: user_embeddings(
                     ws.interactions, i, d, ws.exp.seed, ws.exp.threads)))
+    if cfg.video_counts and contest.video_counts is not None:
+        parts.append(timed("video counts", lambda: video_count_features(
+            contest.events, contest.video_counts, users, cfg.video_counts_min_views)))
     index = pd.Index(users, name="viewer_uid")
     features = pd.concat(parts, axis=1) if parts else pd.DataFrame(index=index)
     if not features.index.equals(index):

@@ -24,3 +24,20 @@ def test_only_trusted_videos_count_and_aggregates_are_event_weighted():
     assert np.isnan(f.loc[2, "vc_female_mean"]) and f.loc[2, "vc_trusted_share"] == 0.0
     assert np.isnan(f.loc[4, "vc_trusted_share"])
     assert np.isfinite(f.fillna(0).to_numpy()).all()
+
+
+def test_jmlc_counts_join_the_cached_features_and_can_be_switched_off(tmp_path):
+    from socdem.config import Experiment
+    from socdem.features.build import build_features
+    from socdem.synth_jmlc import generate_jmlc
+    from socdem.workspace import Workspace
+
+    generate_jmlc(tmp_path / "jmlc", users=1200, seed=5, progress=False)
+    quiet = dict(root=tmp_path, log=lambda message: None)
+    with_counts = build_features(Workspace(tmp_path / "jmlc", Experiment(name="x"), **quiet))
+    assert {"vc_female_mean", "vc_age_25_34_max", "vc_trusted_share"} <= set(with_counts.columns)
+    assert with_counts["vc_female_mean"].notna().mean() > 0.5
+    off = Experiment(name="x")
+    off.features.video_counts = False
+    without = build_features(Workspace(tmp_path / "jmlc", off, **quiet))
+    assert not any(c.startswith("vc_") for c in without.columns)

@@ -1,8 +1,6 @@
 """The sparse linear model: estimator contract, TF-IDF blocks, C by inner CV, the runner."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import clone

@@ -46,7 +46,7 @@ def test_pad_batch_keeps_the_most_recent_events_and_pads_with_a_mask():
     batch = pad_batch(ev, np.array([2, 0, 1]), 5, identity, author_identity, users)
     assert batch.lengths.tolist() == [5, 0, 1]
     assert batch.video.shape == (3, 5) and batch.time.shape == (3, 5, 5)
-    start, end = ev.offsets[2], ev.offsets[3]
+    end = ev.offsets[3]
     assert batch.video[0].tolist() == ev.video[end - 5:end].tolist()  # the last 5, oldest first
     assert batch.video[1].tolist() == [0] * 5 and float(batch.time[1].abs().sum()) == 0.0
     assert batch.video[2, 0] == ev.video[ev.offsets[1]] and batch.video[2, 1:].tolist() == [0] * 4
