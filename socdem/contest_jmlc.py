@@ -15,7 +15,7 @@ import pandas as pd
 
 from socdem.contest import (
     Contest, ContestError, build_report, check_columns, check_nonnegative, check_unique, examples,
-    find_table, parse_sex, read_table, resolve_test_users,
+    find_table, parse_sex, read_table, resolve_test_users, sorted_unique,
 )
 from socdem.features.local_time import MOSCOW_OFFSET_HOURS
 
@@ -107,9 +107,9 @@ def load_jmlc(data_dir: Path) -> Contest:
                   "ua_os", "ua_client_name", "ts"]].reset_index(drop=True)
     labelled = targets["viewer_uid"].to_numpy()
     test_path = find_table(data_dir, "test_users")
-    test_users = resolve_test_users(test_path, "viewer_id", labelled, np.unique(events["viewer_uid"].to_numpy()),
-                                    labels_path.name)
-    report = build_report(events, videos, labelled, test_users)
+    users_with_events = sorted_unique(events["viewer_uid"].to_numpy())
+    test_users = resolve_test_users(test_path, "viewer_id", labelled, users_with_events, labels_path.name)
+    report = build_report(events, videos, labelled, test_users, users_with_events)
     files = sorted(p for p in (events_path, labels_path, test_path) if p is not None)
     return Contest(events=events, videos=videos, targets=targets, test_users=test_users, files=files,
                    report=report, layout="jmlc", video_counts=video_counts)
