@@ -21,13 +21,6 @@ def estimator_from_config(exp, **overrides) -> GenaponClassifier:
     return GenaponClassifier(**params)
 
 
-def user_feature_frame(ws) -> pd.DataFrame | None:
-    """ws.features (label-free user features) when that stage exists, else None."""
-    if not hasattr(type(ws), "features"):
-        return None
-    return ws.features
-
-
 def feature_matrix(frame: pd.DataFrame | None, uids: np.ndarray) -> np.ndarray:
     """Numeric columns as they are, categoricals one-hot (up to MAX_ONE_HOT_LEVELS
     levels), rows aligned to `uids` (a missing user gets NaN, standardised to 0)."""
@@ -44,7 +37,7 @@ def feature_matrix(frame: pd.DataFrame | None, uids: np.ndarray) -> np.ndarray:
 
 def workspace_events(ws, log: bool = True) -> UserEvents:
     uids = ws.interactions.users
-    users = feature_matrix(user_feature_frame(ws), uids)
+    users = feature_matrix(ws.features, uids)
     if log:
         note = f"{users.shape[1]} user feature columns" if users.shape[1] else "no user features (user branch off)"
         ws.log(f"genapon: {len(uids):,} users, {len(ws.contest.events):,} events; {note}")
