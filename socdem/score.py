@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import roc_auc_score
 
 from socdem.contest import read_table
 from socdem.metrics import best_f1_threshold, contest_scores
@@ -31,17 +32,12 @@ def score_files(sub_path: Path, truth_path: Path) -> dict:
         raise SubmissionError(f"{sub_path}: neither 'sex' nor 'age_class' column; nothing to score")
     validate_submission(sub, truth["viewer_uid"].to_numpy(), columns, where=str(sub_path))
     merged = truth.merge(sub, on="viewer_uid", suffixes=("_true", ""))
-    y_female = (merged["sex_true"] == "female").astype(int).to_numpy() if "sex" in columns else None
-    scores = {}
-    if y_female is not None:
-        predicted = (merged["sex"] == "female").astype(int).to_numpy()
-        proba = merged["female_proba"].to_numpy() if "female_proba" in columns else predicted
-        scores = contest_scores(y_female, predicted.astype(float), threshold=0.5)
-        scores["roc_auc"] = contest_scores(y_female, proba)["roc_auc"] if "female_proba" in columns else None
-    if "age_class" in columns and "age_class" in truth.columns:
-        scores.update(contest_scores(None, None, merged["age_class_true"].to_numpy(), merged["age_class"].to_numpy()))
-        if "accuracy" in scores:
-            scores["rutube2024"] = 0.7 * scores["age_f1_weighted"] + 0.3 * scores["accuracy"]
+    has_sex, has_age = "sex" in columns, "age_class" in columns and "age_class" in truth.columns
+    y_female = (merged["sex_true"] == "female").astype(int).to_numpy() if has_sex else None
+    predicted = (merged["sex"] == "female").astype(float).to_numpy() if has_sex else None
+    age = (merged["age_class_true"].to_numpy(), merged["age_class"].to_numpy()) if has_age else (None, None)
+    scores = contest_scores(y_female, predicted, *age, threshold=0.5)  # F1 and accuracy of the submitted labels
+    scores["roc_auc"] = roc_auc_score(y_female, merged["female_proba"]) if has_sex and "female_proba" in columns else None
     if "age_class" not in columns:  # a sex-only (JMLC) submission is scored by F1 and ROC-AUC
         return {k: scores.get(k) for k in ("f1", "roc_auc")}
     return {k: scores.get(k) for k in ("f1", "roc_auc", "accuracy", "age_f1_weighted", "rutube2024")}

@@ -12,17 +12,13 @@ def frame_scores(pred: pd.DataFrame, targets: pd.DataFrame) -> dict:
     """CV scores of a prediction frame: `f1` at the F1-best threshold (as the
     submission picks it), `accuracy` at 0.5, ROC-AUC, age weighted F1 (argmax)."""
     truth = targets.set_index("viewer_uid").loc[pred.index]
-    scores: dict = {}
-    if "female_proba" in pred:
-        y, p = truth["female"].to_numpy(), pred["female_proba"].to_numpy()
-        scores.update(contest_scores(y, p))
+    has_sex, has_age = "female_proba" in pred, AGE_COLUMNS[0] in pred
+    y, p = (truth["female"].to_numpy(), pred["female_proba"].to_numpy()) if has_sex else (None, None)
+    age = (truth["age_class"].to_numpy(), np.argmax(pred[AGE_COLUMNS].to_numpy(), axis=1)) if has_age else (None, None)
+    scores = contest_scores(y, p, *age)
+    if has_sex:
         threshold, f1 = best_f1_threshold(y, p)
         scores.update(f1=f1, f1_threshold=threshold)
-    if AGE_COLUMNS[0] in pred:
-        age_pred = np.argmax(pred[AGE_COLUMNS].to_numpy(), axis=1)
-        scores.update(contest_scores(None, None, truth["age_class"].to_numpy(), age_pred))
-        if "accuracy" in scores:
-            scores["rutube2024"] = 0.7 * scores["age_f1_weighted"] + 0.3 * scores["accuracy"]
     return scores
 
 
