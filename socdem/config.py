@@ -103,6 +103,8 @@ class GenaponConfig:
     time_encoder: str = "attention"  # "attention" (masked attention pooling) or "lstm" (packed; ~10x slower on CPU)
     attention_heads: int = 4
     dropout: float = 0.1
+    author_evidence: bool = True  # cross-fitted author evidence (log share ratios) into the set branch
+    evidence_pseudo_count: float = 35.0  # its smoothing toward the prior, as te_pseudo_count
     age_loss_weight: float = 1.0  # loss = BCE(sex) + age_loss_weight * CE(age_class)
     patience: int = 3  # epochs without a better inner-validation loss before stopping
     inner_valid_share: float = 0.1  # early stopping on a split of the *training* fold

@@ -47,12 +47,13 @@ def smoothed_shares(class_counts: np.ndarray, viewers: np.ndarray, prior: np.nda
     return (class_counts + pseudo * prior) / (viewers[:, None] + pseudo)
 
 
-def item_evidence(shares: np.ndarray, prior: np.ndarray) -> np.ndarray:
+def item_evidence(shares: np.ndarray, prior: np.ndarray, binary_first: bool = True) -> np.ndarray:
     """Per item and class: log(share / prior); for the binary `female` column
-    (the first) the log-odds ratio, so a male-leaning item counts against."""
+    (the first, when binary_first) the log-odds ratio, so a male-leaning item counts against."""
     shares, prior = np.clip(shares, 1e-6, 1 - 1e-6), np.clip(prior, 1e-6, 1 - 1e-6)  # a class absent in tiny data
     evidence = np.log(shares) - np.log(prior)
-    evidence[:, 0] -= np.log1p(-shares[:, 0]) - np.log1p(-prior[0])
+    if binary_first:
+        evidence[:, 0] -= np.log1p(-shares[:, 0]) - np.log1p(-prior[0])
     return evidence
 
 

@@ -20,6 +20,7 @@ from torch import nn
 from tqdm import tqdm
 
 from socdem.models.genapon.batches import TIME_FEATURES, UserEvents, inference_order, pad_batch, training_order
+from socdem.models.genapon.evidence import evidence_tables
 from socdem.models.genapon.net import TARGET_WIDTH, GenaponNet
 
 
@@ -36,6 +37,9 @@ def item_vocabulary(codes: np.ndarray, n_codes: int, min_count: int) -> np.ndarr
     keep = counts >= max(min_count, 1)
     keep[0] = False
     return np.where(keep, np.cumsum(keep), 0).astype(np.int64)
+
+
+EVIDENCE_FOLDS = 5  # cross-fitting of the author evidence inside the training users
 
 
 class UserScaler:
@@ -65,7 +69,8 @@ class GenaponClassifier(ClassifierMixin, BaseEstimator):
     def __init__(self, targets=("sex", "age_class"), epochs=12, batch_size=256, learning_rate=5e-3,
                  weight_decay=1e-4, embedding_dim=32, hidden_dim=64, time_dim=16, min_count=3, video_min_count=100,
                  max_events=256,
-                 time_encoder="attention", attention_heads=4, dropout=0.1, age_loss_weight=1.0, patience=3,
+                 time_encoder="attention", attention_heads=4, dropout=0.1, author_evidence=True,
+                 evidence_pseudo_count=35.0, age_loss_weight=1.0, patience=3,
                  inner_valid_share=0.1, device="auto", threads=0, random_state=0, quiet=False):
         self.targets = targets
         self.epochs = epochs
@@ -81,6 +86,8 @@ class GenaponClassifier(ClassifierMixin, BaseEstimator):
         self.time_encoder = time_encoder
         self.attention_heads = attention_heads
         self.dropout = dropout
+        self.author_evidence = author_evidence
+        self.evidence_pseudo_count = evidence_pseudo_count
         self.age_loss_weight = age_loss_weight
         self.patience = patience
         self.inner_valid_share = inner_valid_share
@@ -108,6 +115,14 @@ class GenaponClassifier(ClassifierMixin, BaseEstimator):
         self.scaler_ = UserScaler().fit(X.user_features[X.selected])
         users = self.scaler_.transform(X.user_features[X.selected])
 
+        tables, table = None, np.zeros(len(X), dtype=np.int64)
+        if self.author_evidence:
+            owner = np.repeat(np.arange(len(X)), X.lengths)
+            tables, table = evidence_tables(owner, self.author_map_[X.author[events]],
+                                            int(self.author_map_.max(initial=0)) + 1, y, targets, EVIDENCE_FOLDS,
+                                            self.evidence_pseudo_count, np.random.default_rng([self.random_state, 1]))
+            tables = torch.from_numpy(tables)
+
         n_valid = int(round(len(X) * self.inner_valid_share)) if len(X) >= 20 else 0
         perm = rng.permutation(len(X))
         valid, train = np.sort(perm[:n_valid]), np.sort(perm[n_valid:])
@@ -117,7 +132,7 @@ class GenaponClassifier(ClassifierMixin, BaseEstimator):
             n_user_features=users.shape[1], n_time_features=len(TIME_FEATURES), targets=targets,
             embedding_dim=self.embedding_dim, hidden_dim=self.hidden_dim, time_dim=self.time_dim,
             max_events=self.max_events, time_encoder=self.time_encoder, attention_heads=self.attention_heads,
-            dropout=self.dropout,
+            dropout=self.dropout, evidence=tables,
         ).to(self.device_)
         optimizer = torch.optim.AdamW(self.net_.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay,
                                       fused=True)
@@ -126,6 +141,7 @@ class GenaponClassifier(ClassifierMixin, BaseEstimator):
                                                                                steps_per_epoch * self.epochs))
         X_train, X_valid = X.take(train), X.take(valid)
         users_train, users_valid = users[train], users[valid]
+        table_train, table_valid = table[train], table[valid]
         lengths_train = X_train.lengths
         y_train = torch.from_numpy(y[train])
 
@@ -139,7 +155,7 @@ class GenaponClassifier(ClassifierMixin, BaseEstimator):
                        disable=self.quiet, leave=False, mininterval=1.0)
             running = 0.0
             for step, positions in enumerate(bar):
-                batch = self._batch(X_train, positions, users_train)
+                batch = self._batch(X_train, positions, users_train, table_train)
                 loss = self._loss(self.net_(batch), y_train[positions].to(self.device_))
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -150,7 +166,7 @@ class GenaponClassifier(ClassifierMixin, BaseEstimator):
                     bar.set_postfix(loss=f"{running:.4f}")
             record = {"epoch": epoch + 1, "train_loss": running}
             if n_valid:
-                logits = self._logits(X_valid, users_valid)
+                logits = self._logits(X_valid, users_valid, table_valid)
                 record["valid_loss"] = float(self._loss(logits, torch.from_numpy(y[valid])).item())
                 if "sex" in targets:
                     record["valid_roc_auc"] = _auc(y[valid, targets.index("sex")],
@@ -174,8 +190,11 @@ class GenaponClassifier(ClassifierMixin, BaseEstimator):
         self.net_.eval()
         return self
 
-    def _batch(self, X: UserEvents, positions: np.ndarray, users: np.ndarray):
-        return pad_batch(X, positions, self.max_events, self.video_map_, self.author_map_, users).to(self.device_)
+    def _batch(self, X: UserEvents, positions: np.ndarray, users: np.ndarray, table: np.ndarray | None = None):
+        batch = pad_batch(X, positions, self.max_events, self.video_map_, self.author_map_, users)
+        if table is not None:
+            batch.table = torch.from_numpy(table[positions])
+        return batch.to(self.device_)
 
     def _loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         parts = self.net_.split_logits(logits)
@@ -188,14 +207,15 @@ class GenaponClassifier(ClassifierMixin, BaseEstimator):
         return loss
 
     @torch.no_grad()
-    def _logits(self, X: UserEvents, users: np.ndarray) -> torch.Tensor:
-        """Logits of every selected user, in selection order (on the CPU)."""
+    def _logits(self, X: UserEvents, users: np.ndarray, table: np.ndarray | None = None) -> torch.Tensor:
+        """Logits of every selected user, in selection order (on the CPU); `table`:
+        each user's author-evidence table (None = the one fitted on all training users)."""
         was_training = self.net_.training
         self.net_.eval()
         n_out = sum(TARGET_WIDTH[t] for t in self.net_.targets)
         out = torch.zeros((len(X), n_out))
         for positions in inference_order(X.lengths, 4 * self.batch_size):
-            out[torch.from_numpy(positions)] = self.net_(self._batch(X, positions, users)).float().cpu()
+            out[torch.from_numpy(positions)] = self.net_(self._batch(X, positions, users, table)).float().cpu()
         self.net_.train(was_training)
         return out
 

@@ -1,8 +1,9 @@
 """The GENAPON network: a set branch, a time branch and a user branch, joined
 by an FFN into one logit for sex and four for age_class.
 
-    set   (video, author) embeddings -> DeepSets (phi, masked sum + mean over all events
-          and over distinct authors, rho)
+    set   (video, author) embeddings [+ author evidence] -> DeepSets (phi, masked sum + mean
+          over all events and over distinct authors, rho); the author evidence summed over
+          distinct authors also goes linearly to the logits
     time  per-event time features -> Time2Vec -> event encoder ->
           masked attention + mean + sum pooling (or an LSTM over packed sequences, last hidden state)
     user  standardised label-free user features -> FFN
@@ -32,9 +33,10 @@ class Batch:
     lengths: torch.Tensor  # int64 (B,), 0 for a user without events
     user: torch.Tensor  # float32 (B, n_user_features), possibly zero columns
     distinct: torch.Tensor | None = None  # bool (B, L): the user's last event of each distinct author
+    table: torch.Tensor | None = None  # int64 (B,): the author-evidence table each user reads (None = the last)
 
     def to(self, device) -> "Batch":
-        fields = (self.video, self.author, self.time, self.lengths, self.user, self.distinct)
+        fields = (self.video, self.author, self.time, self.lengths, self.user, self.distinct, self.table)
         return Batch(*(None if t is None else t.to(device, non_blocking=True) for t in fields))
 
 
@@ -71,7 +73,7 @@ class GenaponNet(nn.Module):
     def __init__(self, n_videos: int, n_authors: int, n_user_features: int, n_time_features: int,
                  targets: tuple[str, ...] = ("sex", "age_class"), embedding_dim: int = 32, hidden_dim: int = 64,
                  time_dim: int = 16, max_events: int = 256, time_encoder: str = "attention",
-                 attention_heads: int = 4, dropout: float = 0.1):
+                 attention_heads: int = 4, dropout: float = 0.1, evidence: torch.Tensor | None = None):
         super().__init__()
         self.targets = tuple(targets)
         self.video = nn.Embedding(n_videos, embedding_dim)
@@ -84,8 +86,17 @@ class GenaponNet(nn.Module):
         for table in (self.video, self.author):
             nn.init.normal_(table.weight, std=0.1)  # small: AdamW's steps move them from the start
         nn.init.zeros_(self.author_logits.weight)
+        # Author evidence (evidence.py): (tables, authors, n_out) log share ratios
+        # in the order of the logits, so the linear path starts as naive Bayes.
+        self.register_buffer("evidence", evidence)
+        n_evidence = 0 if evidence is None else evidence.shape[-1]
+        if n_evidence:
+            if n_evidence != n_out:
+                raise ValueError(f"genapon: evidence has {n_evidence} columns for {n_out} logits")
+            self.evidence_logits = nn.Linear(n_evidence, n_out, bias=False)
+            nn.init.eye_(self.evidence_logits.weight)
         self.sum_scale = max_events ** -0.5
-        self.sets = DeepSets(2 * embedding_dim, hidden_dim, sum_scale=self.sum_scale, dropout=dropout)
+        self.sets = DeepSets(2 * embedding_dim + n_evidence, hidden_dim, sum_scale=self.sum_scale, dropout=dropout)
         self.time = TimeBranch(n_time_features, time_dim, hidden_dim, time_encoder, attention_heads, dropout,
                                sum_scale=self.sum_scale)
         self.user = mlp([n_user_features, hidden_dim, hidden_dim], dropout=dropout) if n_user_features else None
@@ -94,13 +105,23 @@ class GenaponNet(nn.Module):
 
     def forward(self, batch: Batch) -> torch.Tensor:
         mask = length_mask(batch.lengths, batch.video.shape[1])
-        items = torch.cat([self.video(batch.video), self.author(batch.author)], dim=-1)
-        parts = [self.sets(items, mask, batch.distinct), self.time(batch.time, batch.lengths, mask)]
+        items = [self.video(batch.video), self.author(batch.author)]
+        if self.evidence is not None:
+            table = batch.table
+            if table is None:
+                table = torch.full_like(batch.lengths, self.evidence.shape[0] - 1)
+            evidence = self.evidence[table.unsqueeze(1), batch.author]
+            items.append(evidence)
+        parts = [self.sets(torch.cat(items, dim=-1), mask, batch.distinct),
+                 self.time(batch.time, batch.lengths, mask)]
         if self.user is not None:
             parts.append(self.user(batch.user))
         distinct = mask if batch.distinct is None else mask & batch.distinct
         total, mean = masked_sum_mean(self.author_logits(batch.author), distinct)
-        return self.head(torch.cat(parts, dim=-1)) + total * self.sum_scale + mean
+        logits = self.head(torch.cat(parts, dim=-1)) + total * self.sum_scale + mean
+        if self.evidence is not None:
+            logits = logits + self.evidence_logits(masked_sum_mean(evidence, distinct)[0])
+        return logits
 
     def split_logits(self, logits: torch.Tensor) -> dict[str, torch.Tensor]:
         """{"sex": (B,), "age_class": (B, 4)} for the targets of this network."""

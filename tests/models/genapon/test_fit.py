@@ -20,10 +20,13 @@ def test_clone_and_get_params_round_trip():
     assert twin.set_params(epochs=2).epochs == 2 and model.epochs == 7
 
 
-def test_fit_predicts_both_targets_and_learns_the_signal():
+@pytest.mark.parametrize("author_evidence", [True, False])
+def test_fit_predicts_both_targets_and_learns_the_signal(author_evidence):
     events, y = random_events(n_users=400)
     train, test = events.select(events.uids[:300]), events.select(events.uids[300:])
-    model = GenaponClassifier(**SMALL, learning_rate=1e-2).fit(train, y[:300])
+    model = GenaponClassifier(**{**SMALL, "epochs": 8}, learning_rate=1e-2, author_evidence=author_evidence)
+    model.fit(train, y[:300])
+    assert (model.net_.evidence is not None) == author_evidence
     sex, age = model.predict_proba(test)
     assert sex.shape == (100, 2) and age.shape == (100, 4)
     assert np.allclose(sex.sum(1), 1) and np.allclose(age.sum(1), 1)
@@ -42,11 +45,13 @@ def test_same_seed_same_predictions_and_another_seed_differs():
     assert not np.allclose(first[0], other[0])
 
 
-def test_one_target_trains_one_head_and_pickles():
+@pytest.mark.parametrize("target,width", [("sex", 2), ("age_class", 4)])
+def test_one_target_trains_one_head_and_pickles(target, width):
     events, y = random_events(n_users=120, seed=2)
-    model = GenaponClassifier(**{**SMALL, "epochs": 1}, targets=("sex",)).fit(events, y[:, :1])
+    column = 0 if target == "sex" else 1
+    model = GenaponClassifier(**{**SMALL, "epochs": 1}, targets=(target,)).fit(events, y[:, column:column + 1])
     proba = model.predict_proba(events)
-    assert isinstance(proba, np.ndarray) and proba.shape == (120, 2)
+    assert isinstance(proba, np.ndarray) and proba.shape == (120, width)
     restored = pickle.loads(pickle.dumps(model))
     assert np.array_equal(restored.predict_proba(events), proba)
 

@@ -14,10 +14,16 @@ def make_batch(lengths, width=None, n_user=3, seed=0):
                  user=torch.randn(len(lengths), n_user, generator=g))
 
 
-def net(encoder="attention", targets=("sex", "age_class"), n_user=3):
+def net(encoder="attention", targets=("sex", "age_class"), n_user=3, **kwargs):
     torch.manual_seed(0)
     return GenaponNet(20, 5, n_user, 5, targets=targets, embedding_dim=4, hidden_dim=8, time_dim=3,
-                      time_encoder=encoder, dropout=0.0).eval()
+                      time_encoder=encoder, dropout=0.0, **kwargs).eval()
+
+
+def evidence_tables(n_tables=3, seed=1):
+    tables = torch.randn(n_tables, 5, 5, generator=torch.Generator().manual_seed(seed))
+    tables[:, 0] = 0.0  # the UNK row
+    return tables
 
 
 @pytest.mark.parametrize("encoder", ["attention", "lstm"])
@@ -31,9 +37,9 @@ def test_output_shapes(encoder):
     assert net(encoder, targets=("sex",), n_user=0)(make_batch([2, 5], n_user=0)).shape == (2, 1)
 
 
-@pytest.mark.parametrize("encoder", ["attention", "lstm"])
-def test_adding_padded_positions_changes_nothing(encoder):
-    model = net(encoder)
+@pytest.mark.parametrize("encoder,evidence", [("attention", False), ("lstm", False), ("attention", True)])
+def test_adding_padded_positions_changes_nothing(encoder, evidence):
+    model = net(encoder, evidence=evidence_tables() if evidence else None)
     batch = make_batch([3, 0, 7, 1])
     wider = make_batch([3, 0, 7, 1], width=12, seed=5)  # different garbage beyond each length
     for name in ("video", "author", "time"):
@@ -75,3 +81,30 @@ def test_overfits_a_tiny_batch():
 def test_unknown_time_encoder_fails_loudly():
     with pytest.raises(ValueError, match="time_encoder"):
         net("transformer")
+
+
+def test_author_evidence_reads_each_users_table_and_prediction_reads_the_last():
+    model = net(evidence=evidence_tables())
+    batch = make_batch([4, 6, 2])
+    with torch.no_grad():
+        default = model(batch)
+        batch.table = torch.tensor([2, 2, 2])
+        assert torch.equal(model(batch), default)
+        batch.table = torch.tensor([0, 2, 1])
+        other = model(batch)
+    assert torch.equal(other[1], default[1]) and not torch.equal(other[0], default[0])
+
+
+def test_author_evidence_starts_as_naive_bayes_on_the_logits():
+    model = net(evidence=evidence_tables())
+    batch = make_batch([5, 3])
+    with torch.no_grad():
+        with_evidence = model(batch)
+        model.evidence_logits.weight.zero_()
+        without = model(batch)
+    # the linear path adds the evidence summed over the user's events (here no
+    # `distinct` flags: every event counts), with weight one on its own logit
+    tables = evidence_tables()[-1]
+    expected = torch.stack([tables[batch.author[i, :n]].sum(0) for i, n in enumerate(batch.lengths)])
+    assert torch.allclose(with_evidence - without, expected, atol=1e-5)
+

@@ -4,6 +4,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import roc_auc_score
 
 from socdem import synth
 from socdem.config import Experiment
@@ -44,6 +45,18 @@ def test_same_seed_same_out_of_fold_predictions(workspace):
     first = runner.fit_predict(workspace, train, [valid], seed=11)[0][0]
     again = get_runner("genapon").fit_predict(workspace, train, [valid], seed=11)[0][0]
     pd.testing.assert_frame_equal(first, again)
+
+
+def test_shuffled_labels_score_chance_out_of_fold(workspace):
+    folds, targets = workspace.folds, workspace.contest.targets
+    rng = np.random.default_rng(0)
+    shuffled = targets.assign(female=rng.permutation(targets["female"].to_numpy()),
+                              age_class=rng.permutation(targets["age_class"].to_numpy()))
+    train = shuffled[shuffled["viewer_uid"].isin(folds["viewer_uid"][folds["fold"] == 1])]
+    valid = folds["viewer_uid"].to_numpy()[folds["fold"].to_numpy() == 0]
+    predicted = get_runner("genapon").fit_predict(workspace, train, [valid], seed=0)[0][0]
+    truth = shuffled.set_index("viewer_uid").loc[predicted.index, "female"]
+    assert abs(roc_auc_score(truth, predicted["female_proba"]) - 0.5) < 0.06  # ~1,200 users: sd ~0.017
 
 
 def test_feature_matrix_codes_categoricals_and_aligns_users():

@@ -1,0 +1,42 @@
+import numpy as np
+
+from socdem.features.target_encoding import item_evidence, smoothed_shares
+from socdem.models.genapon.evidence import evidence_tables, label_columns
+
+
+def viewing(n_users=200, n_rows=8, seed=0):
+    rng = np.random.default_rng(seed)
+    owner = np.repeat(np.arange(n_users), 4)
+    rows = rng.integers(0, n_rows, len(owner))
+    y = np.column_stack([rng.integers(0, 2, n_users), rng.integers(0, 4, n_users)])
+    return owner, rows, n_rows, y
+
+
+def test_label_columns_put_female_first_then_age_one_hots():
+    y = np.array([[1, 2], [0, 0]])
+    assert label_columns(y, ("sex", "age_class")).tolist() == [[1, 0, 0, 1, 0], [0, 1, 0, 0, 0]]
+    assert label_columns(y[:, 1:], ("age_class",)).tolist() == [[0, 0, 1, 0], [1, 0, 0, 0]]
+
+
+def test_the_last_table_is_naive_bayes_evidence_of_all_users_and_unk_is_zero():
+    owner, rows, n_rows, y = viewing()
+    tables, fold = evidence_tables(owner, rows, n_rows, y, ("sex", "age_class"), 5, 35.0, np.random.default_rng(0))
+    assert tables.shape == (6, n_rows, 5) and np.bincount(fold).tolist() == [40] * 5
+    watched = np.zeros((len(y), n_rows))
+    watched[owner, rows] = 1
+    labels = label_columns(y, ("sex", "age_class"))
+    shares = smoothed_shares(watched.T @ labels, watched.sum(0), labels.mean(0), 35.0)
+    expected = item_evidence(shares, labels.mean(0))
+    np.testing.assert_allclose(tables[-1, 1:], expected[1:], rtol=1e-5, atol=1e-6)
+    assert not tables[:, 0].any()
+
+
+def test_a_users_own_label_never_enters_the_table_it_reads():
+    owner, rows, n_rows, y = viewing()
+    args = (owner, rows, n_rows)
+    tables, fold = evidence_tables(*args, y, ("sex", "age_class"), 5, 35.0, np.random.default_rng(0))
+    flipped = y.copy()
+    flipped[fold == 2, 0] = 1 - flipped[fold == 2, 0]
+    again, _ = evidence_tables(*args, flipped, ("sex", "age_class"), 5, 35.0, np.random.default_rng(0))
+    np.testing.assert_array_equal(tables[2], again[2])  # the table of fold 2 ignores fold 2's labels
+    assert not np.array_equal(tables[0], again[0]) and not np.array_equal(tables[-1], again[-1])
