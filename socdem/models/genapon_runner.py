@@ -9,6 +9,7 @@ import pandas as pd
 from sklearn.base import clone
 
 from socdem.models.genapon import GenaponClassifier, UserEvents, build_user_events
+from socdem.models.genapon.fit import resolve_device
 from socdem.models.predictions import prediction_frame, target_column
 
 MAX_ONE_HOT_LEVELS = 64  # wider categoricals are dropped: the set branch sees the items themselves
@@ -54,6 +55,8 @@ class GenaponRunner:
     def params(self, ws) -> dict:
         params = self.estimator(ws).get_params()
         params.pop("quiet")
+        # the device that will run, not "auto": CUDA and CPU folds differ in the last bits
+        params["device"] = resolve_device(params["device"]).type
         params["targets"] = list(params["targets"])
         params["user_features"] = hasattr(type(ws), "features")
         params["feature_config"] = dataclasses.asdict(ws.exp.features)

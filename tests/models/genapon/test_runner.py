@@ -47,6 +47,13 @@ def test_same_seed_same_out_of_fold_predictions(workspace):
     pd.testing.assert_frame_equal(first, again)
 
 
+def test_cache_key_names_the_device_that_runs(workspace, monkeypatch):
+    runner = get_runner("genapon")
+    for available, device in ((False, "cpu"), (True, "cuda")):
+        monkeypatch.setattr("torch.cuda.is_available", lambda: available)
+        assert runner.params(workspace)["device"] == device
+
+
 def test_shuffled_labels_score_chance_out_of_fold(workspace):
     folds, targets = workspace.folds, workspace.contest.targets
     rng = np.random.default_rng(0)
