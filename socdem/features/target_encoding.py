@@ -47,6 +47,17 @@ def smoothed_shares(class_counts: np.ndarray, viewers: np.ndarray, prior: np.nda
     return (class_counts + pseudo * prior) / (viewers[:, None] + pseudo)
 
 
+def held_out_shares(watched: sp.csr_matrix, labels: np.ndarray, held: np.ndarray, total_counts: np.ndarray,
+                    total_viewers: np.ndarray, pseudo: float) -> tuple[np.ndarray, np.ndarray]:
+    """(shares, prior) of the users not `held`, from the totals over all users
+    (watched: users x items, 0/1; total_counts = watched.T @ labels)."""
+    held_watched = watched[held]
+    prior = labels[~held].mean(axis=0)
+    shares = smoothed_shares(total_counts - np.asarray(held_watched.T @ labels[held]),
+                             total_viewers - np.asarray(held_watched.sum(axis=0)).ravel(), prior, pseudo)
+    return shares, prior
+
+
 def item_evidence(shares: np.ndarray, prior: np.ndarray, binary_first: bool = True) -> np.ndarray:
     """Per item and class: log(share / prior); for the binary `female` column
     (the first, when binary_first) the log-odds ratio, so a male-leaning item counts against."""
@@ -105,12 +116,7 @@ def encode_out_of_fold(ws, train: pd.DataFrame, predict_uids: list[np.ndarray], 
         features = np.empty((len(train_uids), len(STATS) * len(classes)))
         for k in range(cfg.te_inner_folds):
             held = fold == k
-            held_watched = watched[held]
-            prior = labels[~held].mean(axis=0)
-            shares = smoothed_shares(
-                total_counts - np.asarray(held_watched.T @ labels[held]),
-                total_viewers - np.asarray(held_watched.sum(axis=0)).ravel(), prior, pseudo,
-            )
+            shares, prior = held_out_shares(watched, labels, held, total_counts, total_viewers, pseudo)
             features[held] = user_stats(counts[held], shares, prior)
         train_parts.append(features)
         prior = labels.mean(axis=0)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from socdem.features.target_encoding import item_evidence, smoothed_shares
+from socdem.features.target_encoding import held_out_shares, item_evidence
 
 
 def label_columns(y: np.ndarray, targets: tuple[str, ...]) -> np.ndarray:
@@ -37,12 +37,8 @@ def evidence_tables(owner: np.ndarray, rows: np.ndarray, n_rows: int, y: np.ndar
     total_counts, total_viewers = np.asarray(watched.T @ labels), np.asarray(watched.sum(axis=0)).ravel()
     binary_first = "sex" in targets
     tables = np.zeros((n_folds + 1, n_rows, labels.shape[1]), dtype=np.float32)
-    for k in range(n_folds + 1):
-        held = fold == k  # k = n_folds: nobody held out
-        held_watched = watched[held]
-        prior = labels[~held].mean(axis=0)
-        shares = smoothed_shares(total_counts - np.asarray(held_watched.T @ labels[held]),
-                                 total_viewers - np.asarray(held_watched.sum(axis=0)).ravel(), prior, pseudo)
+    for k in range(n_folds + 1):  # k = n_folds: nobody held out
+        shares, prior = held_out_shares(watched, labels, fold == k, total_counts, total_viewers, pseudo)
         tables[k] = item_evidence(shares, prior, binary_first)
     tables[:, 0] = 0.0
     return tables, fold

@@ -192,7 +192,7 @@ class GenaponClassifier(ClassifierMixin, BaseEstimator):
 
     def _batch(self, X: UserEvents, positions: np.ndarray, users: np.ndarray, table: np.ndarray | None = None):
         batch = pad_batch(X, positions, self.max_events, self.video_map_, self.author_map_, users)
-        if table is not None:
+        if table is not None and self.net_.evidence is not None:
             batch.table = torch.from_numpy(table[positions])
         return batch.to(self.device_)
 
