@@ -115,12 +115,13 @@ class GenaponClassifier(ClassifierMixin, BaseEstimator):
         self.scaler_ = UserScaler().fit(X.user_features[X.selected])
         users = self.scaler_.transform(X.user_features[X.selected])
 
+        n_authors = int(self.author_map_.max(initial=0)) + 1
         tables, table = None, np.zeros(len(X), dtype=np.int64)
         if self.author_evidence:
             owner = np.repeat(np.arange(len(X)), X.lengths)
-            tables, table = evidence_tables(owner, self.author_map_[X.author[events]],
-                                            int(self.author_map_.max(initial=0)) + 1, y, targets, EVIDENCE_FOLDS,
-                                            self.evidence_pseudo_count, np.random.default_rng([self.random_state, 1]))
+            tables, table = evidence_tables(owner, self.author_map_[X.author[events]], n_authors, y, targets,
+                                            EVIDENCE_FOLDS, self.evidence_pseudo_count,
+                                            np.random.default_rng([self.random_state, 1]))
             tables = torch.from_numpy(tables)
 
         n_valid = int(round(len(X) * self.inner_valid_share)) if len(X) >= 20 else 0
@@ -128,7 +129,7 @@ class GenaponClassifier(ClassifierMixin, BaseEstimator):
         valid, train = np.sort(perm[:n_valid]), np.sort(perm[n_valid:])
 
         self.net_ = GenaponNet(
-            n_videos=int(self.video_map_.max(initial=0)) + 1, n_authors=int(self.author_map_.max(initial=0)) + 1,
+            n_videos=int(self.video_map_.max(initial=0)) + 1, n_authors=n_authors,
             n_user_features=users.shape[1], n_time_features=len(TIME_FEATURES), targets=targets,
             embedding_dim=self.embedding_dim, hidden_dim=self.hidden_dim, time_dim=self.time_dim,
             max_events=self.max_events, time_encoder=self.time_encoder, attention_heads=self.attention_heads,
