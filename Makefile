@@ -23,7 +23,7 @@ STAMP := $(VENV)/.installed
 RUN := OMP_NUM_THREADS=2 MKL_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 PYTHONHASHSEED=0 $(PY) -m socdem
 ARGS := --exp $(EXP) --data $(DATA)
 
-.PHONY: help all setup data features train tune submit score leaderboard bench report lb dag test clean
+.PHONY: help all setup data features train tune submit score leaderboard bench report lb dag test lint clean
 
 help: ## list the targets
 	@echo "usage: make <target> [EXP=default] [DATA=data/raw]"
@@ -97,6 +97,10 @@ dag: $(STAMP) $(AIRFLOW_STAMP) ## run the Airflow DAG once (airflow dags test; d
 
 test: $(STAMP) ## run the test suite
 	OMP_NUM_THREADS=2 PYTHONHASHSEED=0 $(PY) -m pytest -q tests
+
+lint: $(STAMP) ## ruff check and ruff format --check (settings in pyproject.toml)
+	$(VENV)/bin/ruff check socdem tests
+	$(VENV)/bin/ruff format --check socdem tests
 
 clean: ## remove artifacts, submissions and reports (never data/raw)
 	rm -rf artifacts reports submissions catboost_info

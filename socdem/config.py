@@ -2,8 +2,10 @@
 
 An experiment file `experiments/<name>.toml` holds only what differs from
 these defaults. An unknown key or a value of the wrong type fails loudly,
-naming the file and the key.
+naming the file and the key. These dataclasses are the one source of every
+default: the estimators take theirs from here.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -11,7 +13,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-EXPERIMENTS_DIR = Path("experiments")
+from socdem.paths import SHIPPED_EXPERIMENTS, paths
 
 
 class ConfigError(ValueError):
@@ -159,10 +161,17 @@ def _apply(obj, overrides: dict, where: str):
             setattr(obj, key, _check_type(value, hints[key].type, f"{where}.{key}"))
 
 
-def load_experiment(name: str, experiments_dir: Path = EXPERIMENTS_DIR) -> Experiment:
-    path = Path(experiments_dir) / f"{name}.toml"
+def experiment_dirs() -> list[Path]:
+    """Where experiments are looked up: SOCDEM_HOME/experiments, then the shipped ones."""
+    own = paths().experiments
+    return [own] if own.resolve() == SHIPPED_EXPERIMENTS else [own, SHIPPED_EXPERIMENTS]
+
+
+def load_experiment(name: str, experiments_dir: Path | None = None) -> Experiment:
+    dirs = [Path(experiments_dir)] if experiments_dir is not None else experiment_dirs()
+    path = next((d / f"{name}.toml" for d in dirs if (d / f"{name}.toml").exists()), dirs[0] / f"{name}.toml")
     if not path.exists():
-        known = sorted(p.stem for p in Path(experiments_dir).glob("*.toml"))
+        known = sorted({p.stem for d in dirs for p in d.glob("*.toml")})
         raise ConfigError(f"{path}: no such experiment (known: {', '.join(known) or 'none'})")
     try:
         overrides = tomllib.loads(path.read_text())
@@ -176,4 +185,3 @@ def load_experiment(name: str, experiments_dir: Path = EXPERIMENTS_DIR) -> Exper
     if exp.n_folds < 2:
         raise ConfigError(f"{path}.n_folds: expected at least 2, got {exp.n_folds}")
     return exp
-

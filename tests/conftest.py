@@ -1,11 +1,14 @@
 """Shared fixtures: one tiny synthetic contest per test session."""
+
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from socdem.synth import generate
+from socdem.synthetic.author_tastes import generate
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -23,3 +26,10 @@ def socdem_home(tmp_path, monkeypatch) -> Path:
     """A private SOCDEM_HOME so artifacts, submissions and the log stay in tmp."""
     monkeypatch.setenv("SOCDEM_HOME", str(tmp_path))
     return tmp_path
+
+
+def make(target, home, **variables) -> subprocess.CompletedProcess:
+    """`make <target> VAR=value ...` in the repository, with SOCDEM_HOME=home."""
+    env = {**os.environ, "SOCDEM_HOME": str(home)}
+    args = ["make", "-s", "-C", str(REPO), target] + [f"{k}={v}" for k, v in variables.items()]
+    return subprocess.run(args, env=env, capture_output=True, text=True, timeout=600)

@@ -6,6 +6,7 @@ belongs to the `postgres` system user that Debian's postgresql package creates.
 
     python tests/pg_server.py      # prints a postgresql:// URL, serves until Ctrl-C
 """
+
 from __future__ import annotations
 
 import os
@@ -29,8 +30,10 @@ def find_bindir() -> Path:
     installed = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"), key=lambda p: int(p.parent.parent.name))
     if installed:
         return installed[-1].parent
-    raise Unavailable("no PostgreSQL binaries (pg_ctl not on PATH nor under /usr/lib/postgresql/*/bin); "
-                      "install Debian's postgresql package")
+    raise Unavailable(
+        "no PostgreSQL binaries (pg_ctl not on PATH nor under /usr/lib/postgresql/*/bin); "
+        "install Debian's postgresql package"
+    )
 
 
 def free_port() -> int:
@@ -52,28 +55,44 @@ class PostgresServer:
         prefix = ["runuser", "-u", self._owner, "--"] if os.geteuid() == 0 else []
         result = subprocess.run([*prefix, *cmd], capture_output=True, text=True, timeout=120)
         if result.returncode != 0:
-            raise Unavailable(f"{Path(cmd[0]).name} failed ({result.returncode}): {(result.stderr or result.stdout).strip()[-800:]}")
+            raise Unavailable(
+                f"{Path(cmd[0]).name} failed ({result.returncode}): {(result.stderr or result.stdout).strip()[-800:]}"
+            )
         return result
 
-    def start(self) -> "PostgresServer":
+    def start(self) -> PostgresServer:
         bindir = find_bindir()
         self._owner = "postgres"
         if os.geteuid() == 0:
             try:
                 owner = pwd.getpwnam(self._owner)
             except KeyError:
-                raise Unavailable("running as root and no 'postgres' user to own the cluster "
-                                  "(Debian's postgresql package creates it)") from None
+                raise Unavailable(
+                    "running as root and no 'postgres' user to own the cluster (Debian's postgresql package creates it)"
+                ) from None
         self.dir = Path(tempfile.mkdtemp(prefix="socdem-pg-"))
         if os.geteuid() == 0:
             os.chown(self.dir, owner.pw_uid, owner.pw_gid)
         data, self.port = self.dir / "data", free_port()
         self._run(str(bindir / "initdb"), "-D", str(data), "-U", self.user, "--auth=trust", "-E", "UTF8", "--no-sync")
-        options = f"-h 127.0.0.1 -p {self.port} -k {self.dir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        options = (
+            f"-h 127.0.0.1 -p {self.port} -k {self.dir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        )
         self._bindir, self._data = bindir, data
         try:
-            self._run(str(bindir / "pg_ctl"), "-D", str(data), "-l", str(self.dir / "server.log"), "-w", "-t", "60",
-                      "-o", options, "start")
+            self._run(
+                str(bindir / "pg_ctl"),
+                "-D",
+                str(data),
+                "-l",
+                str(self.dir / "server.log"),
+                "-w",
+                "-t",
+                "60",
+                "-o",
+                options,
+                "start",
+            )
             self._run(str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user, self.database)
         except Unavailable:
             log = self.dir / "server.log"

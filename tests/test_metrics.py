@@ -1,4 +1,5 @@
 """The local scorer agrees with scikit-learn to 1e-9."""
+
 from __future__ import annotations
 
 import numpy as np

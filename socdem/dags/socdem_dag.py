@@ -14,6 +14,7 @@ Environment (of the Airflow worker): SOCDEM_REPO (default: two folders above thi
 resolved, so linking this file into a deployment's dags folder works), SOCDEM_PYTHON (default
 <repo>/.venv/bin/python), SOCDEM_HOME (where artifacts/ and submissions/ go; default the repo).
 """
+
 from __future__ import annotations
 
 import os

@@ -5,6 +5,7 @@ of `FeatureConfig`, the seed of the embeddings and a feature-code version,
 so a cache hit needs neither the events nor DuckDB: only the file digests.
 Layout: artifacts/features/<fingerprint>/user_features.parquet + meta.json.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -14,9 +15,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from socdem.fingerprint import hash_object
-from socdem.io import write_json_atomic, write_parquet_atomic
-from socdem.workspace import FEATURE_CODE_VERSION  # bump it when a feature's definition changes
+from socdem.features.embeddings import user_embeddings
+from socdem.features.user_features import user_aggregates
+from socdem.features.video_counts import video_count_features
+from socdem.io import hash_object, write_json_atomic, write_parquet_atomic
+
+FEATURE_CODE_VERSION = 2  # bump it when a feature's definition changes
 
 FEATURES_FILE = "user_features.parquet"
 LABEL_DEPENDENT = ("target_encoding", "te_pseudo_count", "te_inner_folds")  # not part of the label-free key
@@ -29,21 +33,22 @@ def label_free_config(ws) -> dict:
 
 
 def feature_fingerprint(ws) -> str:
-    return hash_object({
-        "data": ws.data_fp, "features": label_free_config(ws), "seed": ws.exp.seed, "code": FEATURE_CODE_VERSION,
-    })
+    return hash_object(
+        {
+            "data": ws.data_fp,
+            "features": label_free_config(ws),
+            "seed": ws.exp.seed,
+            "code": FEATURE_CODE_VERSION,
+        }
+    )
 
 
 def features_dir(ws) -> Path:
-    return ws.artifacts / "features" / feature_fingerprint(ws)
+    return ws.paths.features(feature_fingerprint(ws))
 
 
 def compute_features(ws) -> tuple[pd.DataFrame, dict]:
     """(features, {"seconds": wall seconds per step, "cpu_seconds": CPU seconds per step}), without the cache."""
-    from socdem.features.embeddings import user_embeddings
-    from socdem.features.user_features import user_aggregates
-    from socdem.features.video_counts import video_count_features
-
     cfg, seconds, cpu = ws.exp.features, {}, {}
 
     def timed(name, func):
@@ -58,18 +63,36 @@ def compute_features(ws) -> tuple[pd.DataFrame, dict]:
     users = timed("interactions", lambda: ws.interactions.users)
     parts = []
     if any(getattr(cfg, family) for family in AGGREGATE_FAMILIES):
-        parts.append(timed("aggregates", lambda: user_aggregates(
-            contest.events, contest.videos, users, cfg, threads=ws.exp.threads, log=ws.log,
-            temp_dir=str(ws.artifacts / "duckdb_tmp"),
-        )))
+        parts.append(
+            timed(
+                "aggregates",
+                lambda: user_aggregates(
+                    contest.events,
+                    contest.videos,
+                    users,
+                    cfg,
+                    threads=ws.exp.threads,
+                    log=ws.log,
+                    temp_dir=str(ws.paths.duckdb_temp),
+                ),
+            )
+        )
     if cfg.embeddings:
         for item, dims in (("author_id", cfg.svd_author_dims), ("rutube_video_id", cfg.svd_video_dims)):
             if dims > 0:
-                parts.append(timed(f"svd {item}", lambda i=item, d=dims: user_embeddings(
-                    ws.interactions, i, d, ws.exp.seed, ws.exp.threads)))
+                parts.append(
+                    timed(
+                        f"svd {item}",
+                        lambda i=item, d=dims: user_embeddings(ws.interactions, i, d, ws.exp.seed, ws.exp.threads),
+                    )
+                )
     if cfg.video_counts and contest.video_counts is not None:
-        parts.append(timed("video counts", lambda: video_count_features(
-            contest.events, contest.video_counts, users, cfg.video_counts_min_views)))
+        parts.append(
+            timed(
+                "video counts",
+                lambda: video_count_features(contest.events, contest.video_counts, users, cfg.video_counts_min_views),
+            )
+        )
     index = pd.Index(users, name="viewer_uid")
     features = pd.concat(parts, axis=1) if parts else pd.DataFrame(index=index)
     if not features.index.equals(index):
@@ -86,18 +109,30 @@ def build_features(ws) -> pd.DataFrame:
     path = out_dir / FEATURES_FILE
     if path.exists():
         features = pd.read_parquet(path)
-        ws.log(f"features: used the cache {path} ({features.shape[0]:,} users x {features.shape[1]} columns, "
-               f"{time.perf_counter() - started:.2f} s)")
+        ws.log(
+            f"features: used the cache {path} ({features.shape[0]:,} users x {features.shape[1]} columns, "
+            f"{time.perf_counter() - started:.2f} s)"
+        )
         return features
     ws.log(f"features: building {path}")
     features, timings = compute_features(ws)
     write_parquet_atomic(path, features)
     seconds = timings["seconds"]
     seconds["total"] = round(time.perf_counter() - started, 3)
-    write_json_atomic(out_dir / "meta.json", {
-        "data_fp": ws.data_fp, "features": label_free_config(ws), "seed": ws.exp.seed, "code": FEATURE_CODE_VERSION,
-        "users": int(features.shape[0]), "columns": list(features.columns), **timings,
-    })
-    ws.log(f"features: {features.shape[0]:,} users x {features.shape[1]} columns saved to {path} "
-           f"({seconds['total']:.1f} s)")
+    write_json_atomic(
+        out_dir / "meta.json",
+        {
+            "data_fp": ws.data_fp,
+            "features": label_free_config(ws),
+            "seed": ws.exp.seed,
+            "code": FEATURE_CODE_VERSION,
+            "users": int(features.shape[0]),
+            "columns": list(features.columns),
+            **timings,
+        },
+    )
+    ws.log(
+        f"features: {features.shape[0]:,} users x {features.shape[1]} columns saved to {path} "
+        f"({seconds['total']:.1f} s)"
+    )
     return features

@@ -4,6 +4,7 @@ Label-free, so they are fitted on every user with events (test users
 included). Items seen by a single user carry no co-occurrence and are
 dropped before the SVD; users without events get the zero vector.
 """
+
 from __future__ import annotations
 
 import numpy as np

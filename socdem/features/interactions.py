@@ -1,5 +1,6 @@
 """Sparse user x item count matrices (authors, videos, categories), built once
 per run with vectorised index mapping and reused by every consumer."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -29,9 +30,10 @@ class Interactions:
         """(users x items event counts as CSR, item values per column)."""
         if item not in self._cache:
             column = self.events[item]
-            known = column.notna().to_numpy() & self._user_known
+            user_pos, user_known = self._user_positions()
+            known = column.notna().to_numpy() & user_known
             codes, values = pd.factorize(column[known], sort=True)
-            rows = self._user_pos[known]
+            rows = user_pos[known]
             counts = sp.coo_matrix(
                 (np.ones(len(codes), dtype=np.float32), (rows, codes)), shape=(len(self.users), len(values))
             ).tocsr()
@@ -39,19 +41,13 @@ class Interactions:
             self._cache[item] = (counts, np.asarray(values))
         return self._cache[item]
 
-    @property
-    def _user_pos(self) -> np.ndarray:
+    def _user_positions(self) -> tuple[np.ndarray, np.ndarray]:
+        """(row of each event's user, whether that user is a known one), computed once."""
         if "_user_pos" not in self._cache:
             uids = self.events["viewer_uid"].to_numpy()
             pos = np.clip(np.searchsorted(self.users, uids), 0, len(self.users) - 1)
-            self._cache["_user_known_mask"] = self.users[pos] == uids
-            self._cache["_user_pos"] = pos
+            self._cache["_user_pos"] = (pos, self.users[pos] == uids)
         return self._cache["_user_pos"]
-
-    @property
-    def _user_known(self) -> np.ndarray:
-        self._user_pos  # noqa: B018 - computes both
-        return self._cache["_user_known_mask"]
 
 
 def build_interactions(contest) -> Interactions:

@@ -1,12 +1,13 @@
 """The same label-free aggregates written the plain pandas way (merge,
 groupby, value_counts, unstack), as the seed did. Only the benchmark and the
 tests use it: it is the yardstick for the DuckDB version, and its oracle."""
+
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from socdem.features.local_time import local_seconds
+from socdem.contest.local_time import local_seconds
 from socdem.features.user_features import DEVICE_COLUMNS, MISSING, MODE_COLUMNS, PARTS_OF_DAY, slug
 
 
@@ -21,7 +22,8 @@ def _shares(df: pd.DataFrame, column: str, prefix: str, top: int, users) -> pd.D
 def reference_aggregates(events: pd.DataFrame, videos: pd.DataFrame, users: np.ndarray, cfg) -> pd.DataFrame:
     users = pd.Index(users, name="viewer_uid")
     df = events[events["viewer_uid"].isin(users)].merge(
-        videos[["rutube_video_id", "author_id", "category", "duration"]], on="rutube_video_id", how="left")
+        videos[["rutube_video_id", "author_id", "category", "duration"]], on="rutube_video_id", how="left"
+    )
     for col in ["region", "category", *DEVICE_COLUMNS]:
         df[col] = df[col].astype(object).fillna(MISSING)
     df["lts"] = local_seconds(df["ts"].to_numpy(), df["region"])  # MISSING is no known region: Moscow time
@@ -33,9 +35,14 @@ def reference_aggregates(events: pd.DataFrame, videos: pd.DataFrame, users: np.n
     g = df.groupby("viewer_uid")
     parts = []
     if cfg.activity:
-        a = g.agg(events=("ts", "size"), distinct_videos=("rutube_video_id", "nunique"),
-                  distinct_authors=("author_id", "nunique"), active_days=("day", "nunique"),
-                  first=("lts", "min"), last=("lts", "max"))
+        a = g.agg(
+            events=("ts", "size"),
+            distinct_videos=("rutube_video_id", "nunique"),
+            distinct_authors=("author_id", "nunique"),
+            active_days=("day", "nunique"),
+            first=("lts", "min"),
+            last=("lts", "max"),
+        )
         a["distinct_categories"] = df[df["category"] != MISSING].groupby("viewer_uid")["category"].nunique()
         a["events_per_active_day"] = a["events"] / a["active_days"]
         a["span_days"] = (a["last"] - a["first"]) / 86400.0
@@ -53,8 +60,13 @@ def reference_aggregates(events: pd.DataFrame, videos: pd.DataFrame, users: np.n
         hours = hours.reindex(columns=range(24), fill_value=0.0)
         days = df.groupby("viewer_uid")["weekday"].value_counts(normalize=True).unstack(fill_value=0.0)
         days = days.reindex(columns=range(7), fill_value=0.0)
-        t = pd.concat([hours.set_axis([f"hour_{h:02d}_share" for h in range(24)], axis=1),
-                       days.set_axis([f"weekday_{d}_share" for d in range(7)], axis=1)], axis=1)
+        t = pd.concat(
+            [
+                hours.set_axis([f"hour_{h:02d}_share" for h in range(24)], axis=1),
+                days.set_axis([f"weekday_{d}_share" for d in range(7)], axis=1),
+            ],
+            axis=1,
+        )
         for part, hrs in PARTS_OF_DAY.items():
             t[f"{part}_share"] = hours[list(hrs)].sum(axis=1)
         t["weekend_share"] = days[5] + days[6]
@@ -70,8 +82,13 @@ def reference_aggregates(events: pd.DataFrame, videos: pd.DataFrame, users: np.n
             counts = df.groupby(["viewer_uid", col]).size().rename("n").reset_index()
             counts["rank"] = counts[col].map(rank)  # ties: the globally more frequent value
             counts = counts.sort_values(["viewer_uid", "n", "rank"], ascending=[True, False, True])
-            parts.append(counts.drop_duplicates("viewer_uid").set_index("viewer_uid")[col].rename(name)
-                         .reindex(users).astype("category"))
+            parts.append(
+                counts.drop_duplicates("viewer_uid")
+                .set_index("viewer_uid")[col]
+                .rename(name)
+                .reindex(users)
+                .astype("category")
+            )
     if cfg.category:
         parts.append(_shares(df, "category", "category", cfg.top_categories, users))
         d = g["dur_s"].agg(["mean", "max"]).add_prefix("duration_")

@@ -9,6 +9,7 @@ Training users get cross-fitted values (inner K folds: a user's own label
 never enters the shares it is described by); predict sets get values fitted
 on all of `train`. Everything is sparse-matrix algebra, no per-user loop.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -47,14 +48,24 @@ def smoothed_shares(class_counts: np.ndarray, viewers: np.ndarray, prior: np.nda
     return (class_counts + pseudo * prior) / (viewers[:, None] + pseudo)
 
 
-def held_out_shares(watched: sp.csr_matrix, labels: np.ndarray, held: np.ndarray, total_counts: np.ndarray,
-                    total_viewers: np.ndarray, pseudo: float) -> tuple[np.ndarray, np.ndarray]:
+def held_out_shares(
+    watched: sp.csr_matrix,
+    labels: np.ndarray,
+    held: np.ndarray,
+    total_counts: np.ndarray,
+    total_viewers: np.ndarray,
+    pseudo: float,
+) -> tuple[np.ndarray, np.ndarray]:
     """(shares, prior) of the users not `held`, from the totals over all users
     (watched: users x items, 0/1; total_counts = watched.T @ labels)."""
     held_watched = watched[held]
     prior = labels[~held].mean(axis=0)
-    shares = smoothed_shares(total_counts - np.asarray(held_watched.T @ labels[held]),
-                             total_viewers - np.asarray(held_watched.sum(axis=0)).ravel(), prior, pseudo)
+    shares = smoothed_shares(
+        total_counts - np.asarray(held_watched.T @ labels[held]),
+        total_viewers - np.asarray(held_watched.sum(axis=0)).ravel(),
+        prior,
+        pseudo,
+    )
     return shares, prior
 
 
@@ -97,8 +108,9 @@ def _column_names(item: str, classes: list[str]) -> list[str]:
     return [f"te_{ITEMS[item]}_{c}_{stat}" for stat in STATS for c in classes]
 
 
-def encode_out_of_fold(ws, train: pd.DataFrame, predict_uids: list[np.ndarray], seed: int
-                       ) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
+def encode_out_of_fold(
+    ws, train: pd.DataFrame, predict_uids: list[np.ndarray], seed: int
+) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
     """(cross-fitted features of the training users, features of each predict set fitted on all of train)."""
     cfg, inter = ws.exp.features, ws.interactions
     labels, classes = label_matrix(train, ws.exp.targets)

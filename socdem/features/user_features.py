@@ -7,6 +7,7 @@ the timestamp plus the region's UTC offset). Then a few GROUP BY queries
 produce either one row per user or (user, code, count) triples that numpy
 scatters into share columns. No per-user Python code.
 """
+
 from __future__ import annotations
 
 import re
@@ -17,15 +18,34 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from socdem.features.local_time import offsets_of
+from socdem.contest.local_time import offsets_of
 
 PARTS_OF_DAY = {"night": range(0, 6), "morning": range(6, 12), "day": range(12, 18), "evening": range(18, 24)}
 MISSING = "(none)"  # an empty ua_os, an event of a video missing from video_info
 CODED_COLUMNS = ("region", "ua_device_type", "ua_client_type", "ua_os", "ua_client_name")
-DEVICE_COLUMNS = {"ua_device_type": "device", "ua_client_type": "client_type", "ua_os": "os", "ua_client_name": "client"}
-MODE_COLUMNS = {"region": "top_region", "ua_device_type": "top_device", "ua_client_name": "top_client", "ua_os": "top_os"}
-ZERO_WITHOUT_EVENTS = ("events", "distinct_videos", "distinct_authors", "distinct_categories", "active_days",
-                       "events_per_active_day", "span_days", "watchtime_sum", "fraction_sum")
+DEVICE_COLUMNS = {
+    "ua_device_type": "device",
+    "ua_client_type": "client_type",
+    "ua_os": "os",
+    "ua_client_name": "client",
+}
+MODE_COLUMNS = {
+    "region": "top_region",
+    "ua_device_type": "top_device",
+    "ua_client_name": "top_client",
+    "ua_os": "top_os",
+}
+ZERO_WITHOUT_EVENTS = (
+    "events",
+    "distinct_videos",
+    "distinct_authors",
+    "distinct_categories",
+    "active_days",
+    "events_per_active_day",
+    "span_days",
+    "watchtime_sum",
+    "fraction_sum",
+)
 
 # watch fraction: NULL (not inf) for a zero or unknown duration, clipped to 1.5 (least() would skip a NULL)
 FRACTION = "CASE WHEN dur_s > 0 THEN least(wt / dur_s, 1.5) END"
@@ -131,8 +151,15 @@ def _unique(names: list[str]) -> list[str]:
 class UserAggregates:
     """The queries on one connection; every method returns a frame indexed by `users`."""
 
-    def __init__(self, events: pd.DataFrame, videos: pd.DataFrame, users: np.ndarray, threads: int = 2,
-                 memory_limit: str | None = None, temp_dir: str | None = None):
+    def __init__(
+        self,
+        events: pd.DataFrame,
+        videos: pd.DataFrame,
+        users: np.ndarray,
+        threads: int = 2,
+        memory_limit: str | None = None,
+        temp_dir: str | None = None,
+    ):
         self.users = np.asarray(users)
         self.index = pd.Index(self.users, name="viewer_uid")
         self._counts = {}
@@ -140,7 +167,8 @@ class UserAggregates:
         self.con = connect(threads, memory_limit, temp_dir)
         self.con.register("ev", table)
         self.events_per_user = np.bincount(
-            self._pos(table.column("viewer_uid").to_numpy()), minlength=len(self.users)).astype(np.float64)
+            self._pos(table.column("viewer_uid").to_numpy()), minlength=len(self.users)
+        ).astype(np.float64)
 
     def close(self) -> None:
         self.con.close()
@@ -150,18 +178,28 @@ class UserAggregates:
 
     def per_user(self, activity: bool, watchtime: bool, durations: bool) -> pd.DataFrame:
         """The one-row-per-user aggregates of the enabled families, in one scan."""
-        parts = [sql for on, sql in ((activity, ACTIVITY_SQL), (watchtime, WATCHTIME_SQL), (durations, DURATION_SQL)) if on]
+        parts = [
+            sql for on, sql in ((activity, ACTIVITY_SQL), (watchtime, WATCHTIME_SQL), (durations, DURATION_SQL)) if on
+        ]
         # one query per family: DISTINCT aggregates would slow the others down in a shared query
-        tables = [self.con.execute(f"SELECT viewer_uid, {sql} FROM ev GROUP BY viewer_uid").df().set_index("viewer_uid")
-                  for sql in parts]
-        out = pd.concat([t.reindex(self.users) for t in tables], axis=1).astype("float64") if tables else \
-            pd.DataFrame(index=self.users)
+        tables = [
+            self.con.execute(f"SELECT viewer_uid, {sql} FROM ev GROUP BY viewer_uid").df().set_index("viewer_uid")
+            for sql in parts
+        ]
+        out = (
+            pd.concat([t.reindex(self.users) for t in tables], axis=1).astype("float64")
+            if tables
+            else pd.DataFrame(index=self.users)
+        )
         out.index.name = "viewer_uid"
         if activity:  # from the (user, category) counts: no second DISTINCT in the big query
             counts, values = self._value_counts("category")
             known = counts["rank"] != values.index(MISSING) if MISSING in values else np.ones(len(counts["n"]), bool)
-            out.insert(3, "distinct_categories", np.bincount(
-                self._pos(counts["viewer_uid"][known]), minlength=len(self.users)).astype(np.float64))
+            out.insert(
+                3,
+                "distinct_categories",
+                np.bincount(self._pos(counts["viewer_uid"][known]), minlength=len(self.users)).astype(np.float64),
+            )
         zero = [c for c in ZERO_WITHOUT_EVENTS if c in out.columns]
         out[zero] = out[zero].fillna(0.0)  # counts and sums of nothing
         return out
@@ -226,8 +264,16 @@ class UserAggregates:
         return pd.Series(cat, index=self.index, name=name)
 
 
-def user_aggregates(events: pd.DataFrame, videos: pd.DataFrame, users: np.ndarray, cfg, threads: int = 2,
-                    log=print, memory_limit: str | None = None, temp_dir: str | None = None) -> pd.DataFrame:
+def user_aggregates(
+    events: pd.DataFrame,
+    videos: pd.DataFrame,
+    users: np.ndarray,
+    cfg,
+    threads: int = 2,
+    log=print,
+    memory_limit: str | None = None,
+    temp_dir: str | None = None,
+) -> pd.DataFrame:
     """Every enabled label-free aggregate family (config `FeatureConfig`), one row per user in `users`."""
     started = time.perf_counter()
     agg = UserAggregates(events, videos, users, threads, memory_limit, temp_dir)
@@ -238,8 +284,10 @@ def user_aggregates(events: pd.DataFrame, videos: pd.DataFrame, users: np.ndarra
         if cfg.time:
             steps.append(("local time", agg.time_shares))
         if cfg.device:
-            steps += [(f"{col} shares", lambda c=col, p=prefix: agg.shares(c, p, cfg.top_values))
-                      for col, prefix in DEVICE_COLUMNS.items()]
+            steps += [
+                (f"{col} shares", lambda c=col, p=prefix: agg.shares(c, p, cfg.top_values))
+                for col, prefix in DEVICE_COLUMNS.items()
+            ]
             steps.append(("regions", agg.regions))
             steps += [(name, lambda c=col, n=name: agg.mode(c, n).to_frame()) for col, name in MODE_COLUMNS.items()]
         if cfg.category:

@@ -6,6 +6,7 @@ aggregated over the events on trusted videos like the out-of-fold encoders:
 event-weighted mean, max, min and std, plus the share of trusted events.
 The counts come with the data, so they are label-free for us.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -29,7 +30,9 @@ def video_shares(video_counts: pd.DataFrame, min_views: int) -> pd.DataFrame:
     return shares[total >= min_views].astype("float64")
 
 
-def video_count_features(events: pd.DataFrame, video_counts: pd.DataFrame, users: np.ndarray, min_views: int) -> pd.DataFrame:
+def video_count_features(
+    events: pd.DataFrame, video_counts: pd.DataFrame, users: np.ndarray, min_views: int
+) -> pd.DataFrame:
     """One row per user in `users` (sorted): aggregates of trusted video shares."""
     shares = video_shares(video_counts, min_views)
     per_event = events[["viewer_uid", "rutube_video_id"]].join(shares, on="rutube_video_id", how="inner")

@@ -1,5 +1,6 @@
 """The DAG's shape and commands, checked without Airflow: a stub of `airflow.sdk` records the
 tasks and edges the module declares. `make dag` runs it for real under Airflow 3."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -103,8 +104,13 @@ def test_graph_is_data_features_parallel_train_submit_score(loaded):
     assert graph.options["dag_id"] == "socdem"
     assert set(graph.options["params"]) == {"exp", "data", "users"}
     assert set(graph.nodes) == {"data", "features", "models", "train", "submit", "score"}
-    assert graph.edges == {("data", "features"), ("features", "train"), ("models", "train"),
-                           ("train", "submit"), ("submit", "score")}
+    assert graph.edges == {
+        ("data", "features"),
+        ("features", "train"),
+        ("models", "train"),
+        ("train", "submit"),
+        ("submit", "score"),
+    }
     train = graph.nodes["train"]
     assert train.mapped is not None and train.mapped["model"] is graph.nodes["models"]
 

@@ -1,4 +1,5 @@
 """build_features: one row per labelled/test user, no inf, cached by fingerprint, family switches."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -7,11 +8,11 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import REPO
+
 from socdem.config import load_experiment
 from socdem.features.build import build_features, features_dir
-from socdem.workspace import Workspace
+from socdem.features.workspace import Workspace
 
 
 def workspace(data, root, logs=None, **features):
@@ -64,14 +65,17 @@ def test_label_dependent_settings_keep_the_label_free_cache(built):
     assert features_dir(workspace(ws.data_dir, ws.root, top_values=3)) != features_dir(ws)
 
 
-@pytest.mark.parametrize("family, prefixes", [
-    ("time", ["hour_", "weekday_", "weekend_share", "night_share"]),
-    ("device", ["device_", "client_", "os_", "top_region", "distinct_regions"]),
-    ("embeddings", ["svd_"]),
-    ("category", ["category_", "duration_"]),
-    ("watchtime", ["watchtime_", "fraction_"]),
-    ("activity", ["events", "distinct_videos", "active_days"]),
-])
+@pytest.mark.parametrize(
+    "family, prefixes",
+    [
+        ("time", ["hour_", "weekday_", "weekend_share", "night_share"]),
+        ("device", ["device_", "client_", "os_", "top_region", "distinct_regions"]),
+        ("embeddings", ["svd_"]),
+        ("category", ["category_", "duration_"]),
+        ("watchtime", ["watchtime_", "fraction_"]),
+        ("activity", ["events", "distinct_videos", "active_days"]),
+    ],
+)
 def test_family_switches_drop_their_columns(built, tmp_path, family, prefixes):
     ws, features = built
     for prefix in prefixes:

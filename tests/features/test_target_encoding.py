@@ -1,5 +1,6 @@
 """Out-of-fold encoders: no training user sees its own label; shuffled labels
 carry nothing (ROC-AUC 0.5 +- 0.02), real labels carry signal."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -7,17 +8,17 @@ import dataclasses
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import REPO
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from conftest import REPO
 from socdem.config import load_experiment
 from socdem.features.target_encoding import encode_out_of_fold, inner_folds, smoothed_shares, user_stats
-from socdem.synth import generate
-from socdem.workspace import Workspace
+from socdem.features.workspace import Workspace
+from socdem.synthetic.author_tastes import generate
 
 
 def workspace(data, root, contest="rutube2024", **features):
@@ -56,7 +57,9 @@ def pipeline_oof_auc(ws, targets: pd.DataFrame) -> float:
 def test_frames_share_columns_and_follow_the_uids(ws):
     targets = ws.contest.targets
     train, valid = targets.iloc[::2], targets.iloc[1::2]
-    fitted, (predicted, test) = encode_out_of_fold(ws, train, [valid["viewer_uid"].to_numpy(), ws.contest.test_users], 0)
+    fitted, (predicted, test) = encode_out_of_fold(
+        ws, train, [valid["viewer_uid"].to_numpy(), ws.contest.test_users], 0
+    )
     assert list(fitted.index) == list(train["viewer_uid"]) and list(predicted.index) == list(valid["viewer_uid"])
     assert list(fitted.columns) == list(predicted.columns) == list(test.columns)
     assert fitted.shape[1] == 2 * 5 * 5  # (author, video) x (female, age0..3) x (mean, std, max, min, evidence)
@@ -78,8 +81,10 @@ def test_shuffled_labels_carry_nothing_out_of_fold(ws):
     aucs = []
     for seed in range(3):  # the mean of 3 shuffles: sd ~0.005 at ~4,800 users
         rng = np.random.default_rng(seed)
-        shuffled = targets.assign(female=rng.permutation(targets["female"].to_numpy()),
-                                  age_class=rng.permutation(targets["age_class"].to_numpy()))
+        shuffled = targets.assign(
+            female=rng.permutation(targets["female"].to_numpy()),
+            age_class=rng.permutation(targets["age_class"].to_numpy()),
+        )
         aucs.append(pipeline_oof_auc(ws, shuffled))
     assert abs(np.mean(aucs) - 0.5) < 0.02, aucs
     # the same statistics fitted in-sample do leak: the test above could fail
@@ -101,16 +106,32 @@ def test_a_user_alone_on_an_item_gets_the_prior(tmp_path):
     raw = tmp_path / "raw"
     raw.mkdir()
     n = 12
-    events = pd.DataFrame({
-        "event_timestamp": "2024-06-03 10:00:00+03:00", "viewer_uid": np.arange(1, n + 1),
-        "rutube_video_id": ["v_shared"] * (n - 1) + ["v_solo"], "total_watchtime": 10, "region": "Moscow",
-        "ua_device_type": "desktop", "ua_client_type": "browser", "ua_os": "Windows", "ua_client_name": "Chrome",
-    })
-    videos = pd.DataFrame({"rutube_video_id": ["v_shared", "v_solo"], "title": ["s", "o"], "category": ["a", "b"],
-                           "duration": [60_000, 60_000], "author_id": [100, 200]})
+    events = pd.DataFrame(
+        {
+            "event_timestamp": "2024-06-03 10:00:00+03:00",
+            "viewer_uid": np.arange(1, n + 1),
+            "rutube_video_id": ["v_shared"] * (n - 1) + ["v_solo"],
+            "total_watchtime": 10,
+            "region": "Moscow",
+            "ua_device_type": "desktop",
+            "ua_client_type": "browser",
+            "ua_os": "Windows",
+            "ua_client_name": "Chrome",
+        }
+    )
+    videos = pd.DataFrame(
+        {
+            "rutube_video_id": ["v_shared", "v_solo"],
+            "title": ["s", "o"],
+            "category": ["a", "b"],
+            "duration": [60_000, 60_000],
+            "author_id": [100, 200],
+        }
+    )
     female = np.array([1, 0, 1, 1, 0, 0, 1, 0, 1, 1, 0, 1])
-    targets = pd.DataFrame({"viewer_uid": np.arange(1, n + 1), "age": 30, "age_class": 1,
-                            "sex": np.where(female == 1, "female", "male")})
+    targets = pd.DataFrame(
+        {"viewer_uid": np.arange(1, n + 1), "age": 30, "age_class": 1, "sex": np.where(female == 1, "female", "male")}
+    )
     events.to_csv(raw / "train_events.csv", index=False)
     videos.to_csv(raw / "video_info_v2.csv", index=False)
     targets.to_csv(raw / "train_targets.csv", index=False)

@@ -1,41 +1,76 @@
 """Label-free aggregates on a hand-made contest (local time, zero durations,
 one-event and no-event users) and against the plain-pandas reference."""
+
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import REPO
+
 from socdem.config import load_experiment
 from socdem.features.reference_pandas import reference_aggregates
 from socdem.features.user_features import user_aggregates
-from socdem.workspace import Workspace
+from socdem.features.workspace import Workspace
 
 EVENT = {"ua_device_type": "smartphone", "ua_client_type": "mobile app", "ua_os": "Android", "ua_client_name": "Rutube"}
 
 
 def write_hand_made(out):
     out.mkdir(parents=True, exist_ok=True)
-    events = pd.DataFrame([
-        # user 1: one event, Novosibirsk (+07:00), a zero-duration video, Monday 10:00 Moscow = 14:00 local
-        {"event_timestamp": "2024-06-03 10:00:00+03:00", "viewer_uid": 1, "rutube_video_id": "v_zero",
-         "total_watchtime": 30, "region": "Novosibirsk Oblast", **EVENT},
-        # user 2: Moscow and an unknown region (keeps +03:00); a watch fraction above the 1.5 clip
-        {"event_timestamp": "2024-06-08 23:30:00+03:00", "viewer_uid": 2, "rutube_video_id": "v_a",
-         "total_watchtime": 50, "region": "Atlantis", **EVENT},
-        {"event_timestamp": "2024-06-09 08:00:00+03:00", "viewer_uid": 2, "rutube_video_id": "v_b",
-         "total_watchtime": 600, "region": "Moscow", **EVENT, "ua_os": None, "ua_device_type": "desktop"},
-        # user 4 (test user): only a video missing from video_info
-        {"event_timestamp": "2024-06-05 12:00:00+03:00", "viewer_uid": 4, "rutube_video_id": "v_missing",
-         "total_watchtime": 10, "region": "Moscow", **EVENT},
-    ])
-    videos = pd.DataFrame({
-        "rutube_video_id": ["v_zero", "v_a", "v_b"], "title": ["z", "a", "b"],
-        "category": ["Спорт", "Кулинария", "Спорт"], "duration": [0, 100_000, 60_000], "author_id": [10, 11, 12],
-    })
-    targets = pd.DataFrame({"viewer_uid": [1, 2, 3], "age": [25, 35, 50], "sex": ["male", "female", "male"],
-                            "age_class": [1, 2, 3]})
+    events = pd.DataFrame(
+        [
+            # user 1: one event, Novosibirsk (+07:00), a zero-duration video, Monday 10:00 Moscow = 14:00 local
+            {
+                "event_timestamp": "2024-06-03 10:00:00+03:00",
+                "viewer_uid": 1,
+                "rutube_video_id": "v_zero",
+                "total_watchtime": 30,
+                "region": "Novosibirsk Oblast",
+                **EVENT,
+            },
+            # user 2: Moscow and an unknown region (keeps +03:00); a watch fraction above the 1.5 clip
+            {
+                "event_timestamp": "2024-06-08 23:30:00+03:00",
+                "viewer_uid": 2,
+                "rutube_video_id": "v_a",
+                "total_watchtime": 50,
+                "region": "Atlantis",
+                **EVENT,
+            },
+            {
+                "event_timestamp": "2024-06-09 08:00:00+03:00",
+                "viewer_uid": 2,
+                "rutube_video_id": "v_b",
+                "total_watchtime": 600,
+                "region": "Moscow",
+                **EVENT,
+                "ua_os": None,
+                "ua_device_type": "desktop",
+            },
+            # user 4 (test user): only a video missing from video_info
+            {
+                "event_timestamp": "2024-06-05 12:00:00+03:00",
+                "viewer_uid": 4,
+                "rutube_video_id": "v_missing",
+                "total_watchtime": 10,
+                "region": "Moscow",
+                **EVENT,
+            },
+        ]
+    )
+    videos = pd.DataFrame(
+        {
+            "rutube_video_id": ["v_zero", "v_a", "v_b"],
+            "title": ["z", "a", "b"],
+            "category": ["Спорт", "Кулинария", "Спорт"],
+            "duration": [0, 100_000, 60_000],
+            "author_id": [10, 11, 12],
+        }
+    )
+    targets = pd.DataFrame(
+        {"viewer_uid": [1, 2, 3], "age": [25, 35, 50], "sex": ["male", "female", "male"], "age_class": [1, 2, 3]}
+    )
     events.to_csv(out / "train_events.csv", index=False)
     videos.to_csv(out / "video_info_v2.csv", index=False)
     targets.to_csv(out / "train_targets.csv", index=False)
@@ -46,17 +81,20 @@ def write_hand_made(out):
 @pytest.fixture(scope="module")
 def hand_made(tmp_path_factory):
     root = tmp_path_factory.mktemp("hand")
-    ws = Workspace(write_hand_made(root / "raw"), load_experiment("fast", REPO / "experiments"), root=root,
-                   log=lambda m: None)
+    ws = Workspace(
+        write_hand_made(root / "raw"), load_experiment("fast", REPO / "experiments"), root=root, log=lambda m: None
+    )
     contest = ws.contest
-    return user_aggregates(contest.events, contest.videos, ws.interactions.users, ws.exp.features,
-                           log=lambda m: None)
+    return user_aggregates(contest.events, contest.videos, ws.interactions.users, ws.exp.features, log=lambda m: None)
 
 
 def test_index_is_every_labelled_and_test_user(hand_made):
     assert list(hand_made.index) == [1, 2, 3, 4]
-    assert np.isfinite(hand_made.select_dtypes("number").to_numpy(dtype=float)[~np.isnan(
-        hand_made.select_dtypes("number").to_numpy(dtype=float))]).all()
+    assert np.isfinite(
+        hand_made.select_dtypes("number").to_numpy(dtype=float)[
+            ~np.isnan(hand_made.select_dtypes("number").to_numpy(dtype=float))
+        ]
+    ).all()
 
 
 def test_local_hour_uses_the_region_offset(hand_made):

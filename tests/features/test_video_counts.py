@@ -7,12 +7,20 @@ from socdem.features.video_counts import video_count_features
 
 
 def test_only_trusted_videos_count_and_aggregates_are_event_weighted():
-    counts = pd.DataFrame({
-        "rutube_video_id": ["a", "b", "c"],
-        "cumulative_male": [10, 30, 1], "cumulative_female": [30, 10, 1], "video_users_total": [40, 40, 2],
-        "cumulative_under_18": [4, 8, 0], "cumulative_18_24": [4, 8, 0], "cumulative_25_34": [8, 8, 0],
-        "cumulative_35_44": [8, 8, 0], "cumulative_45_54": [8, 4, 0], "video_users_total_age": [40, 40, 2],
-    })
+    counts = pd.DataFrame(
+        {
+            "rutube_video_id": ["a", "b", "c"],
+            "cumulative_male": [10, 30, 1],
+            "cumulative_female": [30, 10, 1],
+            "video_users_total": [40, 40, 2],
+            "cumulative_under_18": [4, 8, 0],
+            "cumulative_18_24": [4, 8, 0],
+            "cumulative_25_34": [8, 8, 0],
+            "cumulative_35_44": [8, 8, 0],
+            "cumulative_45_54": [8, 4, 0],
+            "video_users_total_age": [40, 40, 2],
+        }
+    )
     events = pd.DataFrame({"viewer_uid": [1, 1, 1, 2, 3], "rutube_video_id": ["a", "a", "b", "c", "zzz"]})
     f = video_count_features(events, counts, np.array([1, 2, 3, 4]), min_views=40)
     assert list(f.index) == [1, 2, 3, 4]
@@ -29,8 +37,8 @@ def test_only_trusted_videos_count_and_aggregates_are_event_weighted():
 def test_jmlc_counts_join_the_cached_features_and_can_be_switched_off(tmp_path):
     from socdem.config import Experiment
     from socdem.features.build import build_features
-    from socdem.synth_jmlc import generate_jmlc
-    from socdem.workspace import Workspace
+    from socdem.features.workspace import Workspace
+    from socdem.synthetic.jmlc import generate_jmlc
 
     generate_jmlc(tmp_path / "jmlc", users=1200, seed=5, progress=False)
     quiet = dict(root=tmp_path, log=lambda message: None)

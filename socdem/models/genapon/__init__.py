@@ -1,10 +1,16 @@
-"""GENAPON: DeepSets over a user's videos and authors, Time2Vec over the time
-of their events, an FFN over the label-free user features; joint sex and age heads.
+"""GENAPON, the seed solution's name for this architecture (the expansion of the
+acronym was not recorded): a DeepSets set encoder over a user's videos and
+authors (Zaheer et al., "Deep Sets", NeurIPS 2017), a Time2Vec event-time
+encoder over the time of their events (Kazemi et al., 2019, "Time2Vec: Learning
+a Vector Representation of Time"), an FFN over the label-free user features,
+and joint sex and age heads.
 
-time2vec.py · deepsets.py · net.py (the network) · batches.py (the data path) ·
-evidence.py (cross-fitted author evidence) · fit.py (GenaponClassifier, the estimator) ·
-bench.py (epoch timing) · gpu_check.py
+batches.py (UserEvents, PaddedBatch: the data path) · set_encoder.py (ItemSetEncoder) ·
+time2vec.py · time_encoder.py (EventTimeEncoder) · heads.py (TargetHeads) ·
+net.py (GenaponNet, the composition) · evidence.py (cross-fitted author evidence) ·
+fit.py (GenaponClassifier, the estimator) · runner.py (GENAPON in a fold) · gpu_check.py
 """
+
 from socdem.models.genapon.batches import TIME_FEATURES, UserEvents, build_user_events
 from socdem.models.genapon.fit import GenaponClassifier
 

@@ -1,8 +1,10 @@
 """The data path: every user's events laid out once as flat arrays sorted by
-user and time, with an offsets array; a batch is a set of users whose (capped)
-histories are gathered with numpy index arithmetic and padded to the longest
-one in the batch. No pandas and no per-user Python work per batch.
+user and time, with an offsets array (`UserEvents`); a batch is a set of users
+whose (capped) histories are gathered with numpy index arithmetic and padded to
+the longest one in the batch (`PaddedBatch`, which owns its lengths and mask).
+No pandas and no per-user Python work per batch.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -11,13 +13,43 @@ import numpy as np
 import pandas as pd
 import torch
 
-from socdem.features.local_time import local_seconds
-from socdem.models.genapon.net import Batch
+from socdem.contest.local_time import local_seconds
 
 TIME_FEATURES = ("local_hour", "weekday", "day_index", "watch_fraction", "log_watch_time")
 SECONDS_PER_DAY = 86_400
+MS_PER_SECOND = 1000.0  # the catalogue's durations are in milliseconds
+DAYS_PER_WEEK = 7
 EPOCH_WEEKDAY = 3  # 1970-01-01 was a Thursday (Monday = 0)
 MAX_WATCH_FRACTION = 2.0  # rewatches beyond twice the duration carry nothing more
+LOG_WATCH_SCALE = 10.0  # log1p(10 h of watching in seconds) ~ 10.5
+
+
+def length_mask(lengths: torch.Tensor, max_len: int) -> torch.Tensor:
+    """(B, max_len) bool: True at each row's first `lengths` positions."""
+    return torch.arange(max_len, device=lengths.device).unsqueeze(0) < lengths.unsqueeze(1)
+
+
+@dataclass
+class PaddedBatch:
+    """A padded batch of users: events are (B, L[, F]), real up to each user's
+    `lengths` and padding beyond (`mask` marks the real positions)."""
+
+    video: torch.Tensor  # int64 embedding rows (0 = UNK)
+    author: torch.Tensor  # int64 embedding rows (0 = UNK)
+    time: torch.Tensor  # float32 (B, L, n_time_features), oldest event first
+    lengths: torch.Tensor  # int64 (B,), 0 for a user without events
+    user: torch.Tensor  # float32 (B, n_user_features), possibly zero columns
+    distinct: torch.Tensor | None = None  # bool (B, L): the user's last event of each distinct author
+    table: torch.Tensor | None = None  # int64 (B,): the author-evidence table each user reads (None = the last)
+
+    @property
+    def mask(self) -> torch.Tensor:
+        """(B, L) bool: True at real events, False at padding."""
+        return length_mask(self.lengths, self.video.shape[1])
+
+    def to(self, device) -> PaddedBatch:
+        fields = (self.video, self.author, self.time, self.lengths, self.user, self.distinct, self.table)
+        return PaddedBatch(*(None if t is None else t.to(device, non_blocking=True) for t in fields))
 
 
 @dataclass
@@ -51,7 +83,7 @@ class UserEvents:
         rows = self.selected
         return self.offsets[rows + 1] - self.offsets[rows]
 
-    def select(self, uids) -> "UserEvents":
+    def select(self, uids) -> UserEvents:
         uids = np.asarray(uids, dtype=np.int64)
         pos = np.searchsorted(self.uids, uids)
         pos = np.minimum(pos, len(self.uids) - 1)
@@ -60,7 +92,7 @@ class UserEvents:
             raise KeyError(f"genapon: {len(missing)} user id(s) without a history slot, e.g. {missing[:3].tolist()}")
         return replace(self, rows=pos)
 
-    def take(self, positions: np.ndarray) -> "UserEvents":
+    def take(self, positions: np.ndarray) -> UserEvents:
         """A sub-selection by position within the current selection."""
         return replace(self, rows=self.selected[positions])
 
@@ -83,8 +115,9 @@ def last_occurrence(offsets: np.ndarray, item: np.ndarray) -> np.ndarray:
     return flag
 
 
-def build_user_events(events: pd.DataFrame, videos: pd.DataFrame, users: np.ndarray,
-                      user_features: np.ndarray | None = None) -> UserEvents:
+def build_user_events(
+    events: pd.DataFrame, videos: pd.DataFrame, users: np.ndarray, user_features: np.ndarray | None = None
+) -> UserEvents:
     """Lay out the events of `users` (sorted uids); events of other users are dropped.
 
     `events` needs viewer_uid, rutube_video_id, ts (UTC seconds), region, total_watchtime;
@@ -101,7 +134,7 @@ def build_user_events(events: pd.DataFrame, videos: pd.DataFrame, users: np.ndar
     video_row = pd.Index(videos["rutube_video_id"]).get_indexer(events["rutube_video_id"].to_numpy()[order])
     in_catalogue = video_row >= 0
     author_codes, _ = pd.factorize(videos["author_id"], sort=True)
-    duration_s = videos["duration"].to_numpy(np.float64) / 1000.0
+    duration_s = videos["duration"].to_numpy(np.float64) / MS_PER_SECOND
     safe_row = np.where(in_catalogue, video_row, 0)
     video = np.where(in_catalogue, video_row + 1, 0).astype(np.int64)
     author = np.where(in_catalogue, author_codes[safe_row] + 1, 0).astype(np.int64)
@@ -112,13 +145,15 @@ def build_user_events(events: pd.DataFrame, videos: pd.DataFrame, users: np.ndar
     day = local // SECONDS_PER_DAY
     first_day = day.min() if len(day) else 0
     span = max(int(day.max() - first_day) if len(day) else 0, 1)
-    time = np.column_stack([
-        (local % SECONDS_PER_DAY) / SECONDS_PER_DAY,  # local hour, as a fraction of the day
-        ((day + EPOCH_WEEKDAY) % 7) / 7.0,
-        (day - first_day) / span,
-        np.clip(fraction, 0.0, MAX_WATCH_FRACTION),
-        np.log1p(watch) / 10.0,  # log1p(10 h) ~ 10.5
-    ]).astype(np.float32)
+    time = np.column_stack(
+        [
+            (local % SECONDS_PER_DAY) / SECONDS_PER_DAY,  # local hour, as a fraction of the day
+            ((day + EPOCH_WEEKDAY) % DAYS_PER_WEEK) / DAYS_PER_WEEK,
+            (day - first_day) / span,
+            np.clip(fraction, 0.0, MAX_WATCH_FRACTION),
+            np.log1p(watch) / LOG_WATCH_SCALE,
+        ]
+    ).astype(np.float32)
 
     offsets = np.zeros(len(users) + 1, dtype=np.int64)
     np.cumsum(np.bincount(user_pos, minlength=len(users)), out=offsets[1:])
@@ -130,8 +165,14 @@ def build_user_events(events: pd.DataFrame, videos: pd.DataFrame, users: np.ndar
     return UserEvents(uids=users, offsets=offsets, video=video, author=author, time=time, user_features=user_features)
 
 
-def pad_batch(data: UserEvents, positions: np.ndarray, max_events: int, video_map: np.ndarray,
-              author_map: np.ndarray, user_matrix: np.ndarray) -> Batch:
+def pad_batch(
+    data: UserEvents,
+    positions: np.ndarray,
+    max_events: int,
+    video_map: np.ndarray,
+    author_map: np.ndarray,
+    user_matrix: np.ndarray,
+) -> PaddedBatch:
     """The users at `positions` (within data's selection), each capped at its
     `max_events` most recent events, padded to the longest in the batch.
     `video_map`/`author_map` turn codes into embedding rows; `user_matrix` holds
@@ -147,8 +188,9 @@ def pad_batch(data: UserEvents, positions: np.ndarray, max_events: int, video_ma
     author = np.where(mask, author_map[data.author[index]], 0)
     time = data.time[index] * mask[..., None]
     distinct = data.last_of_author[index] & mask
-    return Batch(
-        video=torch.from_numpy(video), author=torch.from_numpy(author),
+    return PaddedBatch(
+        video=torch.from_numpy(video),
+        author=torch.from_numpy(author),
         time=torch.from_numpy(np.ascontiguousarray(time, dtype=np.float32)),
         lengths=torch.from_numpy(lengths.astype(np.int64)),
         user=torch.from_numpy(np.ascontiguousarray(user_matrix[positions], dtype=np.float32)),
@@ -163,12 +205,12 @@ def training_order(lengths: np.ndarray, batch_size: int, rng: np.random.Generato
     chunk = batch_size * pool
     batches = []
     for start in range(0, len(perm), chunk):
-        part = perm[start:start + chunk]
+        part = perm[start : start + chunk]
         part = part[np.argsort(lengths[part], kind="stable")]
-        batches.extend(part[i:i + batch_size] for i in range(0, len(part), batch_size))
+        batches.extend(part[i : i + batch_size] for i in range(0, len(part), batch_size))
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
 def inference_order(lengths: np.ndarray, batch_size: int) -> list[np.ndarray]:
     order = np.argsort(lengths, kind="stable")
-    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]

@@ -7,24 +7,34 @@ Cross-fitted: a training user reads the table of the inner fold that left it
 out (its own label never describes it); prediction reads the table of all
 training users (the last one).
 """
+
 from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
 
 from socdem.features.target_encoding import held_out_shares, item_evidence
+from socdem.schema import AGE_CLASSES
 
 
 def label_columns(y: np.ndarray, targets: tuple[str, ...]) -> np.ndarray:
     """female (0/1) first when sex is a target, then the age-class one-hots."""
     columns = []
     for j, target in enumerate(targets):
-        columns.append(y[:, j:j + 1].astype(np.float64) if target == "sex" else np.eye(4)[y[:, j]])
+        columns.append(y[:, j : j + 1].astype(np.float64) if target == "sex" else np.eye(len(AGE_CLASSES))[y[:, j]])
     return np.hstack(columns)
 
 
-def evidence_tables(owner: np.ndarray, rows: np.ndarray, n_rows: int, y: np.ndarray, targets: tuple[str, ...],
-                    n_folds: int, pseudo: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def evidence_tables(
+    owner: np.ndarray,
+    rows: np.ndarray,
+    n_rows: int,
+    y: np.ndarray,
+    targets: tuple[str, ...],
+    n_folds: int,
+    pseudo: float,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
     """(tables (n_folds + 1, n_rows, n_columns) float32, fold of each user).
 
     `owner` (n_events,) is each event's user position in 0..len(y)-1 and `rows`

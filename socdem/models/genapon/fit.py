@@ -4,13 +4,19 @@ X is a `UserEvents` selection (batches.py), y an integer array with one column
 per target (targets=("sex", "age_class"): female 0/1, age_class 0..3).
 predict_proba returns one array per target (a list when there are several, as
 scikit-learn's multi-output classifiers do), columns following `classes_`.
+
+fit: vocabularies, user scaler and author evidence from the training users; an
+inner validation split; then epochs of `train_one_epoch` + `inner_validation`
+under a warm-up + cosine learning rate, stopped early on the validation loss.
 """
+
 from __future__ import annotations
 
 import copy
 import math
 import sys
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -21,7 +27,20 @@ from tqdm import tqdm
 
 from socdem.models.genapon.batches import TIME_FEATURES, UserEvents, inference_order, pad_batch, training_order
 from socdem.models.genapon.evidence import evidence_tables
-from socdem.models.genapon.net import TARGET_WIDTH, GenaponNet
+from socdem.models.genapon.heads import TARGET_WIDTH, logit_width
+from socdem.models.genapon.net import GenaponNet
+
+EVIDENCE_FOLDS = 5  # cross-fitting of the author evidence inside the training users
+EVIDENCE_SEED_STREAM = 1  # the evidence folds draw from their own stream of random_state
+MIN_USERS_FOR_INNER_VALIDATION = 20  # fewer: every user trains and nothing stops early
+MIN_LR_FACTOR = 0.05  # the cosine schedule ends at this share of the learning rate, not at 0
+MIN_IMPROVEMENT = 1e-5  # an epoch's loss must beat the best by more than this to count
+INFERENCE_BATCH_FACTOR = 4  # no gradients to hold: inference batches are this many training batches
+PROGRESS_EVERY_STEPS = 20  # steps between refreshes of the progress bar's running loss
+PROGRESS_MIN_INTERVAL_S = 1.0
+COUNT_LIKE_MAX = 10  # a non-negative column whose max exceeds this is count-like (log1p'd)
+MIN_STD = 1e-12  # a (near-)constant column is centred but not scaled
+MAX_ABS_Z = 10  # standardised features are clipped to [-MAX_ABS_Z, MAX_ABS_Z]
 
 
 def resolve_device(device: str) -> torch.device:
@@ -39,21 +58,98 @@ def item_vocabulary(codes: np.ndarray, n_codes: int, min_count: int) -> np.ndarr
     return np.where(keep, np.cumsum(keep), 0).astype(np.int64)
 
 
-EVIDENCE_FOLDS = 5  # cross-fitting of the author evidence inside the training users
+def n_rows(vocabulary: np.ndarray) -> int:
+    """The embedding rows a vocabulary of item_vocabulary needs (UNK included)."""
+    return int(vocabulary.max(initial=0)) + 1
+
+
+def make_vocabularies(X: UserEvents, video_min_count: int, author_min_count: int) -> tuple[np.ndarray, np.ndarray]:
+    """(video_map, author_map) counted over the events of X's users."""
+    events = X.event_index()
+    return (
+        item_vocabulary(X.video[events], int(X.video.max(initial=0)) + 1, video_min_count),
+        item_vocabulary(X.author[events], int(X.author.max(initial=0)) + 1, author_min_count),
+    )
+
+
+def fit_author_evidence(
+    X: UserEvents, y: np.ndarray, targets: tuple[str, ...], author_map: np.ndarray, pseudo_count: float, seed: int
+) -> tuple[torch.Tensor, np.ndarray]:
+    """Cross-fitted author evidence tables (evidence.py) and the table each user of X reads."""
+    owner = np.repeat(np.arange(len(X)), X.lengths)
+    rng = np.random.default_rng([seed, EVIDENCE_SEED_STREAM])
+    tables, table = evidence_tables(
+        owner, author_map[X.author[X.event_index()]], n_rows(author_map), y, targets, EVIDENCE_FOLDS, pseudo_count, rng
+    )
+    return torch.from_numpy(tables), table
+
+
+def split_inner_validation(n_users: int, share: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(train, valid) sorted positions; valid is empty for very few users."""
+    n_valid = int(round(n_users * share)) if n_users >= MIN_USERS_FOR_INNER_VALIDATION else 0
+    perm = rng.permutation(n_users)
+    return np.sort(perm[n_valid:]), np.sort(perm[:n_valid])
+
+
+def warmup_steps(steps_per_epoch: int) -> int:
+    """A linear warm-up over the first half epoch (at least one step)."""
+    return steps_per_epoch // 2 + 1
+
+
+def warmup_cosine(warmup: int, total: int):
+    """The learning-rate factor of each step: linear up to 1, then a cosine down to MIN_LR_FACTOR."""
+
+    def lr_factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = min((step - warmup) / max(total - warmup, 1), 1.0)
+        return MIN_LR_FACTOR + (1 - MIN_LR_FACTOR) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    return lr_factor
+
+
+@dataclass
+class InnerSplit:
+    """One side of the inner split: events, standardised user features,
+    author-evidence table and labels of its users."""
+
+    events: UserEvents
+    users: np.ndarray
+    table: np.ndarray
+    y: np.ndarray
+
+
+class EarlyStopping:
+    """Keeps the weights of the best epoch so far; says stop after `patience`
+    epochs without an improvement (never when `enabled` is False)."""
+
+    def __init__(self, patience: int, enabled: bool):
+        self.patience, self.enabled = patience, enabled
+        self.best_loss, self.best_state, self.best_epoch, self.stale = math.inf, None, None, 0
+
+    def should_stop(self, loss: float, net: nn.Module, epoch: int) -> bool:
+        if loss < self.best_loss - MIN_IMPROVEMENT:
+            self.best_loss, self.best_state, self.best_epoch = loss, copy.deepcopy(net.state_dict()), epoch
+            self.stale = 0
+            return False
+        self.stale += 1
+        return self.enabled and self.stale >= self.patience
 
 
 class UserScaler:
     """Standardisation fitted on the training users: count-like columns
-    (non-negative, max > 10) are log1p'd first; missing values become 0."""
+    (non-negative, max > COUNT_LIKE_MAX) are log1p'd first; missing values become 0."""
 
-    def fit(self, x: np.ndarray) -> "UserScaler":
+    def fit(self, x: np.ndarray) -> UserScaler:
         x = np.where(np.isfinite(x), x, np.nan)
         with np.errstate(invalid="ignore"):
-            self.log_ = (np.nanmin(x, axis=0, initial=np.inf) >= 0) & (np.nanmax(x, axis=0, initial=-np.inf) > 10)
+            self.log_ = (np.nanmin(x, axis=0, initial=np.inf) >= 0) & (
+                np.nanmax(x, axis=0, initial=-np.inf) > COUNT_LIKE_MAX
+            )
         z = self._log(x)
         self.mean_ = np.nan_to_num(np.nanmean(z, axis=0) if len(z) else np.zeros(x.shape[1]))
         std = np.nan_to_num(np.nanstd(z, axis=0) if len(z) else np.ones(x.shape[1]))
-        self.scale_ = np.where(std > 1e-12, std, 1.0)
+        self.scale_ = np.where(std > MIN_STD, std, 1.0)
         return self
 
     def _log(self, x):
@@ -62,16 +158,43 @@ class UserScaler:
     def transform(self, x: np.ndarray) -> np.ndarray:
         x = np.where(np.isfinite(x), x, np.nan)
         z = (self._log(x) - self.mean_) / self.scale_
-        return np.clip(np.nan_to_num(z, nan=0.0), -10, 10).astype(np.float32)
+        return np.clip(np.nan_to_num(z, nan=0.0), -MAX_ABS_Z, MAX_ABS_Z).astype(np.float32)
+
+
+def label_matrix(y, n_users: int, targets: tuple[str, ...]) -> np.ndarray:
+    y = np.asarray(y, dtype=np.int64).reshape(n_users, -1)
+    if y.shape[1] != len(targets) or not set(targets) <= set(TARGET_WIDTH):
+        raise ValueError(f"genapon: y has {y.shape[1]} column(s) for targets {targets}")
+    return y
 
 
 class GenaponClassifier(ClassifierMixin, BaseEstimator):
-    def __init__(self, targets=("sex", "age_class"), epochs=12, batch_size=256, learning_rate=5e-3,
-                 weight_decay=1e-4, embedding_dim=32, hidden_dim=64, time_dim=16, min_count=3, video_min_count=100,
-                 max_events=256,
-                 time_encoder="attention", attention_heads=4, dropout=0.1, author_evidence=True,
-                 evidence_pseudo_count=35.0, age_loss_weight=1.0, patience=3,
-                 inner_valid_share=0.1, device="auto", threads=0, random_state=0, quiet=False):
+    def __init__(
+        self,
+        targets=("sex", "age_class"),
+        epochs=12,
+        batch_size=256,
+        learning_rate=5e-3,
+        weight_decay=1e-4,
+        embedding_dim=32,
+        hidden_dim=64,
+        time_dim=16,
+        min_count=3,
+        video_min_count=100,
+        max_events=256,
+        time_encoder="attention",
+        attention_heads=4,
+        dropout=0.1,
+        author_evidence=True,
+        evidence_pseudo_count=35.0,
+        age_loss_weight=1.0,
+        patience=3,
+        inner_valid_share=0.1,
+        device="auto",
+        threads=0,
+        random_state=0,
+        quiet=False,
+    ):
         self.targets = targets
         self.epochs = epochs
         self.batch_size = batch_size
@@ -97,11 +220,9 @@ class GenaponClassifier(ClassifierMixin, BaseEstimator):
         self.quiet = quiet
 
     # -- fitting -------------------------------------------------------------
-    def fit(self, X: UserEvents, y) -> "GenaponClassifier":
+    def fit(self, X: UserEvents, y) -> GenaponClassifier:
         targets = tuple(self.targets)
-        y = np.asarray(y, dtype=np.int64).reshape(len(X), -1)
-        if y.shape[1] != len(targets) or not set(targets) <= set(TARGET_WIDTH):
-            raise ValueError(f"genapon: y has {y.shape[1]} column(s) for targets {targets}")
+        y = label_matrix(y, len(X), targets)
         if self.threads:
             torch.set_num_threads(int(self.threads))
         torch.manual_seed(self.random_state)
@@ -109,87 +230,107 @@ class GenaponClassifier(ClassifierMixin, BaseEstimator):
         self.device_ = resolve_device(self.device)
         self.classes_ = [np.arange(max(TARGET_WIDTH[t], 2)) for t in targets]  # sex: one logit, two classes
 
-        events = X.event_index()
-        self.video_map_ = item_vocabulary(X.video[events], int(X.video.max(initial=0)) + 1, self.video_min_count)
-        self.author_map_ = item_vocabulary(X.author[events], int(X.author.max(initial=0)) + 1, self.min_count)
+        self.video_map_, self.author_map_ = make_vocabularies(X, self.video_min_count, self.min_count)
         self.scaler_ = UserScaler().fit(X.user_features[X.selected])
         users = self.scaler_.transform(X.user_features[X.selected])
-
-        n_authors = int(self.author_map_.max(initial=0)) + 1
         tables, table = None, np.zeros(len(X), dtype=np.int64)
         if self.author_evidence:
-            owner = np.repeat(np.arange(len(X)), X.lengths)
-            tables, table = evidence_tables(owner, self.author_map_[X.author[events]], n_authors, y, targets,
-                                            EVIDENCE_FOLDS, self.evidence_pseudo_count,
-                                            np.random.default_rng([self.random_state, 1]))
-            tables = torch.from_numpy(tables)
-
-        n_valid = int(round(len(X) * self.inner_valid_share)) if len(X) >= 20 else 0
-        perm = rng.permutation(len(X))
-        valid, train = np.sort(perm[:n_valid]), np.sort(perm[n_valid:])
-
-        self.net_ = GenaponNet(
-            n_videos=int(self.video_map_.max(initial=0)) + 1, n_authors=n_authors,
-            n_user_features=users.shape[1], n_time_features=len(TIME_FEATURES), targets=targets,
-            embedding_dim=self.embedding_dim, hidden_dim=self.hidden_dim, time_dim=self.time_dim,
-            max_events=self.max_events, time_encoder=self.time_encoder, attention_heads=self.attention_heads,
-            dropout=self.dropout, evidence=tables,
-        ).to(self.device_)
-        optimizer = torch.optim.AdamW(self.net_.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay,
-                                      fused=True)
-        steps_per_epoch = max(math.ceil(len(train) / self.batch_size), 1)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _warmup_cosine(steps_per_epoch // 2 + 1,
-                                                                               steps_per_epoch * self.epochs))
-        X_train, X_valid = X.take(train), X.take(valid)
-        users_train, users_valid = users[train], users[valid]
-        table_train, table_valid = table[train], table[valid]
-        lengths_train = X_train.lengths
-        y_train = torch.from_numpy(y[train])
+            tables, table = fit_author_evidence(
+                X, y, targets, self.author_map_, self.evidence_pseudo_count, self.random_state
+            )
+        train, valid = split_inner_validation(len(X), self.inner_valid_share, rng)
+        self.net_ = self._build_network(users.shape[1], tables)
+        optimizer, scheduler = self._make_optimizer(len(train))
+        train_split, valid_split = (InnerSplit(X.take(p), users[p], table[p], y[p]) for p in (train, valid))
 
         self.history_, self.epoch_seconds_ = [], []
-        best_loss, best_state, stale = math.inf, None, 0
-        for epoch in range(self.epochs):
+        stopping = EarlyStopping(self.patience, enabled=len(valid) > 0)
+        for epoch in range(1, self.epochs + 1):
             started = time.perf_counter()
-            self.net_.train()
-            order = training_order(lengths_train, self.batch_size, rng)
-            bar = tqdm(order, desc=f"genapon epoch {epoch + 1}/{self.epochs}", file=sys.stderr,
-                       disable=self.quiet, leave=False, mininterval=1.0)
-            running = 0.0
-            for step, positions in enumerate(bar):
-                batch = self._batch(X_train, positions, users_train, table_train)
-                loss = self._loss(self.net_(batch), y_train[positions].to(self.device_))
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                scheduler.step()
-                running += (loss.item() - running) / (step + 1)
-                if step % 20 == 0:
-                    bar.set_postfix(loss=f"{running:.4f}")
-            record = {"epoch": epoch + 1, "train_loss": running}
-            if n_valid:
-                logits = self._logits(X_valid, users_valid, table_valid)
-                record["valid_loss"] = float(self._loss(logits, torch.from_numpy(y[valid])).item())
-                if "sex" in targets:
-                    record["valid_roc_auc"] = _auc(y[valid, targets.index("sex")],
-                                                   self.net_.split_logits(logits)["sex"].numpy())
+            train_loss = self._train_one_epoch(train_split, optimizer, scheduler, rng, epoch)
+            record = {"epoch": epoch, "train_loss": train_loss}
+            if len(valid):
+                record.update(self._inner_validation(valid_split))
             self.epoch_seconds_.append(time.perf_counter() - started)
             self.history_.append(record)
-            if not self.quiet:
-                print(f"genapon epoch {epoch + 1}/{self.epochs}: " + " ".join(
-                    f"{k}={v:.4f}" for k, v in record.items() if k != "epoch")
-                    + f" ({self.epoch_seconds_[-1]:.1f} s)", file=sys.stderr, flush=True)
-            score = record.get("valid_loss", running)
-            if score < best_loss - 1e-5:
-                best_loss, best_state, stale = score, copy.deepcopy(self.net_.state_dict()), 0
-                self.best_epoch_ = epoch + 1
-            else:
-                stale += 1
-                if n_valid and stale >= self.patience:
-                    break
-        if best_state is not None:  # None only if every loss was NaN: keep the last weights
-            self.net_.load_state_dict(best_state)
+            self._report(record)
+            if stopping.should_stop(record.get("valid_loss", record["train_loss"]), self.net_, epoch):
+                break
+        if stopping.best_state is not None:  # None only if every loss was NaN: keep the last weights
+            self.net_.load_state_dict(stopping.best_state)
+            self.best_epoch_ = stopping.best_epoch
         self.net_.eval()
         return self
+
+    def _build_network(self, n_user_features: int, evidence: torch.Tensor | None) -> GenaponNet:
+        return GenaponNet(
+            n_videos=n_rows(self.video_map_),
+            n_authors=n_rows(self.author_map_),
+            n_user_features=n_user_features,
+            n_time_features=len(TIME_FEATURES),
+            targets=tuple(self.targets),
+            embedding_dim=self.embedding_dim,
+            hidden_dim=self.hidden_dim,
+            time_dim=self.time_dim,
+            max_events=self.max_events,
+            time_encoder=self.time_encoder,
+            attention_heads=self.attention_heads,
+            dropout=self.dropout,
+            evidence=evidence,
+        ).to(self.device_)
+
+    def _make_optimizer(self, n_train: int):
+        """AdamW under a per-step warm-up + cosine schedule over all epochs."""
+        optimizer = torch.optim.AdamW(
+            self.net_.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay, fused=True
+        )
+        steps_per_epoch = max(math.ceil(n_train / self.batch_size), 1)
+        schedule = warmup_cosine(warmup_steps(steps_per_epoch), steps_per_epoch * self.epochs)
+        return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+
+    def _train_one_epoch(self, split: InnerSplit, optimizer, scheduler, rng: np.random.Generator, epoch: int) -> float:
+        """One pass over the training users in shuffled, length-pooled batches; the mean batch loss."""
+        self.net_.train()
+        y = torch.from_numpy(split.y)
+        bar = tqdm(
+            training_order(split.events.lengths, self.batch_size, rng),
+            desc=f"genapon epoch {epoch}/{self.epochs}",
+            file=sys.stderr,
+            disable=self.quiet,
+            leave=False,
+            mininterval=PROGRESS_MIN_INTERVAL_S,
+        )
+        running = 0.0
+        for step, positions in enumerate(bar):
+            batch = self._batch(split.events, positions, split.users, split.table)
+            loss = self._loss(self.net_(batch), y[positions].to(self.device_))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            running += (loss.item() - running) / (step + 1)
+            if step % PROGRESS_EVERY_STEPS == 0:
+                bar.set_postfix(loss=f"{running:.4f}")
+        return running
+
+    def _inner_validation(self, split: InnerSplit) -> dict[str, float]:
+        """Loss (and the sex ROC-AUC) on the held-out training users, each reading its own evidence table."""
+        logits = self._logits(split.events, split.users, split.table)
+        record = {"valid_loss": float(self._loss(logits, torch.from_numpy(split.y)).item())}
+        if "sex" in self.net_.targets:
+            sex = split.y[:, self.net_.targets.index("sex")]
+            record["valid_roc_auc"] = _auc(sex, self.net_.split_logits(logits)["sex"].numpy())
+        return record
+
+    def _report(self, record: dict) -> None:
+        if not self.quiet:
+            print(
+                f"genapon epoch {record['epoch']}/{self.epochs}: "
+                + " ".join(f"{k}={v:.4f}" for k, v in record.items() if k != "epoch")
+                + f" ({self.epoch_seconds_[-1]:.1f} s)",
+                file=sys.stderr,
+                flush=True,
+            )
 
     def _batch(self, X: UserEvents, positions: np.ndarray, users: np.ndarray, table: np.ndarray | None = None):
         batch = pad_batch(X, positions, self.max_events, self.video_map_, self.author_map_, users)
@@ -213,9 +354,9 @@ class GenaponClassifier(ClassifierMixin, BaseEstimator):
         each user's author-evidence table (None = the one fitted on all training users)."""
         was_training = self.net_.training
         self.net_.eval()
-        n_out = sum(TARGET_WIDTH[t] for t in self.net_.targets)
+        n_out = logit_width(self.net_.targets)
         out = torch.zeros((len(X), n_out))
-        for positions in inference_order(X.lengths, 4 * self.batch_size):
+        for positions in inference_order(X.lengths, INFERENCE_BATCH_FACTOR * self.batch_size):
             out[torch.from_numpy(positions)] = self.net_(self._batch(X, positions, users, table)).float().cpu()
         self.net_.train(was_training)
         return out
@@ -246,16 +387,6 @@ class GenaponClassifier(ClassifierMixin, BaseEstimator):
             state["net_"] = copy.deepcopy(state["net_"]).cpu()
             state["device_"] = torch.device("cpu")
         return state
-
-
-def _warmup_cosine(warmup: int, total: int):
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        progress = min((step - warmup) / max(total - warmup, 1), 1.0)
-        return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress))
-
-    return factor
 
 
 def _auc(y: np.ndarray, score: np.ndarray) -> float:

@@ -1,8 +1,9 @@
 """Time2Vec (Kazemi et al., 2019) in the paper's form, one per scalar feature:
 
-    t2v(tau)[0] = w0 * tau + p0          (the linear, non-periodic part)
-    t2v(tau)[i] = sin(wi * tau + pi)     (i = 1 .. dim-1; the phase is inside the sine)
+t2v(tau)[0] = w0 * tau + p0          (the linear, non-periodic part)
+t2v(tau)[i] = sin(wi * tau + pi)     (i = 1 .. dim-1; the phase is inside the sine)
 """
+
 from __future__ import annotations
 
 import math

@@ -1,4 +1,5 @@
 """Tiny random per-user histories for the GENAPON tests (no contest needed)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -20,6 +21,12 @@ def random_events(n_users=300, n_videos=60, n_authors=12, n_user_features=3, see
     author = (video % n_authors) + 1
     time = rng.random((len(owner), len(TIME_FEATURES))).astype(np.float32)
     users = rng.normal(size=(n_users, n_user_features)).astype(np.float32)
-    events = UserEvents(uids=np.arange(1000, 1000 + n_users, dtype=np.int64), offsets=offsets,
-                        video=video.astype(np.int64), author=author.astype(np.int64), time=time, user_features=users)
+    events = UserEvents(
+        uids=np.arange(1000, 1000 + n_users, dtype=np.int64),
+        offsets=offsets,
+        video=video.astype(np.int64),
+        author=author.astype(np.int64),
+        time=time,
+        user_features=users,
+    )
     return events, np.column_stack([female, age])

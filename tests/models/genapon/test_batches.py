@@ -1,25 +1,32 @@
 import numpy as np
 import pandas as pd
 import torch
+from genapon_helpers import random_events
 
 from socdem.models.genapon.batches import (
-    build_user_events, inference_order, last_occurrence, pad_batch, training_order,
+    build_user_events,
+    inference_order,
+    last_occurrence,
+    pad_batch,
+    training_order,
 )
-from genapon_helpers import random_events
 
 JUNE_1_UTC = 1717200000  # 2024-06-01 00:00:00 UTC, a Saturday
 
 
 def tiny_contest():
-    events = pd.DataFrame({
-        "viewer_uid": [7, 5, 7, 5, 9, 7],
-        "rutube_video_id": ["v2", "v1", "v1", "gone", "v3", "v3"],
-        "ts": JUNE_1_UTC + np.array([300, 100, 200, 50, 10, 3600 * 24 * 2]),
-        "region": ["Moscow", "Moscow", "Moscow", "Moscow", "Moscow", "Moscow"],
-        "total_watchtime": [30, 0, 120, 5, 10, 60],
-    })
-    videos = pd.DataFrame({"rutube_video_id": ["v1", "v2", "v3"], "author_id": [40, 30, 40],
-                           "duration": [60_000, 0, 30_000]})
+    events = pd.DataFrame(
+        {
+            "viewer_uid": [7, 5, 7, 5, 9, 7],
+            "rutube_video_id": ["v2", "v1", "v1", "gone", "v3", "v3"],
+            "ts": JUNE_1_UTC + np.array([300, 100, 200, 50, 10, 3600 * 24 * 2]),
+            "region": ["Moscow", "Moscow", "Moscow", "Moscow", "Moscow", "Moscow"],
+            "total_watchtime": [30, 0, 120, 5, 10, 60],
+        }
+    )
+    videos = pd.DataFrame(
+        {"rutube_video_id": ["v1", "v2", "v3"], "author_id": [40, 30, 40], "duration": [60_000, 0, 30_000]}
+    )
     return events, videos
 
 
@@ -47,10 +54,11 @@ def test_pad_batch_keeps_the_most_recent_events_and_pads_with_a_mask():
     assert batch.lengths.tolist() == [5, 0, 1]
     assert batch.video.shape == (3, 5) and batch.time.shape == (3, 5, 5)
     end = ev.offsets[3]
-    assert batch.video[0].tolist() == ev.video[end - 5:end].tolist()  # the last 5, oldest first
+    assert batch.video[0].tolist() == ev.video[end - 5 : end].tolist()  # the last 5, oldest first
     assert batch.video[1].tolist() == [0] * 5 and float(batch.time[1].abs().sum()) == 0.0
     assert batch.video[2, 0] == ev.video[ev.offsets[1]] and batch.video[2, 1:].tolist() == [0] * 4
     assert torch.equal(batch.user, torch.from_numpy(users[[2, 0, 1]]))
+    assert batch.mask.tolist() == [[True] * 5, [False] * 5, [True] + [False] * 4]
 
 
 def test_selection_and_event_index():
@@ -58,7 +66,7 @@ def test_selection_and_event_index():
     sub = ev.select(ev.uids[[4, 2]])
     assert sub.lengths.tolist() == (ev.offsets[[5, 3]] - ev.offsets[[4, 2]]).tolist()
     idx = sub.event_index()
-    expected = np.r_[ev.offsets[4]:ev.offsets[5], ev.offsets[2]:ev.offsets[3]]
+    expected = np.r_[ev.offsets[4] : ev.offsets[5], ev.offsets[2] : ev.offsets[3]]
     assert idx.tolist() == expected.tolist()
     assert sub.take(np.array([1])).selected.tolist() == [2]
 

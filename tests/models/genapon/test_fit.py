@@ -1,15 +1,33 @@
+import math
 import pickle
 
 import numpy as np
 import pytest
+import torch
+from genapon_helpers import random_events
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 
-from socdem.models.genapon.fit import GenaponClassifier, item_vocabulary
-from genapon_helpers import random_events
+from socdem.models.genapon.fit import (
+    MIN_LR_FACTOR,
+    EarlyStopping,
+    GenaponClassifier,
+    item_vocabulary,
+    split_inner_validation,
+    warmup_cosine,
+)
 
-SMALL = dict(epochs=3, batch_size=32, embedding_dim=8, hidden_dim=16, time_dim=4, min_count=1, video_min_count=1,
-             threads=1, quiet=True)
+SMALL = dict(
+    epochs=3,
+    batch_size=32,
+    embedding_dim=8,
+    hidden_dim=16,
+    time_dim=4,
+    min_count=1,
+    video_min_count=1,
+    threads=1,
+    quiet=True,
+)
 
 
 def test_clone_and_get_params_round_trip():
@@ -39,7 +57,10 @@ def test_fit_predicts_both_targets_and_learns_the_signal(author_evidence):
 
 def test_same_seed_same_predictions_and_another_seed_differs():
     events, y = random_events(n_users=200, seed=4)
-    fit = lambda seed: GenaponClassifier(**SMALL, random_state=seed).fit(events, y).predict_proba(events)  # noqa: E731
+
+    def fit(seed):
+        return GenaponClassifier(**SMALL, random_state=seed).fit(events, y).predict_proba(events)
+
     first, again, other = fit(1), fit(1), fit(2)
     assert all(np.array_equal(a, b) for a, b in zip(first, again))
     assert not np.allclose(first[0], other[0])
@@ -49,7 +70,7 @@ def test_same_seed_same_predictions_and_another_seed_differs():
 def test_one_target_trains_one_head_and_pickles(target, width):
     events, y = random_events(n_users=120, seed=2)
     column = 0 if target == "sex" else 1
-    model = GenaponClassifier(**{**SMALL, "epochs": 1}, targets=(target,)).fit(events, y[:, column:column + 1])
+    model = GenaponClassifier(**{**SMALL, "epochs": 1}, targets=(target,)).fit(events, y[:, column : column + 1])
     proba = model.predict_proba(events)
     assert isinstance(proba, np.ndarray) and proba.shape == (120, width)
     restored = pickle.loads(pickle.dumps(model))
@@ -65,3 +86,29 @@ def test_wrong_target_columns_fail_loudly():
 def test_rare_items_share_the_unk_row():
     codes = np.array([1, 1, 1, 2, 3, 3, 3, 0, 0, 0])
     assert item_vocabulary(codes, 5, min_count=3).tolist() == [0, 1, 0, 2, 0]
+
+
+def test_learning_rate_warms_up_then_follows_a_cosine_to_its_floor():
+    lr_factor = warmup_cosine(warmup=4, total=14)
+    assert [lr_factor(step) for step in range(4)] == [0.25, 0.5, 0.75, 1.0]
+    assert lr_factor(9) == pytest.approx((1 + MIN_LR_FACTOR) / 2)  # half way down the cosine
+    assert lr_factor(14) == lr_factor(100) == pytest.approx(MIN_LR_FACTOR)
+
+
+def test_inner_validation_split_covers_every_user_once_and_needs_enough_users():
+    train, valid = split_inner_validation(100, 0.1, np.random.default_rng(0))
+    assert len(valid) == 10 and sorted(np.concatenate([train, valid]).tolist()) == list(range(100))
+    train, valid = split_inner_validation(19, 0.5, np.random.default_rng(0))
+    assert len(valid) == 0 and train.tolist() == list(range(19))
+
+
+def test_early_stopping_keeps_the_best_weights_and_waits_patience_epochs():
+    net = torch.nn.Linear(1, 1)
+    stopping = EarlyStopping(patience=2, enabled=True)
+    for epoch, loss in enumerate([1.0, 0.5, 0.6], start=1):
+        with torch.no_grad():
+            net.weight.fill_(epoch)
+        assert not stopping.should_stop(loss, net, epoch)
+    assert stopping.should_stop(0.5, net, 4)  # no better than the best: a second stale epoch
+    assert stopping.best_epoch == 2 and float(stopping.best_state["weight"]) == 2.0
+    assert not EarlyStopping(patience=1, enabled=False).should_stop(math.nan, net, 1)

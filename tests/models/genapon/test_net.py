@@ -1,23 +1,38 @@
 import pytest
 import torch
 
-from socdem.models.genapon.net import Batch, GenaponNet
+from socdem.models.genapon.batches import PaddedBatch
+from socdem.models.genapon.net import GenaponNet
 
 
 def make_batch(lengths, width=None, n_user=3, seed=0):
     g = torch.Generator().manual_seed(seed)
     lengths = torch.tensor(lengths)
     width = width or int(lengths.max())
-    return Batch(video=torch.randint(0, 20, (len(lengths), width), generator=g),
-                 author=torch.randint(0, 5, (len(lengths), width), generator=g),
-                 time=torch.rand(len(lengths), width, 5, generator=g), lengths=lengths,
-                 user=torch.randn(len(lengths), n_user, generator=g))
+    return PaddedBatch(
+        video=torch.randint(0, 20, (len(lengths), width), generator=g),
+        author=torch.randint(0, 5, (len(lengths), width), generator=g),
+        time=torch.rand(len(lengths), width, 5, generator=g),
+        lengths=lengths,
+        user=torch.randn(len(lengths), n_user, generator=g),
+    )
 
 
 def net(encoder="attention", targets=("sex", "age_class"), n_user=3, **kwargs):
     torch.manual_seed(0)
-    return GenaponNet(20, 5, n_user, 5, targets=targets, embedding_dim=4, hidden_dim=8, time_dim=3,
-                      time_encoder=encoder, dropout=0.0, **kwargs).eval()
+    return GenaponNet(
+        20,
+        5,
+        n_user,
+        5,
+        targets=targets,
+        embedding_dim=4,
+        hidden_dim=8,
+        time_dim=3,
+        time_encoder=encoder,
+        dropout=0.0,
+        **kwargs,
+    ).eval()
 
 
 def evidence_tables(n_tables=3, seed=1):
@@ -56,7 +71,7 @@ def test_set_branch_ignores_the_order_of_events():
     with torch.no_grad():
         items = torch.cat([model.video(batch.video), model.author(batch.author)], dim=-1)
         mask = torch.ones(2, 6, dtype=torch.bool)
-        assert torch.allclose(model.sets(items, mask), model.sets(items[:, perm], mask), atol=1e-6)
+        assert torch.allclose(model.set_encoder(items, mask), model.set_encoder(items[:, perm], mask), atol=1e-6)
 
 
 def test_overfits_a_tiny_batch():
@@ -68,8 +83,9 @@ def test_overfits_a_tiny_batch():
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
     for _ in range(300):
         parts = model.split_logits(model(batch))
-        loss = (torch.nn.functional.binary_cross_entropy_with_logits(parts["sex"], sex)
-                + torch.nn.functional.cross_entropy(parts["age_class"], age))
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(
+            parts["sex"], sex
+        ) + torch.nn.functional.cross_entropy(parts["age_class"], age)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -107,4 +123,3 @@ def test_author_evidence_starts_as_naive_bayes_on_the_logits():
     tables = evidence_tables()[-1]
     expected = torch.stack([tables[batch.author[i, :n]].sum(0) for i, n in enumerate(batch.lengths)])
     assert torch.allclose(with_evidence - without, expected, atol=1e-5)
-

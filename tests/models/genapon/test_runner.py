@@ -1,4 +1,5 @@
 """GENAPON as a model of the experiment: the CV loop on a tiny synthetic contest."""
+
 import dataclasses
 
 import numpy as np
@@ -6,13 +7,14 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from socdem import synth
 from socdem.config import Experiment
-from socdem.models import get_runner
-from socdem.models.genapon_runner import feature_matrix
-from socdem.models.predictions import AGE_COLUMNS
-from socdem.training import run_model_cv
-from socdem.workspace import Workspace
+from socdem.features.workspace import Workspace
+from socdem.models.genapon.runner import feature_matrix
+from socdem.models.registry import get_runner
+from socdem.pipeline.folds import load_or_make_folds
+from socdem.pipeline.train import run_model_cv
+from socdem.schema import AGE_COLUMNS
+from socdem.synthetic import author_tastes as synth
 
 
 @pytest.fixture(scope="module")
@@ -20,14 +22,15 @@ def workspace(tmp_path_factory):
     root = tmp_path_factory.mktemp("genapon")
     synth.generate(root / "data", users=3000, seed=3, progress=False)
     exp = Experiment(name="genapon_test", n_folds=2, threads=1, models=["genapon"])
-    exp.genapon = dataclasses.replace(exp.genapon, epochs=5, batch_size=64, learning_rate=1e-2, hidden_dim=16,
-                                      embedding_dim=8, time_dim=4)
+    exp.genapon = dataclasses.replace(
+        exp.genapon, epochs=5, batch_size=64, learning_rate=1e-2, hidden_dim=16, embedding_dim=8, time_dim=4
+    )
     return Workspace(data_dir=root / "data", exp=exp, root=root, log=lambda message: None)
 
 
 def test_cv_writes_out_of_fold_and_test_predictions_for_both_targets(workspace):
     scores = run_model_cv(workspace, "genapon")
-    out = workspace.exp_dir / "models" / "genapon"
+    out = workspace.paths.model(workspace.exp.name, "genapon")
     oof, test = pd.read_parquet(out / "oof.parquet"), pd.read_parquet(out / "test.parquet")
     assert sorted(oof.index) == sorted(workspace.contest.targets["viewer_uid"])
     assert sorted(test.index) == sorted(workspace.contest.test_users)
@@ -39,7 +42,7 @@ def test_cv_writes_out_of_fold_and_test_predictions_for_both_targets(workspace):
 
 def test_same_seed_same_out_of_fold_predictions(workspace):
     runner = get_runner("genapon")
-    folds, targets = workspace.folds, workspace.contest.targets
+    folds, targets = load_or_make_folds(workspace), workspace.contest.targets
     train = targets[targets["viewer_uid"].isin(folds["viewer_uid"][folds["fold"] == 1])]
     valid = folds["viewer_uid"].to_numpy()[folds["fold"].to_numpy() == 0]
     first = runner.fit_predict(workspace, train, [valid], seed=11)[0][0]
@@ -50,15 +53,16 @@ def test_same_seed_same_out_of_fold_predictions(workspace):
 def test_cache_key_names_the_device_that_runs(workspace, monkeypatch):
     runner = get_runner("genapon")
     for available, device in ((False, "cpu"), (True, "cuda")):
-        monkeypatch.setattr("torch.cuda.is_available", lambda: available)
+        monkeypatch.setattr("torch.cuda.is_available", lambda available=available: available)
         assert runner.params(workspace)["device"] == device
 
 
 def test_shuffled_labels_score_chance_out_of_fold(workspace):
-    folds, targets = workspace.folds, workspace.contest.targets
+    folds, targets = load_or_make_folds(workspace), workspace.contest.targets
     rng = np.random.default_rng(0)
-    shuffled = targets.assign(female=rng.permutation(targets["female"].to_numpy()),
-                              age_class=rng.permutation(targets["age_class"].to_numpy()))
+    shuffled = targets.assign(
+        female=rng.permutation(targets["female"].to_numpy()), age_class=rng.permutation(targets["age_class"].to_numpy())
+    )
     train = shuffled[shuffled["viewer_uid"].isin(folds["viewer_uid"][folds["fold"] == 1])]
     valid = folds["viewer_uid"].to_numpy()[folds["fold"].to_numpy() == 0]
     predicted = get_runner("genapon").fit_predict(workspace, train, [valid], seed=0)[0][0]
@@ -67,8 +71,9 @@ def test_shuffled_labels_score_chance_out_of_fold(workspace):
 
 
 def test_feature_matrix_codes_categoricals_and_aligns_users():
-    frame = pd.DataFrame({"n": [1.0, 2.0, 3.0], "os": pd.Categorical(["a", "b", "a"])},
-                         index=pd.Index([10, 20, 30], name="viewer_uid"))
+    frame = pd.DataFrame(
+        {"n": [1.0, 2.0, 3.0], "os": pd.Categorical(["a", "b", "a"])}, index=pd.Index([10, 20, 30], name="viewer_uid")
+    )
     matrix = feature_matrix(frame, np.array([30, 10, 40]))
     assert matrix.shape == (3, 3)  # n + one column per level
     assert matrix[0].tolist() == [3.0, 1.0, 0.0] and matrix[1].tolist() == [1.0, 1.0, 0.0]

@@ -12,8 +12,12 @@ def test_matches_the_papers_formula_on_a_hand_computed_case():
         t2v.phi.copy_(torch.tensor([[1.0, math.pi / 2, 0.0], [0.5, -1.0, 0.25]]))
     out = t2v(torch.tensor([[0.5, 2.0]]))
     expected = [
-        2.0 * 0.5 + 1.0, math.sin(math.pi * 0.5 + math.pi / 2), math.sin(0.5 * 0.5),  # feature 0
-        -1.0 * 2.0 + 0.5, math.sin(1.0 * 2.0 - 1.0), math.sin(3.0 * 2.0 + 0.25),  # feature 1
+        2.0 * 0.5 + 1.0,
+        math.sin(math.pi * 0.5 + math.pi / 2),
+        math.sin(0.5 * 0.5),  # feature 0
+        -1.0 * 2.0 + 0.5,
+        math.sin(1.0 * 2.0 - 1.0),
+        math.sin(3.0 * 2.0 + 0.25),  # feature 1
     ]
     assert out.shape == (1, 6)
     assert torch.allclose(out[0], torch.tensor(expected), atol=1e-6)

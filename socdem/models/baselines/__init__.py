@@ -1,0 +1,1 @@
+"""Baselines: TopClass (the training prior) and AuthorShare (the organisers' baseline)."""

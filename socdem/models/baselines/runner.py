@@ -1,0 +1,23 @@
+"""The baselines in a fold: one estimator per target on the users x authors counts."""
+
+from __future__ import annotations
+
+from socdem.models.baselines.estimators import AuthorShare, TopClass
+from socdem.models.runner import PerTargetRunner
+
+
+class AuthorCountsRunner(PerTargetRunner):
+    def matrices(self, ws, train, predict_uids, seed):
+        counts, _ = ws.interactions.matrix("author_id")
+        rows = ws.interactions.rows
+        return counts[rows(train["viewer_uid"].to_numpy())], [counts[rows(uids)] for uids in predict_uids]
+
+
+class TopClassRunner(AuthorCountsRunner):
+    def estimator(self, ws, seed=None):
+        return TopClass()
+
+
+class AuthorShareRunner(AuthorCountsRunner):
+    def estimator(self, ws, seed=None):
+        return AuthorShare(pseudo_count=ws.exp.baselines.pseudo_count)

@@ -1,0 +1,70 @@
+"""CatBoost in a fold: label-free features + out-of-fold encodings, one model per target.
+
+The parameters are the config's defaults overridden by the best ones a
+tuning study found for the same data and features (tuned.py), so
+`make train` picks up `make tune` and the cache key changes with them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+
+from socdem.features.build import FEATURE_CODE_VERSION
+from socdem.features.target_encoding import encode_out_of_fold
+from socdem.models.catboost.estimator import CatBoostModel
+from socdem.models.catboost.tuned import best_params
+from socdem.models.runner import PerTargetRunner
+
+
+def default_params(exp) -> dict:
+    """CatBoostModel parameters from the experiment's [catboost] section."""
+    params = dataclasses.asdict(exp.catboost)
+    params["bootstrap_type"] = params["bootstrap_type"] or None
+    return params
+
+
+def catboost_params(ws, target: str) -> dict:
+    """The parameters `make train` uses for `target`: defaults, then tuned values."""
+    return {**default_params(ws.exp), **best_params(ws, target)}
+
+
+def fold_matrices(ws, train: pd.DataFrame, predict_uids: list, seed: int) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
+    """Feature matrices of the training users and of each predict set.
+
+    Rows follow `train` and each of `predict_uids`; the label-dependent
+    columns are fitted on `train` only (cross-fitted for the training rows).
+    """
+    base = ws.features
+    train_uids = train["viewer_uid"].to_numpy()
+    X_train, X_preds = base.loc[train_uids], [base.loc[np.asarray(uids)] for uids in predict_uids]
+    if ws.exp.features.target_encoding:
+        te_train, te_preds = encode_out_of_fold(ws, train, list(predict_uids), seed)
+        X_train = pd.concat([X_train, te_train.loc[train_uids]], axis=1)
+        X_preds = [pd.concat([X, te.loc[X.index]], axis=1) for X, te in zip(X_preds, te_preds)]
+    return X_train, X_preds
+
+
+class CatBoostRunner(PerTargetRunner):
+    def estimator(self, ws, seed=None) -> CatBoostModel:
+        return CatBoostModel(**default_params(ws.exp), random_state=seed or 0, thread_count=ws.exp.threads)
+
+    def target_params(self, ws) -> dict:
+        return {target: best_params(ws, target) for target in ws.exp.targets}
+
+    def params(self, ws) -> dict:
+        return {
+            "catboost": {target: catboost_params(ws, target) for target in ws.exp.targets},
+            "features": dataclasses.asdict(ws.exp.features),
+            "feature_code": FEATURE_CODE_VERSION,
+        }
+
+    def matrices(self, ws, train, predict_uids, seed):
+        return fold_matrices(ws, train, predict_uids, seed)
+
+    def describe(self, target, estimator):
+        if hasattr(estimator, "best_iteration_"):
+            return f"catboost {target}: {estimator.best_iteration_ + 1} trees (early stopping on an inner split)"
+        return None

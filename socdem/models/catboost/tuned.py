@@ -1,0 +1,63 @@
+"""Where `make tune` keeps CatBoost's best parameters and how `make train` finds them.
+
+A study's name carries a key of the data, features, folds and search space,
+so tuned parameters are used only for the very inputs they were tuned on.
+After every finished trial the best parameters so far are written to
+artifacts/<EXP>/tune/best_<target>.json (any storage, no connection needed).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+from socdem.features.build import FEATURE_CODE_VERSION
+from socdem.io import hash_object
+
+SEARCH_SPACE_VERSION = 1
+
+
+def tune_folds(exp) -> list[int]:
+    n = exp.tune.folds
+    return list(range(exp.n_folds if n <= 0 else min(n, exp.n_folds)))
+
+
+def study_key(ws) -> str:
+    """What a study's trials depend on besides the searched parameters."""
+    exp = ws.exp
+    return hash_object(
+        {
+            "data": ws.data_fp,
+            "features": dataclasses.asdict(exp.features),
+            "feature_code": FEATURE_CODE_VERSION,
+            "seed": exp.seed,
+            "n_folds": exp.n_folds,
+            "tune_folds": tune_folds(exp),
+            "targets": exp.targets,
+            "age_objective": exp.tune.age_objective,
+            "max_iterations": exp.tune.max_iterations,
+            "catboost_defaults": dataclasses.asdict(exp.catboost),
+            "space": SEARCH_SPACE_VERSION,
+        }
+    )
+
+
+def study_name(ws, target: str) -> str:
+    return f"{ws.exp.name}-{target}-{study_key(ws)}"
+
+
+def best_path(ws, target: str) -> Path:
+    return ws.paths.tune(ws.exp.name) / f"best_{target}.json"
+
+
+def best_params(ws, target: str) -> dict:
+    """Tuned parameters of `target` for the current data and config, or {} (use the defaults)."""
+    path = best_path(ws, target)
+    if not path.exists():
+        return {}
+    record = json.loads(path.read_text())
+    if record.get("study") != study_name(ws, target):
+        ws.log(f"tune: {path} belongs to another data/config ({record.get('study')}); using the defaults")
+        return {}
+    return record["params"]

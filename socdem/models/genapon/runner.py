@@ -1,0 +1,81 @@
+"""Run GENAPON in a fold: one network, both targets, on the per-user event
+layout built once per run and shared by the folds."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+
+from socdem.models.genapon.batches import UserEvents, build_user_events
+from socdem.models.genapon.fit import GenaponClassifier, resolve_device
+from socdem.schema import frame_from_probas, target_column
+
+MAX_ONE_HOT_LEVELS = 64  # wider categoricals are dropped: the set branch sees the items themselves
+
+
+def estimator_from_config(exp, **overrides) -> GenaponClassifier:
+    params = dataclasses.asdict(exp.genapon)
+    params.update(targets=tuple(exp.targets), threads=exp.threads, random_state=exp.seed)
+    params.update(overrides)
+    return GenaponClassifier(**params)
+
+
+def feature_matrix(frame: pd.DataFrame | None, uids: np.ndarray) -> np.ndarray:
+    """Numeric columns as they are, categoricals one-hot (up to MAX_ONE_HOT_LEVELS
+    levels), rows aligned to `uids` (a missing user gets NaN, standardised to 0)."""
+    if frame is None or frame.shape[1] == 0:
+        return np.zeros((len(uids), 0), dtype=np.float32)
+    frame = frame.reindex(pd.Index(uids, name=frame.index.name))
+    parts = [frame.select_dtypes(include=["number", "bool"]).astype(np.float32)]
+    for name in frame.select_dtypes(include=["category", "object", "string"]).columns:
+        column = frame[name].astype("category")
+        if len(column.cat.categories) <= MAX_ONE_HOT_LEVELS:
+            parts.append(pd.get_dummies(column, prefix=name, dtype=np.float32))
+    return pd.concat(parts, axis=1).to_numpy(dtype=np.float32, na_value=np.nan)
+
+
+def workspace_events(ws, log: bool = True) -> UserEvents:
+    uids = ws.interactions.users
+    users = feature_matrix(ws.features, uids)
+    if log:
+        note = f"{users.shape[1]} user feature columns" if users.shape[1] else "no user features (user branch off)"
+        ws.log(f"genapon: {len(uids):,} users, {len(ws.contest.events):,} events; {note}")
+    return build_user_events(ws.contest.events, ws.contest.videos, uids, users)
+
+
+class GenaponRunner:
+    def __init__(self):
+        self._events: tuple | None = None  # (workspace id, UserEvents): built once, shared by the folds
+
+    def estimator(self, ws) -> GenaponClassifier:
+        return estimator_from_config(ws.exp)
+
+    def params(self, ws) -> dict:
+        params = self.estimator(ws).get_params()
+        params.pop("quiet")
+        # the device that will run, not "auto": CUDA and CPU folds differ in the last bits
+        params["device"] = resolve_device(params["device"]).type
+        params["targets"] = list(params["targets"])
+        params["user_features"] = hasattr(type(ws), "features")
+        params["feature_config"] = dataclasses.asdict(ws.exp.features)
+        return params
+
+    def events(self, ws) -> UserEvents:
+        if self._events is None or self._events[0] != id(ws):
+            self._events = (id(ws), workspace_events(ws))
+        return self._events[1]
+
+    def fit_predict(self, ws, train, predict_uids, seed):
+        events = self.events(ws)
+        targets = tuple(ws.exp.targets)
+        y = np.column_stack([train[target_column(t)].to_numpy() for t in targets])
+        model = clone(self.estimator(ws)).set_params(random_state=seed)
+        model.fit(events.select(train["viewer_uid"].to_numpy()), y)
+        frames = []
+        for uids in predict_uids:
+            probas = model.predict_proba(events.select(uids))
+            frames.append(frame_from_probas(uids, dict(zip(targets, probas if isinstance(probas, list) else [probas]))))
+        return frames, model

@@ -1,0 +1,1 @@
+"""The sparse linear model: TF-IDF of a user's items -> logistic regression with C by inner CV."""

@@ -1,0 +1,241 @@
+"""Out-of-fold blending, and the decisions fitted on out-of-fold data only.
+
+Per target, candidate blends of the models' out-of-fold (OOF) predictions:
+  single  the best single model (chosen on the rows the blend is fitted on)
+  mean    the simple average of logits (sex) / log-probabilities (age)
+  stack   logistic regression on logits (sex) / multinomial on log-probabilities (age)
+Each candidate is scored by nested CV over the OOF predictions on the saved
+folds (fit on the other folds' OOF rows, predict the held-out fold), the best
+by that honest score is chosen, refitted on all OOF rows and applied to the
+test predictions. Then, on the chosen blend's nested OOF: the F1- and
+accuracy-best thresholds for `female`, and per-class biases on the age
+log-probabilities tuned for weighted F1, kept only if nested CV says they help.
+Test predictions never enter any choice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from threadpoolctl import threadpool_limits
+
+from socdem.metrics import best_accuracy_threshold, best_f1_threshold, weighted_f1
+from socdem.pipeline.thresholds import nested_threshold_f1, tune_age_bias
+from socdem.schema import AGE_COLUMNS, prediction_frame
+
+EPS = 1e-6
+SELECTION_METRIC = {"sex": "roc_auc", "age_class": "age_f1_weighted"}
+
+
+# ---- inputs: each model's predictions on the scale the blends work on ----
+
+
+def sex_logits(frame: pd.DataFrame) -> np.ndarray:
+    p = np.clip(frame["female_proba"].to_numpy(dtype=np.float64), EPS, 1 - EPS)
+    return np.log(p / (1 - p))
+
+
+def age_log_proba(frame: pd.DataFrame) -> np.ndarray:
+    p = np.clip(frame[AGE_COLUMNS].to_numpy(dtype=np.float64), EPS, None)
+    return _log_normalise(np.log(p))
+
+
+def _log_normalise(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+
+
+def score_output(target: str, y: np.ndarray, out: np.ndarray) -> float:
+    if target == "sex":
+        return float(roc_auc_score(y, out)) if len(np.unique(y)) == 2 else float("nan")
+    return weighted_f1(y, np.argmax(out, axis=1))
+
+
+# ---- candidate blends: scikit-learn estimators on {model: OOF inputs}; fit(inputs, y), predict(inputs) ----
+
+
+class BestSingle(BaseEstimator):
+    kind = "single"
+
+    def __init__(self, target="sex", names=()):
+        self.target = target
+        self.names = names
+
+    def fit(self, inputs, y):
+        self.choice_ = max(self.names, key=lambda n: score_output(self.target, y, inputs[n]))
+        return self
+
+    def predict(self, inputs):
+        return inputs[self.choice_]
+
+    def weights(self) -> dict:
+        return {self.choice_: 1.0}
+
+
+class MeanBlend(BaseEstimator):
+    kind = "mean"
+
+    def __init__(self, target="sex", names=()):
+        self.target = target
+        self.names = names
+
+    def fit(self, inputs, y):
+        return self
+
+    def predict(self, inputs):
+        mean = np.mean([inputs[n] for n in self.names], axis=0)
+        return mean if self.target == "sex" else _log_normalise(mean)
+
+    def weights(self) -> dict:
+        return {n: 1.0 / len(self.names) for n in self.names}
+
+
+class StackBlend(BaseEstimator):
+    kind = "stack"
+
+    def __init__(self, target="sex", names=(), C: float = 1.0):
+        self.target = target
+        self.names = names
+        self.C = C
+
+    def _design(self, inputs):
+        return np.column_stack([inputs[n] for n in self.names])
+
+    def fit(self, inputs, y):
+        self.model_ = LogisticRegression(C=self.C, max_iter=1000).fit(self._design(inputs), y)
+        return self
+
+    def predict(self, inputs):
+        X = self._design(inputs)
+        return self.model_.decision_function(X) if self.target == "sex" else self.model_.predict_log_proba(X)
+
+    def weights(self) -> dict:
+        coef = self.model_.coef_
+        if self.target == "sex":
+            out = dict(zip(self.names, coef[0].round(6).tolist()))
+        else:  # one row per age class, one column per (model, class) input
+            width = len(AGE_COLUMNS)
+            out = {n: coef[:, i * width : (i + 1) * width].round(6).tolist() for i, n in enumerate(self.names)}
+        return {**out, "intercept": np.atleast_1d(self.model_.intercept_).round(6).tolist()}
+
+
+def informative(values: np.ndarray, n_folds: int) -> bool:
+    """False for a model that predicts (nearly) a constant per fold, like
+    top_class: as a stacking input it only adds noise."""
+    rows = np.round(values.reshape(len(values), -1), 9)
+    return len(np.unique(rows, axis=0)) > 2 * n_folds
+
+
+def candidates(target: str, inputs: dict, n_folds: int) -> list:
+    names = list(inputs)
+    useful = [n for n in names if informative(inputs[n], n_folds)]
+    out = [BestSingle(target, tuple(names))]
+    if len(useful) >= 2:
+        out.append(MeanBlend(target, tuple(useful)))
+    if useful:
+        out.append(StackBlend(target, tuple(useful)))
+    return out
+
+
+def nested_oof(make, inputs: dict, y: np.ndarray, fold: np.ndarray) -> np.ndarray:
+    """Each held-out fold predicted by the candidate fitted on the other folds' OOF rows."""
+    out = None
+    for k in np.unique(fold):
+        held = fold == k
+        fitted = make().fit({n: v[~held] for n, v in inputs.items()}, y[~held])
+        pred = fitted.predict({n: v[held] for n, v in inputs.items()})
+        if out is None:
+            out = np.zeros((len(y),) + pred.shape[1:])
+        out[held] = pred
+    return out
+
+
+@dataclass
+class Blend:
+    oof: pd.DataFrame  # nested-CV blended OOF: female_proba, age_p0..3 (age bias applied), fold
+    test: pd.DataFrame  # the refitted blend applied to the test predictions (age bias applied)
+    summary: dict = field(default_factory=dict)  # per target: candidates, choice, weights; thresholds; bias
+
+    @property
+    def thresholds(self) -> dict:
+        return self.summary.get("sex", {}).get("thresholds", {})
+
+
+def blend(oofs: dict, tests: dict, truth: pd.DataFrame, folds: pd.DataFrame, targets) -> Blend:
+    """oofs/tests: model → prediction frame (indexed by viewer_uid); truth:
+    viewer_uid, female, age_class; folds: viewer_uid, fold (the saved folds)."""
+    # the stacking fits are tiny: BLAS threads only contend (several times slower on a busy machine)
+    with threadpool_limits(limits=1):
+        return _blend(oofs, tests, truth, folds, targets)
+
+
+def _blend(oofs: dict, tests: dict, truth: pd.DataFrame, folds: pd.DataFrame, targets) -> Blend:
+    if not oofs:
+        raise ValueError("blend: no model predictions to blend")
+    uids = np.sort(folds["viewer_uid"].to_numpy())
+    test_uids = np.sort(next(iter(tests.values())).index.to_numpy())
+    for name in oofs:
+        if not (
+            np.array_equal(np.sort(oofs[name].index.to_numpy()), uids)
+            and np.array_equal(np.sort(tests[name].index.to_numpy()), test_uids)
+        ):
+            raise ValueError(f"blend: model '{name}' does not cover the same labelled/test users as the others")
+    oofs = {n: f.loc[uids] for n, f in oofs.items()}
+    tests = {n: f.loc[test_uids] for n, f in tests.items()}
+    fold = folds.set_index("viewer_uid").loc[uids, "fold"].to_numpy()
+    truth = truth.set_index("viewer_uid").loc[uids]
+    n_folds = len(np.unique(fold))
+
+    summary, oof_cols, test_cols = {}, {}, {}
+    for target in targets:
+        to_input = sex_logits if target == "sex" else age_log_proba
+        y = truth["female" if target == "sex" else "age_class"].to_numpy(dtype=np.int64)
+        inputs = {n: to_input(f) for n, f in oofs.items()}
+        test_inputs = {n: to_input(f) for n, f in tests.items()}
+        scored = []
+        for cand in candidates(target, inputs, n_folds):
+            out = nested_oof(lambda c=cand: clone(c), inputs, y, fold)
+            scored.append((score_output(target, y, out), cand, out))
+        best_score, chosen, nested = max(scored, key=lambda t: t[0])  # ties: the simpler, listed first
+        chosen.fit(inputs, y)
+        test_out = chosen.predict(test_inputs)
+        info = {
+            "metric": SELECTION_METRIC[target],
+            "candidates": {c.kind: round(s, 6) for s, c, _ in scored},
+            "chosen": chosen.kind,
+            "inputs": list(chosen.names),
+            "weights": chosen.weights(),
+            "nested_score": round(best_score, 6),
+        }
+        if target == "sex":
+            p_oof, p_test = 1 / (1 + np.exp(-nested)), 1 / (1 + np.exp(-test_out))
+            f1_threshold, f1 = best_f1_threshold(y, p_oof)
+            info["thresholds"] = {"f1": f1_threshold, "accuracy": best_accuracy_threshold(y, p_oof)}
+            info["f1_at_threshold"] = f1
+            info["f1_nested_threshold"] = nested_threshold_f1(y, p_oof, fold)
+            oof_cols["female_proba"], test_cols["female_proba"] = p_oof, p_test
+        else:
+            plain = weighted_f1(y, np.argmax(nested, axis=1))
+            checked = np.zeros(len(y), dtype=np.int64)
+            for k in np.unique(fold):
+                held = fold == k
+                checked[held] = np.argmax(nested[held] + tune_age_bias(nested[~held], y[~held]), axis=1)
+            with_bias = weighted_f1(y, checked)
+            bias = tune_age_bias(nested, y) if with_bias > plain else np.zeros(nested.shape[1])
+            info["bias"] = {
+                "values": bias.round(4).tolist(),
+                "kept": bool(with_bias > plain),
+                "nested_f1_without": round(plain, 6),
+                "nested_f1_with": round(with_bias, 6),
+            }
+            oof_cols["age_proba"] = np.exp(_log_normalise(nested + bias))
+            test_cols["age_proba"] = np.exp(_log_normalise(test_out + bias))
+        summary[target] = info
+    oof = prediction_frame(uids, oof_cols.get("female_proba"), oof_cols.get("age_proba")).assign(fold=fold)
+    test = prediction_frame(test_uids, test_cols.get("female_proba"), test_cols.get("age_proba"))
+    return Blend(oof=oof, test=test, summary=summary)

@@ -1,0 +1,96 @@
+"""`make train`: K-fold CV of every model of the experiment on the saved folds.
+
+Per model, under artifacts/<EXP>/models/<model>/: fold<k>.parquet (validation
+and test predictions), fold<k>.json (scores and cache key), fold<k>.pkl (the
+fitted models), then oof.parquet, test.parquet (mean of the fold models) and
+scores.json. A fold already complete for the same key is not recomputed, so
+an interrupted run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pandas as pd
+
+from socdem.io import hash_object, write_json_atomic, write_parquet_atomic, write_pickle_atomic
+from socdem.metrics import frame_scores
+from socdem.models.registry import get_runner
+from socdem.pipeline.folds import load_or_make_folds
+
+
+def model_dir(ws, name: str):
+    return ws.paths.model(ws.exp.name, name)
+
+
+def cache_key(ws, name: str, runner) -> str:
+    exp = ws.exp
+    return hash_object(
+        {
+            "data": ws.data_fp,
+            "model": name,
+            "params": runner.params(ws),
+            "seed": exp.seed,
+            "n_folds": exp.n_folds,
+            "targets": exp.targets,
+            "threads": exp.threads,
+        }
+    )
+
+
+def run_model_cv(ws, name: str) -> dict:
+    runner = get_runner(name)
+    key = cache_key(ws, name, runner)
+    out_dir = model_dir(ws, name)
+    folds, targets = load_or_make_folds(ws), ws.contest.targets
+    test_uids = ws.contest.test_users
+    valid_parts, test_parts = [], []
+    for k in range(ws.exp.n_folds):
+        meta_path, pred_path = out_dir / f"fold{k}.json", out_dir / f"fold{k}.parquet"
+        if meta_path.exists() and pred_path.exists() and json.loads(meta_path.read_text()).get("key") == key:
+            preds = pd.read_parquet(pred_path)
+            ws.log(f"train {name}: fold {k + 1}/{ws.exp.n_folds} cached")
+        else:
+            started = time.perf_counter()
+            in_valid = folds["fold"].to_numpy() == k
+            train = targets[targets["viewer_uid"].isin(folds["viewer_uid"][~in_valid])]
+            valid_uids = folds["viewer_uid"].to_numpy()[in_valid]
+            (valid_pred, test_pred), fitted = runner.fit_predict(ws, train, [valid_uids, test_uids], ws.exp.seed + k)
+            preds = pd.concat([valid_pred.assign(part="valid"), test_pred.assign(part="test")])
+            scores = frame_scores(valid_pred, targets)
+            write_pickle_atomic(out_dir / f"fold{k}.pkl", fitted)
+            write_parquet_atomic(pred_path, preds)
+            seconds = time.perf_counter() - started
+            write_json_atomic(meta_path, {"key": key, "fold": k, "scores": scores, "seconds": round(seconds, 2)})
+            ws.log(f"train {name}: fold {k + 1}/{ws.exp.n_folds} {_brief(scores)} ({seconds:.1f} s)")
+        valid_parts.append(preds[preds["part"] == "valid"].drop(columns="part").assign(fold=k))
+        test_parts.append(preds[preds["part"] == "test"].drop(columns="part"))
+    oof = pd.concat(valid_parts).sort_index()
+    test = pd.concat(test_parts).groupby(level=0).mean().sort_index()
+    scores = frame_scores(oof.drop(columns="fold"), targets)
+    write_parquet_atomic(out_dir / "oof.parquet", oof)
+    write_parquet_atomic(out_dir / "test.parquet", test)
+    write_json_atomic(out_dir / "scores.json", {"key": key, "scores": scores})
+    ws.log(f"train {name}: out of fold {_brief(scores)}")
+    return scores
+
+
+def train(ws, models=None) -> dict:
+    return {name: run_model_cv(ws, name) for name in (ws.exp.models if models is None else models)}
+
+
+def load_predictions(ws, name: str) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """(oof, test, scores) of a trained model, training it first if needed."""
+    out_dir = model_dir(ws, name)
+    runner = get_runner(name)
+    saved = out_dir / "scores.json"
+    if not saved.exists() or json.loads(saved.read_text()).get("key") != cache_key(ws, name, runner):
+        run_model_cv(ws, name)
+    scores = json.loads(saved.read_text())["scores"]
+    return pd.read_parquet(out_dir / "oof.parquet"), pd.read_parquet(out_dir / "test.parquet"), scores
+
+
+def _brief(scores: dict) -> str:
+    keys = ("roc_auc", "f1", "age_f1_weighted", "rutube2024")
+    return " ".join(f"{k}={scores[k]:.4f}" for k in keys if k in scores)

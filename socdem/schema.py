@@ -1,0 +1,37 @@
+"""The shared schema: the targets, their classes and the prediction frame.
+
+A prediction frame has one row per user (indexed by viewer_uid) with
+`female_proba` (P(sex = female)) and `age_p0..age_p3` (P(age_class = k));
+a sex-only contest (JMLC) has no age columns.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+SEX_VALUES = ("male", "female")
+AGE_CLASSES = (0, 1, 2, 3)  # age (9,20] -> 0, (20,30] -> 1, (30,40] -> 2, (40,60] -> 3
+AGE_COLUMNS = [f"age_p{k}" for k in AGE_CLASSES]
+TARGET_CLASSES = {"sex": (0, 1), "age_class": AGE_CLASSES}  # sex: 1 = female, the positive class
+PRIMARY_METRIC = {"jmlc": "roc_auc", "rutube2024": "rutube2024"}  # what ranks models and submissions
+
+
+def target_column(name: str) -> str:
+    """The column of the targets table a target is read from."""
+    return "female" if name == "sex" else name
+
+
+def prediction_frame(uids, female_proba=None, age_proba=None) -> pd.DataFrame:
+    frame = pd.DataFrame(index=pd.Index(np.asarray(uids, dtype=np.int64), name="viewer_uid"))
+    if female_proba is not None:
+        frame["female_proba"] = np.asarray(female_proba, dtype=np.float64)
+    if age_proba is not None:
+        frame[AGE_COLUMNS] = np.asarray(age_proba, dtype=np.float64)
+    return frame
+
+
+def frame_from_probas(uids, probas: dict) -> pd.DataFrame:
+    """A prediction frame from {target: (n, n_classes) probabilities over TARGET_CLASSES[target]}."""
+    female = probas["sex"][:, 1] if "sex" in probas else None
+    return prediction_frame(uids, female, probas.get("age_class"))

@@ -1,0 +1,718 @@
+"""A synthetic Rutube-like contest whose Bayes-optimal posterior is exact.
+
+`generate(out_dir, users, seed)` writes the contest tables of
+docs/data-contract.md plus an `oracle/` folder holding, for every user,
+the exact posterior P(class | that user's observable data), the test truth
+and the oracle's contest scores.
+
+Generative model
+----------------
+Each user has a class c = (sex, age_class), 8 combinations, drawn from a
+prior pi. Given c, independently:
+
+1. Number of events n: lognormal (median ~15), clipped to [1, 2000],
+   independent of c. ~0.5% of labelled users have no events at all.
+2. Authors: ~3000 authors with Zipf popularity, each in one of 36
+   categories. log p_c[a] = log pop[a] + sex/age effect of a's category +
+   the author's own noise. A user's taste theta ~ Dirichlet(alpha * p_c) and
+   each event's author ~ theta, i.e. the author counts are
+   Dirichlet-multinomial (sampled exactly with a Polya urn). The video is
+   drawn from the author's own Zipf over its videos, independent of c.
+3. Time: local hour ~ h_c (24 bins); local day of June 2024 with
+   probability proportional to the class's weekday weight; minute and second
+   uniform. A user has one home region (independent of c); ~2% of events
+   come from another region (travel). The written timestamp is the local
+   time converted to Moscow (+03:00) with the event region's UTC offset, so
+   the local hour is recovered exactly from (timestamp, region).
+4. Device: one profile (device type, client type, os, client name) per
+   user, ~ P(profile | c). Profiles with a NULL os hold ~3% of users.
+5. Watch fraction: bin k in 0..11 ~ f_c; watch time =
+   floor(duration_s * (k + u) / 10), u uniform. Durations are multiples of
+   10 s so k = watchtime // (duration_s / 10) exactly. Zero-duration videos
+   get a class-independent watch time.
+About 0.2% of events are re-pointed to videos missing from `video_info_v2`
+(an orphan pool, independent of c) with a class-independent watch time:
+their author and watch bin are unobservable, so the oracle drops those two
+terms for them (exact: the Dirichlet-multinomial is exchangeable, so
+marginalising one draw leaves the DM of the others).
+
+Posterior (up to a constant):
+  log P(c | data) = log pi_c + log DM(author counts | alpha p_c)
+                    + sum_events [log h_c(hour) + log d_c(day) + log f_c(k)]
+                    + log P(profile | c)
+n, the video within an author, the region, minute and second carry nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from scipy.special import gammaln, logsumexp
+
+from socdem.metrics import best_f1_threshold, contest_scores
+
+REGIONS_CSV = Path(__file__).resolve().parents[1] / "resources" / "regions.csv"
+
+N_CLASSES = 8  # c = sex * 4 + age_class; sex 0 = male, 1 = female
+N_HOURS, N_DAYS, N_BINS = 24, 30, 12
+JUNE_1 = _dt.datetime(2024, 6, 1)
+JUNE_1_WEEKDAY = JUNE_1.weekday()  # Saturday = 5
+AGE_RANGES = ((10, 20), (21, 30), (31, 40), (41, 60))  # inclusive year ranges
+
+# Effect sizes (standard deviations on the log scale); tuned so that the
+# oracle reaches ROC-AUC(sex) ~0.87 and weighted F1(age) ~0.63 on test users
+# (seeds 0-2 at 50k users: AUC 0.870-0.880, F1 0.614-0.650).
+EFFECTS = {
+    "alpha": 8.0,  # Dirichlet concentration of a user's taste
+    "cat_sex": 0.45,
+    "cat_age": 0.3,  # category effects
+    "author_sex": 0.28,
+    "author_age": 0.22,  # author's own noise around them
+    "cat_hint": 0.45,  # scale of the hand-set CATEGORY_HINTS
+    # per-event channels stay very weak: their evidence grows with the
+    # number of events, and heavy users have hundreds
+    "hour": 0.04,
+    "hour_age": 0.12,
+    "weekday": 0.03,
+    "weekday_age": 0.08,
+    "device": 0.3,
+    "device_hint": 1.0,
+    "watch": 0.04,
+    "watch_age": 0.1,
+}
+N_AUTHORS = 3000
+TEST_SHARE = 0.2
+NO_EVENT_SHARE = 0.005  # of labelled users
+ORPHAN_EVENT_SHARE = 0.002
+TRAVEL_SHARE = 0.02
+ZERO_DURATION_SHARE = 0.005
+
+CATEGORIES = (
+    "Юмор",
+    "Сериалы",
+    "Фильмы",
+    "Музыка",
+    "Спорт",
+    "Авто-мото",
+    "Детям",
+    "Хобби",
+    "Видеоигры",
+    "Путешествия",
+    "Кулинария",
+    "Красота",
+    "Здоровье",
+    "Наука",
+    "Образование",
+    "Новости и СМИ",
+    "Политика",
+    "Бизнес",
+    "Технологии",
+    "Животные",
+    "Дизайн",
+    "Лайфстайл",
+    "Аниме",
+    "Мультфильмы",
+    "Телепередачи",
+    "Эзотерика",
+    "Психология",
+    "Религия",
+    "Строительство и ремонт",
+    "Сад и огород",
+    "Рыбалка и охота",
+    "Мода",
+    "Интервью",
+    "Блоги",
+    "Разное",
+    "Недвижимость",
+)
+# Hand-set hints on top of the random category effects: (female, age 0..3).
+CATEGORY_HINTS = {
+    "Авто-мото": (-1.5, (0, 0.3, 0.3, 0)),
+    "Красота": (1.8, (0.3, 0.3, 0, -0.4)),
+    "Видеоигры": (-1.2, (1.2, 0.4, -0.4, -1.0)),
+    "Аниме": (0.2, (1.3, 0.3, -0.6, -1.0)),
+    "Детям": (1.2, (-0.4, 0.3, 0.6, -0.2)),
+    "Политика": (-0.8, (-1.0, -0.4, 0.2, 0.9)),
+    "Сад и огород": (0.6, (-1.0, -0.5, 0.1, 1.0)),
+    "Рыбалка и охота": (-1.4, (-0.5, -0.1, 0.3, 0.6)),
+    "Кулинария": (1.2, (-0.5, 0, 0.2, 0.4)),
+    "Мода": (1.5, (0.4, 0.4, 0, -0.5)),
+    "Эзотерика": (1.0, (-0.3, 0, 0.2, 0.3)),
+    "Спорт": (-1.0, (0.2, 0.2, 0, -0.1)),
+}
+# (ua_device_type, ua_client_type, ua_os, ua_client_name), base share,
+# (female, age 0..3) hint.
+DEVICE_PROFILES = (
+    (("smartphone", "mobile app", "Android", "Rutube"), 0.22, (0.1, (0.3, 0.2, 0, -0.2))),
+    (("smartphone", "mobile app", "iOS", "Rutube"), 0.08, (0.4, (0.3, 0.3, 0, -0.5))),
+    (("smartphone", "browser", "Android", "Chrome Mobile"), 0.12, (0.1, (0.4, 0.1, 0, -0.2))),
+    (("smartphone", "browser", "Android", "Yandex Browser"), 0.08, (0.1, (-0.2, 0, 0.1, 0.2))),
+    (("smartphone", "browser", "iOS", "Mobile Safari"), 0.06, (0.5, (0.2, 0.3, 0, -0.4))),
+    (("desktop", "browser", "Windows", "Chrome"), 0.14, (-0.3, (0, 0.1, 0.1, -0.1))),
+    (("desktop", "browser", "Windows", "Yandex Browser"), 0.12, (-0.1, (-0.4, -0.1, 0.1, 0.4))),
+    (("desktop", "browser", "Windows", "Firefox"), 0.02, (-0.5, (-0.2, 0, 0.1, 0.1))),
+    (("desktop", "browser", "Windows", "Opera"), 0.02, (-0.3, (0.1, 0, 0, 0))),
+    (("desktop", "browser", "Mac OS X", "Safari"), 0.015, (0.2, (-0.2, 0.2, 0.2, -0.2))),
+    (("desktop", "browser", "Linux", "Chrome"), 0.005, (-0.8, (0.1, 0.3, 0, -0.4))),
+    (("tablet", "mobile app", "Android", "Rutube"), 0.03, (0.3, (0.4, -0.3, 0, 0.2))),
+    (("tablet", "browser", "iOS", "Mobile Safari"), 0.015, (0.3, (0.1, -0.2, 0.1, 0.1))),
+    (("tv", "mobile app", "Android", "Rutube TV"), 0.035, (-0.1, (-0.6, -0.2, 0.2, 0.5))),
+    (("tv", "browser", None, "Smart TV"), 0.012, (-0.1, (-0.6, -0.2, 0.1, 0.6))),
+    (("desktop", "browser", None, "Yandex Browser"), 0.01, (0, (-0.2, 0, 0, 0.2))),
+    (("smartphone", "browser", None, "Opera Mini"), 0.008, (-0.2, (0.2, 0, 0, -0.1))),
+)
+REGION_WEIGHTS = {  # rough audience shares of the biggest regions
+    "Moscow": 0.16,
+    "Moscow Oblast": 0.08,
+    "St.-Petersburg": 0.07,
+    "Krasnodar Krai": 0.04,
+    "Sverdlovsk Oblast": 0.03,
+    "Tatarstan Republic": 0.03,
+    "Bashkortostan Republic": 0.025,
+    "Rostov": 0.025,
+    "Chelyabinsk": 0.02,
+    "Novosibirsk Oblast": 0.02,
+    "Nizhny Novgorod Oblast": 0.02,
+    "Samara Oblast": 0.02,
+    "Krasnoyarsk Krai": 0.015,
+    "Perm Krai": 0.015,
+    "Volgograd Oblast": 0.012,
+    "Voronezh Oblast": 0.012,
+    "Saratov Oblast": 0.01,
+    "Omsk Oblast": 0.01,
+    "Primorye": 0.01,
+    "Irkutsk Oblast": 0.01,
+}
+
+
+def _log(progress: bool, msg: str) -> None:
+    if progress:
+        print(f"synth: {msg}", flush=True)
+
+
+# ----------------------------------------------------------------- the world
+@dataclass
+class World:
+    """Everything class-conditional plus the catalogue; rebuilt from the seed."""
+
+    log_prior: np.ndarray  # (8,)
+    author_p: np.ndarray  # (8, A) class-specific author distribution
+    author_category: np.ndarray  # (A,)
+    log_hour: np.ndarray  # (8, 24)
+    log_day: np.ndarray  # (8, 30) local day of June
+    log_device: np.ndarray  # (8, P)
+    log_watch: np.ndarray  # (8, 12)
+    alpha: float
+    video_author: np.ndarray  # (V,) author of each video, grouped by author
+    video_cdf: np.ndarray  # (V,) author index + within-author Zipf CDF
+    video_duration_s: np.ndarray  # (V,) multiples of 10, ~0.5% zeros
+    region_names: list
+    region_offset: np.ndarray  # (R,) hours
+    region_p: np.ndarray  # (R,)
+
+
+def _streams(seed: int) -> list[np.random.Generator]:
+    """Independent generators for the world, the users and the events."""
+    children = np.random.SeedSequence(seed).spawn(3)
+    return [np.random.Generator(np.random.PCG64(s)) for s in children]
+
+
+def _class_effects(rng, n_items: int, sex_sd: float, age_sd: float) -> np.ndarray:
+    """(8, n_items) random log-effects: +-sex/2 plus a centred age effect."""
+    sex = rng.normal(0, sex_sd, n_items)
+    age = rng.normal(0, age_sd, (4, n_items))
+    return _combine(sex, age - age.mean(0))
+
+
+def _combine(sex: np.ndarray, age: np.ndarray) -> np.ndarray:
+    """Class effect = sign(sex) * sex / 2 + age[age_class]; shapes (n,), (4, n)."""
+    sign = np.repeat([-0.5, 0.5], 4)[:, None]
+    return sign * sex[None, :] + np.tile(age, (2, 1))
+
+
+def _normalise_log(logits: np.ndarray) -> np.ndarray:
+    return logits - logsumexp(logits, axis=-1, keepdims=True)
+
+
+def _smooth_effects(rng, n: int, sd: float, period: int) -> np.ndarray:
+    """(8, n) smooth periodic class effects (two Fourier harmonics each)."""
+    x = 2 * np.pi * np.arange(n) / period
+    basis = np.stack([np.cos(x), np.sin(x), np.cos(2 * x), np.sin(2 * x)])  # (4, n)
+    sex = rng.normal(0, sd, 4) @ basis * 2
+    age = rng.normal(0, sd, (4, 4)) @ basis
+    return _combine(sex, age - age.mean(0))
+
+
+def _prior() -> np.ndarray:
+    female = 0.32
+    male_age = np.array([0.13, 0.34, 0.30, 0.23])
+    female_age = np.array([0.10, 0.31, 0.33, 0.26])
+    return np.concatenate([(1 - female) * male_age, female * female_age])
+
+
+def _regions() -> tuple[list, np.ndarray, np.ndarray]:
+    table = pd.read_csv(REGIONS_CSV)
+    names = table["region"].astype(str).tolist()
+    offset = table["utc_offset_hours"].to_numpy(np.int64)
+    rest = 1 - sum(REGION_WEIGHTS.values())
+    tail = np.array([0.0 if n in REGION_WEIGHTS else 1 / (i + 8) for i, n in enumerate(names)])
+    weights = np.array([REGION_WEIGHTS.get(n, 0.0) for n in names]) + rest * tail / tail.sum()
+    return names, offset, weights / weights.sum()
+
+
+def _author_model(rng, e: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Class-specific author distributions (8, A) and each author's category."""
+    n_cat = len(CATEGORIES)
+    cat_eff = _class_effects(rng, n_cat, e["cat_sex"], e["cat_age"])
+    for k, name in enumerate(CATEGORIES):
+        if name in CATEGORY_HINTS:
+            sex, age = CATEGORY_HINTS[name]
+            hint = _combine(np.array([sex]), np.array(age, float)[:, None] - np.mean(age))[:, 0]
+            cat_eff[:, k] += e["cat_hint"] * hint
+    cat_pop = rng.dirichlet(np.full(n_cat, 2.0))
+    author_cat = rng.choice(n_cat, N_AUTHORS, p=cat_pop)
+    popularity = 1.0 / np.arange(1, N_AUTHORS + 1) ** 1.05
+    own = _class_effects(rng, N_AUTHORS, e["author_sex"], e["author_age"])
+    logits = np.log(popularity)[None, :] + cat_eff[:, author_cat] + own
+    return np.exp(_normalise_log(logits)), author_cat
+
+
+def _categorical_effects(rng, base, hints, sd, hint_scale) -> np.ndarray:
+    """(8, K) log-probabilities: log base + scaled hand hints + random effects."""
+    sex = np.array([h[0] for h in hints], float)
+    age = np.array([h[1] for h in hints], float).T
+    logits = np.log(np.asarray(base, float))[None, :] + hint_scale * _combine(sex, age - age.mean(0))
+    return _normalise_log(logits + _class_effects(rng, len(base), sd, sd))
+
+
+def _time_model(rng, e: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Local-hour (8, 24) and local-day-of-June (8, 30) log-probabilities."""
+    hours = np.arange(N_HOURS)
+    diurnal = 1.2 * np.cos(2 * np.pi * (hours - 21) / 24) + 0.4 * np.cos(4 * np.pi * (hours - 20) / 24)
+    young_late = np.array([1.0, 0.4, -0.4, -1.0])[:, None] * np.cos(2 * np.pi * (hours - 1) / 24)[None, :]
+    hour_eff = _smooth_effects(rng, N_HOURS, e["hour"], 24) + e["hour_age"] * np.tile(young_late, (2, 1))
+    log_hour = _normalise_log(diurnal[None, :] + hour_eff)
+    weekday = (JUNE_1_WEEKDAY + np.arange(N_DAYS)) % 7
+    weekend = (np.arange(7) >= 5).astype(float)
+    day_eff = _smooth_effects(rng, 7, e["weekday"], 7) + e["weekday_age"] * np.tile(
+        np.array([0.6, 0.2, -0.3, -0.5])[:, None] * weekend[None, :], (2, 1)
+    )
+    return log_hour, _normalise_log(day_eff[:, weekday])
+
+
+def _watch_model(rng, e: dict) -> np.ndarray:
+    """(8, 12) log-probabilities of the watch-fraction bin."""
+    base = np.array([0.30, 0.10, 0.06, 0.05, 0.04, 0.04, 0.04, 0.04, 0.05, 0.20, 0.05, 0.03])
+    longer = np.linspace(-1, 1, N_BINS)
+    age_slope = e["watch_age"] * np.array([-1.0, -0.3, 0.3, 1.0])[:, None] * longer[None, :]
+    eff = np.tile(age_slope, (2, 1)) + _class_effects(rng, N_BINS, e["watch"], e["watch"])
+    return _normalise_log(np.log(base)[None, :] + eff)
+
+
+def _catalogue(rng, n_authors: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Videos grouped by author: author, the author-offset Zipf CDF, duration (s)."""
+    rank_share = (n_authors / np.arange(1, n_authors + 1)) ** 0.3  # popular channels post more
+    n_videos = np.clip(np.ceil(rng.lognormal(np.log(12), 1.0, n_authors) * rank_share), 1, 5000).astype(np.int64)
+    video_author = np.repeat(np.arange(n_authors), n_videos)
+    starts = np.cumsum(n_videos) - n_videos
+    rank = np.arange(len(video_author)) - starts[video_author] + 1
+    weight = 1.0 / rank**0.9
+    cum = np.cumsum(weight)
+    before = (cum - weight)[starts][video_author]
+    total = np.add.reduceat(weight, starts)[video_author]
+    cdf = video_author + (cum - before) / total
+    cdf[np.r_[starts[1:] - 1, len(cdf) - 1]] = np.arange(1, n_authors + 1)  # exact segment ends
+    duration = np.clip(np.round(rng.lognormal(np.log(55), 1.1, len(video_author))), 1, 1440) * 10
+    duration[rng.random(len(duration)) < ZERO_DURATION_SHARE] = 0
+    return video_author, cdf, duration.astype(np.int64)
+
+
+def build_world(seed: int) -> World:
+    """The class-conditional model and catalogue for `seed` (deterministic)."""
+    rng = _streams(seed)[0]
+    e = EFFECTS
+    author_p, author_cat = _author_model(rng, e)
+    log_hour, log_day = _time_model(rng, e)
+    log_device = _categorical_effects(
+        rng, [p[1] for p in DEVICE_PROFILES], [p[2] for p in DEVICE_PROFILES], e["device"], e["device_hint"]
+    )
+    log_watch = _watch_model(rng, e)
+    video_author, video_cdf, duration = _catalogue(rng, N_AUTHORS)
+    names, offset, region_p = _regions()
+    return World(
+        np.log(_prior()),
+        author_p,
+        author_cat,
+        log_hour,
+        log_day,
+        log_device,
+        log_watch,
+        e["alpha"],
+        video_author,
+        video_cdf,
+        duration,
+        names,
+        offset,
+        region_p,
+    )
+
+
+# ------------------------------------------------------------------ sampling
+@dataclass
+class Sample:
+    """Latent and observable draws; per-user arrays (U,), per-event arrays (N,)."""
+
+    uid: np.ndarray
+    cls: np.ndarray
+    age: np.ndarray
+    is_test: np.ndarray
+    n_events: np.ndarray
+    device: np.ndarray
+    home_region: np.ndarray
+    ev_user: np.ndarray  # index into the user arrays
+    ev_author: np.ndarray
+    ev_video: np.ndarray  # index into the catalogue; -1 - pool index if orphan
+    ev_hour: np.ndarray
+    ev_day: np.ndarray
+    ev_bin: np.ndarray  # -1 when unobservable (zero duration or orphan video)
+    ev_region: np.ndarray
+    ev_local_s: np.ndarray  # local seconds since JUNE_1 local midnight
+    ev_watch: np.ndarray
+
+
+def _draw_categorical(rng, log_p: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """One draw per element of `rows` from the row `rows[i]` of exp(log_p)."""
+    cdf = np.cumsum(np.exp(log_p), axis=1)
+    cdf /= cdf[:, -1:]
+    u = rng.random(len(rows))
+    out = np.empty(len(rows), np.int64)
+    for r in range(log_p.shape[0]):
+        idx = np.flatnonzero(rows == r)
+        out[idx] = np.minimum(np.searchsorted(cdf[r], u[idx], side="right"), log_p.shape[1] - 1)
+    return out
+
+
+def _sample_users(rng, world: World, users: int) -> dict:
+    cls = rng.choice(N_CLASSES, users, p=np.exp(world.log_prior))
+    lo = np.array([r[0] for r in AGE_RANGES])[cls % 4]
+    hi = np.array([r[1] for r in AGE_RANGES])[cls % 4]
+    age = lo + np.floor(rng.random(users) * (hi - lo + 1)).astype(np.int64)
+    uid = rng.choice(np.arange(100_000, 100_000 + 20 * users), users, replace=False).astype(np.int64)
+    is_test = rng.random(users) < TEST_SHARE
+    n = np.clip(np.round(rng.lognormal(np.log(15), 0.9, users)), 1, 2000).astype(np.int64)
+    n[~is_test & (rng.random(users) < NO_EVENT_SHARE)] = 0
+    device = _draw_categorical(rng, world.log_device, cls)
+    home = rng.choice(len(world.region_names), users, p=world.region_p)
+    return dict(uid=uid, cls=cls, age=age, is_test=is_test, n_events=n, device=device, home_region=home)
+
+
+def _polya_authors(rng, world: World, ev_user, ev_cls, start) -> np.ndarray:
+    """Dirichlet-multinomial author draws via the Polya urn, all users at once.
+
+    Event i of a user is fresh from p_c with probability alpha / (alpha + i),
+    else a copy of a uniformly chosen earlier event of the same user.
+    """
+    total = len(ev_user)
+    i = np.arange(total) - start[ev_user]
+    fresh = rng.random(total) < world.alpha / (world.alpha + i)
+    parent = np.where(fresh, np.arange(total), start[ev_user] + np.floor(rng.random(total) * i).astype(np.int64))
+    while True:  # pointer jumping to the fresh ancestor
+        nxt = parent[parent]
+        if np.array_equal(nxt, parent):
+            break
+        parent = nxt
+    fresh_author = _draw_categorical(rng, np.log(world.author_p), ev_cls)
+    return fresh_author[parent]
+
+
+def _sample_events(rng, world: World, u: dict) -> dict:
+    n = u["n_events"]
+    start = np.cumsum(n) - n
+    ev_user = np.repeat(np.arange(len(n)), n)
+    total = len(ev_user)
+    cls = u["cls"][ev_user]
+    author = _polya_authors(rng, world, ev_user, cls, start)
+    video = np.searchsorted(world.video_cdf, author + rng.random(total), side="right")
+    video = np.minimum(video, len(world.video_cdf) - 1)
+    hour = _draw_categorical(rng, world.log_hour, cls)
+    day = _draw_categorical(rng, world.log_day, cls)
+    local_s = day * 86400 + hour * 3600 + rng.integers(0, 3600, total)
+    region = u["home_region"][ev_user].copy()
+    travel = rng.random(total) < TRAVEL_SHARE
+    region[travel] = rng.choice(len(world.region_names), int(travel.sum()), p=world.region_p)
+    k = _draw_categorical(rng, world.log_watch, cls)
+    dur = world.video_duration_s[video]
+    watch = np.floor(dur * (k + rng.random(total)) / 10).astype(np.int64)
+    # class-independent watch time where the bin cannot be recovered
+    noise_watch = np.clip(np.round(rng.lognormal(np.log(120), 1.3, total)), 0, 20_000).astype(np.int64)
+    orphan = rng.random(total) < ORPHAN_EVENT_SHARE
+    pool = rng.integers(0, 400, total)
+    hidden = orphan | (dur == 0)
+    watch = np.where(hidden, noise_watch, watch)
+    video = np.where(orphan, -1 - pool, video)
+    k = np.where(hidden, -1, k)
+    return dict(
+        ev_user=ev_user,
+        ev_author=author,
+        ev_video=video,
+        ev_hour=hour,
+        ev_day=day,
+        ev_bin=k,
+        ev_region=region,
+        ev_local_s=local_s,
+        ev_watch=watch,
+    )
+
+
+def sample(world: World, users: int, seed: int) -> Sample:
+    _, rng_users, rng_events = _streams(seed)
+    u = _sample_users(rng_users, world, users)
+    return Sample(**u, **_sample_events(rng_events, world, u))
+
+
+# ----------------------------------------------------------------- posterior
+def log_posterior(
+    world: World, users: int, ev_user, ev_author, ev_hour, ev_day, ev_bin, device, n_events
+) -> np.ndarray:
+    """(U, 8) normalised log P(c | observables); ev_author = -1 where unknown."""
+    ll = np.tile(world.log_prior, (users, 1))
+    seen = ev_author >= 0
+    key = np.unique(ev_user[seen] * N_AUTHORS + ev_author[seen], return_counts=True)
+    pair_user, pair_author, count = key[0] // N_AUTHORS, key[0] % N_AUTHORS, key[1]
+    has_bin = ev_bin >= 0
+    k = np.where(has_bin, ev_bin, 0)
+    for c in range(N_CLASSES):
+        beta = world.alpha * world.author_p[c, pair_author]
+        ll[:, c] += np.bincount(pair_user, gammaln(count + beta) - gammaln(beta), minlength=users)
+        per_event = (
+            world.log_hour[c, ev_hour] + world.log_day[c, ev_day] + np.where(has_bin, world.log_watch[c, k], 0.0)
+        )
+        ll[:, c] += np.bincount(ev_user, per_event, minlength=users)
+    active = n_events > 0
+    ll[active] += world.log_device[:, device[active]].T
+    return ll - logsumexp(ll, axis=1, keepdims=True)
+
+
+def posterior_from_sample(world: World, s: Sample) -> np.ndarray:
+    author = np.where(s.ev_video >= 0, s.ev_author, -1)
+    return log_posterior(world, len(s.uid), s.ev_user, author, s.ev_hour, s.ev_day, s.ev_bin, s.device, s.n_events)
+
+
+def posterior_table(log_post: np.ndarray) -> np.ndarray:
+    """(U, 5): P(female), P(age 0..3)."""
+    p = np.exp(log_post)
+    return np.column_stack([p[:, 4:].sum(1), p[:, :4] + p[:, 4:]])
+
+
+# ------------------------------------------------------------------- writing
+def _write_parquet(table: pa.Table, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    pq.write_table(table, tmp, compression="zstd")
+    os.replace(tmp, path)
+
+
+def _write_text(text: str, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _video_ids(n: int, offset: int = 0) -> pa.Array:
+    ids = pc.cast(pa.array(np.arange(offset, offset + n, dtype=np.int64)), pa.string())
+    return pc.binary_join_element_wise("video_", ids, "")
+
+
+def _titles(rng, world: World) -> list:
+    syllables = np.array(
+        [
+            "ка",
+            "ро",
+            "ми",
+            "ла",
+            "то",
+            "не",
+            "ви",
+            "за",
+            "до",
+            "па",
+            "ру",
+            "сто",
+            "ле",
+            "ни",
+            "мо",
+            "ба",
+            "гра",
+            "тур",
+            "вел",
+            "сон",
+            "дом",
+            "бор",
+        ]
+    )
+    vocab = ["".join(rng.choice(syllables, rng.integers(2, 4))) for _ in range(1500)]
+    n = len(world.video_author)
+    lengths = rng.integers(2, 7, n)
+    cat = world.author_category[world.video_author]
+    words = rng.integers(0, len(vocab), (n, 6))
+    words[:, 0] = (cat * 37 + words[:, 0] % 12) % len(vocab)  # a category-flavoured word
+    return [" ".join(vocab[w] for w in row[:m]).capitalize() for row, m in zip(words.tolist(), lengths.tolist())]
+
+
+def _videos_table(world: World, seed: int) -> pa.Table:
+    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed).spawn(4)[3]))
+    author_ids = rng.choice(np.arange(1_000, 1_000 + 50 * N_AUTHORS), N_AUTHORS, replace=False)
+    order = rng.permutation(len(world.video_author))  # catalogue rows in no particular order
+    return pa.table(
+        {
+            "rutube_video_id": _video_ids(len(order)).take(pa.array(order)),
+            "title": pa.array(_titles(rng, world), pa.string()).take(pa.array(order)),
+            "category": pa.array(
+                np.array(CATEGORIES, dtype=object)[world.author_category[world.video_author]][order], pa.string()
+            ),
+            "duration": pa.array(world.video_duration_s[order] * 1000, pa.int64()),
+            "author_id": pa.array(author_ids[world.video_author][order].astype(np.int64), pa.int64()),
+        }
+    )
+
+
+def _events_table(world: World, s: Sample) -> pa.Table:
+    offset_h = world.region_offset[s.ev_region]
+    moscow_s = s.ev_local_s - (offset_h - 3) * 3600
+    epoch = int((JUNE_1 - _dt.datetime(1970, 1, 1)).total_seconds())
+    order = np.lexsort((s.ev_watch, s.ev_user, moscow_s))
+    ts = pa.array((epoch + moscow_s[order]).astype(np.int64), pa.timestamp("s"))
+    n_videos = len(world.video_author)
+    video = s.ev_video[order]
+    video_ids = pc.if_else(
+        pa.array(video >= 0),
+        _video_ids(n_videos).take(pa.array(np.maximum(video, 0))),
+        _video_ids(400, offset=n_videos + 5000).take(pa.array(np.maximum(-1 - video, 0))),
+    )
+    dev = s.device[s.ev_user[order]]
+    columns = {
+        "event_timestamp": pc.strftime(ts, format="%Y-%m-%d %H:%M:%S+03:00"),
+        "viewer_uid": pa.array(s.uid[s.ev_user[order]], pa.int64()),
+        "rutube_video_id": video_ids,
+        "total_watchtime": pa.array(s.ev_watch[order], pa.int64()),
+        "region": pa.array(world.region_names, pa.string()).take(pa.array(s.ev_region[order])),
+    }
+    for j, name in enumerate(("ua_device_type", "ua_client_type", "ua_os", "ua_client_name")):
+        values = pa.array([p[0][j] for p in DEVICE_PROFILES], pa.string())
+        columns[name] = values.take(pa.array(dev))
+    return pa.table(columns)
+
+
+def _scores(female: np.ndarray, age_class: np.ndarray, post: np.ndarray) -> dict:
+    threshold, best_f1 = best_f1_threshold(female, post[:, 0])
+    scores = contest_scores(female, post[:, 0], age_class, post[:, 1:].argmax(1))
+    return {
+        "users": int(len(female)),
+        "roc_auc": scores["roc_auc"],
+        "best_f1": best_f1,
+        "best_f1_threshold": threshold,
+        "f1": scores["f1"],
+        "accuracy": scores["accuracy"],
+        "age_f1_weighted": scores["age_f1_weighted"],
+        "rutube2024": scores["rutube2024"],
+    }
+
+
+def split_users(s: Sample) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the labelled and of the test users, each ordered by uid."""
+    train, test = np.flatnonzero(~s.is_test), np.flatnonzero(s.is_test)
+    return train[np.argsort(s.uid[train])], test[np.argsort(s.uid[test])]
+
+
+def write_oracle(out_dir: Path, s: Sample, post: np.ndarray) -> None:
+    """oracle/posterior.parquet (every user) and oracle/test_truth.csv."""
+    every = np.argsort(s.uid)
+    _write_parquet(
+        pa.table(
+            {
+                "viewer_uid": pa.array(s.uid[every], pa.int64()),
+                "is_test": pa.array(s.is_test[every]),
+                "female_proba": pa.array(post[every, 0]),
+                **{f"age_p{a}": pa.array(post[every, 1 + a]) for a in range(4)},
+            }
+        ),
+        out_dir / "oracle" / "posterior.parquet",
+    )
+    test = split_users(s)[1]
+    truth = pd.DataFrame(
+        {
+            "viewer_uid": s.uid[test],
+            "sex": np.where(s.cls[test] >= 4, "female", "male"),
+            "age_class": s.cls[test] % 4,
+            "age": s.age[test],
+        }
+    )
+    _write_text(truth.to_csv(index=False), out_dir / "oracle" / "test_truth.csv")
+
+
+def generate(out_dir: Path, users: int = 50_000, seed: int = 0, progress: bool = True) -> dict:
+    """Write a synthetic contest with its exact oracle into `out_dir`; return the summary."""
+    out_dir = Path(out_dir)
+    (out_dir / "oracle").mkdir(parents=True, exist_ok=True)
+    _log(progress, f"building the world (seed {seed}) ...")
+    world = build_world(seed)
+    _log(progress, f"sampling {users} users and their events ...")
+    s = sample(world, users, seed)
+    _log(progress, f"{len(s.ev_user)} events; computing the exact posterior ...")
+    post = posterior_table(posterior_from_sample(world, s))
+
+    _log(progress, "writing tables ...")
+    sex = np.where(s.cls >= 4, "female", "male")
+    age_class = s.cls % 4
+    train, test = split_users(s)
+    _write_parquet(_events_table(world, s), out_dir / "train_events.parquet")
+    _write_parquet(_videos_table(world, seed), out_dir / "video_info_v2.parquet")
+    _write_parquet(
+        pa.table(
+            {
+                "viewer_uid": pa.array(s.uid[train], pa.int64()),
+                "age": pa.array(s.age[train], pa.int64()),
+                "sex": pa.array(sex[train], pa.string()),
+                "age_class": pa.array(age_class[train], pa.int64()),
+            }
+        ),
+        out_dir / "train_targets.parquet",
+    )
+    _write_parquet(pa.table({"viewer_uid": pa.array(s.uid[test], pa.int64())}), out_dir / "test_users.parquet")
+    write_oracle(out_dir, s, post)
+
+    female = (s.cls >= 4).astype(np.int64)
+    summary = {
+        "generator": "socdem.synthetic.author_tastes",
+        "users": users,
+        "seed": seed,
+        "events": int(len(s.ev_user)),
+        "train_users": int(len(train)),
+        "test_users": int(len(test)),
+        "users_without_events": int((s.n_events == 0).sum()),
+        "events_unknown_video": int((s.ev_video < 0).sum()),
+        "videos": int(len(world.video_author)),
+        "authors": N_AUTHORS,
+        "categories": len(CATEGORIES),
+        "effects": dict(EFFECTS),
+        "oracle": {
+            "test": _scores(female[test], age_class[test], post[test]),
+            "train": _scores(female[train], age_class[train], post[train]),
+        },
+    }
+    _write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", out_dir / "oracle" / "summary.json")
+    o = summary["oracle"]["test"]
+    _log(
+        progress,
+        f"done: oracle on test users roc_auc {o['roc_auc']:.4f}, "
+        f"age_f1_weighted {o['age_f1_weighted']:.4f}, rutube2024 {o['rutube2024']:.4f}",
+    )
+    return summary

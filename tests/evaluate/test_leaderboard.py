@@ -1,0 +1,113 @@
+"""The leaderboard log: append, `make lb` round trip, older and wider logs, correlation."""
+
+from __future__ import annotations
+
+import csv
+
+import pandas as pd
+import pytest
+from conftest import make
+
+from socdem.evaluate.leaderboard import (
+    COLUMNS,
+    LeaderboardError,
+    append_entry,
+    format_table,
+    read_log,
+    record_public_score,
+)
+
+CV = {
+    "author_share": {"roc_auc": 0.79, "f1": 0.62, "age_f1_weighted": 0.40, "rutube2024": 0.49},
+    "linear": {"roc_auc": 0.82, "f1": 0.65, "age_f1_weighted": 0.54, "rutube2024": 0.61},
+    "blend": {"roc_auc": 0.83, "f1": 0.66, "age_f1_weighted": 0.55, "rutube2024": 0.62, "accuracy": 0.78},
+}
+
+
+def add(path, sub, auc=0.83):
+    cv = {**CV, "blend": {**CV["blend"], "roc_auc": auc, "rutube2024": auc - 0.2}}
+    return append_entry(path, "default", "fp", "blend", cv, "linear", sub, blend="sex=stack(linear)", threshold=0.5)
+
+
+def test_make_lb_round_trip(tmp_path):
+    log = tmp_path / "experiments" / "leaderboard.csv"
+    sub = tmp_path / "submissions" / "default.csv"
+    add(log, sub, auc=0.80)
+    add(log, tmp_path / "submissions" / "other.csv", auc=0.81)
+    add(log, sub, auc=0.83)  # a later submission to the same path
+    run = make("lb", tmp_path, SUB=sub, SCORE="0.6123")
+    assert run.returncode == 0, run.stderr
+    rows = read_log(log)
+    assert rows["public_score"].isna().tolist() == [True, True, False]
+    assert rows["public_score"].iloc[2] == pytest.approx(0.6123) and rows["public_at"].notna().iloc[2]
+    shown = make("leaderboard", tmp_path)
+    assert shown.returncode == 0 and "0.6123" in shown.stdout and "linear 0.8200" in shown.stdout
+    missing = make("lb", tmp_path, SUB=tmp_path / "nope.csv", SCORE="0.5")
+    assert missing.returncode == 2 and "no row for" in missing.stderr
+    no_score = make("lb", tmp_path, SUB=sub)
+    assert no_score.returncode == 2 and "SCORE" in no_score.stderr
+
+
+def test_relative_submission_path_matches_from_home(tmp_path):
+    log = tmp_path / "leaderboard.csv"
+    add(log, "submissions/default.csv")
+    row = record_public_score(log, "submissions/default.csv", "0.7", base=tmp_path)
+    assert float(row["public_score"]) == 0.7
+    with pytest.raises(LeaderboardError, match="must be a number"):
+        record_public_score(log, "submissions/default.csv", "high", base=tmp_path)
+
+
+def test_older_log_without_the_last_columns_is_extended(tmp_path):
+    log = tmp_path / "leaderboard.csv"
+    old_columns = COLUMNS[:13]
+    with open(log, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=old_columns)
+        writer.writeheader()
+        writer.writerow(
+            {c: "" for c in old_columns}
+            | {
+                "timestamp": "2024-01-01T00:00:00Z",
+                "experiment": "old",
+                "roc_auc": "0.7",
+                "submission": "submissions/old.csv",
+            }
+        )
+    assert list(read_log(log).columns) == COLUMNS  # read tolerates the missing columns
+    add(log, tmp_path / "new.csv")
+    with open(log, newline="") as fh:
+        header = next(csv.reader(fh))
+    assert header == COLUMNS
+    rows = read_log(log)
+    assert rows["experiment"].tolist() == ["old", "default"] and rows["blend"].iloc[1] == "sex=stack(linear)"
+
+
+def test_foreign_columns_and_non_submission_rows_survive(tmp_path):
+    """Another stage may add columns at the end and rows without a submission."""
+    log = tmp_path / "leaderboard.csv"
+    add(log, tmp_path / "a.csv")
+    frame = pd.read_csv(log, dtype=str, keep_default_na=False)
+    frame["kind"] = "submit"
+    extra = {c: "" for c in frame.columns} | {
+        "timestamp": "2024-01-02T00:00:00Z",
+        "experiment": "default",
+        "kind": "train",
+    }
+    pd.concat([frame, pd.DataFrame([extra])]).to_csv(log, index=False)
+    add(log, tmp_path / "b.csv")
+    record_public_score(log, tmp_path / "a.csv", 0.5)
+    frame = pd.read_csv(log, dtype=str, keep_default_na=False)
+    assert list(frame.columns) == COLUMNS + ["kind"] and frame["kind"].tolist() == ["submit", "train", ""]
+    table = format_table(read_log(log))
+    assert len(table.splitlines()) == 3  # header + the two submissions, not the train row
+
+
+def test_correlation_needs_three_public_scores(tmp_path):
+    log = tmp_path / "leaderboard.csv"
+    for i, auc in enumerate((0.80, 0.82, 0.85)):
+        add(log, tmp_path / f"s{i}.csv", auc=auc)
+    record_public_score(log, tmp_path / "s0.csv", 0.60)
+    record_public_score(log, tmp_path / "s1.csv", 0.61)
+    assert "correlation" not in format_table(read_log(log))
+    record_public_score(log, tmp_path / "s2.csv", 0.65)
+    table = format_table(read_log(log))
+    assert "correlation" in table and "Pearson +" in table
