@@ -45,21 +45,18 @@ n, the video within an author, the region, minute and second carry nothing.
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 from scipy.special import gammaln, logsumexp
 
 from socdem.synthetic.shared import (
     AGE_RANGES,
     CATEGORIES,
     DEVICE_PROFILES,
-    JUNE_1,
     N_CLASSES,
     TEST_SHARE,
     TRAVEL_SHARE,
@@ -69,6 +66,7 @@ from socdem.synthetic.shared import (
     class_prior,
     combine_effects,
     draw_categorical,
+    events_table,
     log_progress,
     normalise_log,
     oracle_scores,
@@ -398,30 +396,7 @@ def _videos_table(world: World, seed: int) -> pa.Table:
 
 
 def _events_table(world: World, s: Sample) -> pa.Table:
-    offset_h = world.region_offset[s.ev_region]
-    moscow_s = s.ev_local_s - (offset_h - 3) * 3600
-    epoch = int((JUNE_1 - _dt.datetime(1970, 1, 1)).total_seconds())
-    order = np.lexsort((s.ev_watch, s.ev_user, moscow_s))
-    ts = pa.array((epoch + moscow_s[order]).astype(np.int64), pa.timestamp("s"))
-    n_videos = len(world.video_author)
-    video = s.ev_video[order]
-    video_ids = pc.if_else(
-        pa.array(video >= 0),
-        video_id_strings(n_videos).take(pa.array(np.maximum(video, 0))),
-        video_id_strings(400, offset=n_videos + 5000).take(pa.array(np.maximum(-1 - video, 0))),
-    )
-    dev = s.device[s.ev_user[order]]
-    columns = {
-        "event_timestamp": pc.strftime(ts, format="%Y-%m-%d %H:%M:%S+03:00"),
-        "viewer_uid": pa.array(s.uid[s.ev_user[order]], pa.int64()),
-        "rutube_video_id": video_ids,
-        "total_watchtime": pa.array(s.ev_watch[order], pa.int64()),
-        "region": pa.array(world.region_names, pa.string()).take(pa.array(s.ev_region[order])),
-    }
-    for j, name in enumerate(("ua_device_type", "ua_client_type", "ua_os", "ua_client_name")):
-        values = pa.array([p[0][j] for p in DEVICE_PROFILES], pa.string())
-        columns[name] = values.take(pa.array(dev))
-    return pa.table(columns)
+    return events_table(s, world.region_names, world.region_offset, len(world.video_author))
 
 
 def generate(out_dir: Path, users: int = 50_000, seed: int = 0, progress: bool = True) -> dict:
@@ -458,6 +433,7 @@ def generate(out_dir: Path, users: int = 50_000, seed: int = 0, progress: bool =
     female = (s.cls >= 4).astype(np.int64)
     summary = {
         "generator": "socdem.synthetic.author_tastes",
+        "family": "author_tastes",
         "users": users,
         "seed": seed,
         "events": int(len(s.ev_user)),

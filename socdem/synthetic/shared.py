@@ -236,6 +236,33 @@ def video_id_strings(n: int, offset: int = 0) -> pa.Array:
     return pc.binary_join_element_wise("video_", ids, "")
 
 
+def events_table(s, region_names: list, region_offset: np.ndarray, n_videos: int) -> pa.Table:
+    """train_events: Moscow timestamps from local time and region; video < 0 = an orphan-pool video."""
+    offset_h = region_offset[s.ev_region]
+    moscow_s = s.ev_local_s - (offset_h - 3) * 3600
+    epoch = int((JUNE_1 - _dt.datetime(1970, 1, 1)).total_seconds())
+    order = np.lexsort((s.ev_watch, s.ev_user, moscow_s))
+    ts = pa.array((epoch + moscow_s[order]).astype(np.int64), pa.timestamp("s"))
+    video = s.ev_video[order]
+    video_ids = pc.if_else(
+        pa.array(video >= 0),
+        video_id_strings(n_videos).take(pa.array(np.maximum(video, 0))),
+        video_id_strings(400, offset=n_videos + 5000).take(pa.array(np.maximum(-1 - video, 0))),
+    )
+    dev = s.device[s.ev_user[order]]
+    columns = {
+        "event_timestamp": pc.strftime(ts, format="%Y-%m-%d %H:%M:%S+03:00"),
+        "viewer_uid": pa.array(s.uid[s.ev_user[order]], pa.int64()),
+        "rutube_video_id": video_ids,
+        "total_watchtime": pa.array(s.ev_watch[order], pa.int64()),
+        "region": pa.array(region_names, pa.string()).take(pa.array(s.ev_region[order])),
+    }
+    for j, name in enumerate(("ua_device_type", "ua_client_type", "ua_os", "ua_client_name")):
+        values = pa.array([p[0][j] for p in DEVICE_PROFILES], pa.string())
+        columns[name] = values.take(pa.array(dev))
+    return pa.table(columns)
+
+
 def oracle_scores(female: np.ndarray, age_class: np.ndarray, post: np.ndarray) -> dict:
     threshold, best_f1 = best_f1_threshold(female, post[:, 0])
     scores = contest_scores(female, post[:, 0], age_class, post[:, 1:].argmax(1))
