@@ -125,11 +125,11 @@ def test_oracle_log_loss_beats_a_tfidf_logistic_regression(contest):
     labels = pd.concat([pd.read_parquet(out / "train_targets.parquet"), pd.read_csv(out / "oracle/test_truth.csv")])
     docs = events.groupby("viewer_uid")["rutube_video_id"].agg(" ".join)
     labels = labels[labels["viewer_uid"].isin(docs.index)].sort_values("viewer_uid")
-    x = TfidfVectorizer(token_pattern=r"\S+", sublinear_tf=True).fit_transform(docs.loc[labels["viewer_uid"]])
+    x = TfidfVectorizer(token_pattern=r"\S+", sublinear_tf=True, min_df=2).fit_transform(docs.loc[labels["viewer_uid"]])
     post = pd.read_parquet(out / "oracle/posterior.parquet").set_index("viewer_uid").loc[labels["viewer_uid"]]
     female = (labels["sex"] == "female").to_numpy().astype(int)
     age = labels["age_class"].to_numpy()
-    model = LogisticRegression(C=2.0, max_iter=400)
+    model = LogisticRegression(C=2.0, max_iter=200, tol=1e-3)
     sex_lr = cross_val_predict(model, x, female, cv=4, method="predict_proba")
     age_lr = cross_val_predict(model, x, age, cv=4, method="predict_proba")
     assert log_loss(female, post["female_proba"]) < log_loss(female, sex_lr)
