@@ -5,7 +5,8 @@ SHELL := /bin/bash
 
 EXP ?= default
 DATA ?= data/raw
-USERS ?= 50000
+USERS ?=
+FAMILY ?= author_tastes
 SEED ?= 0
 LAYOUT ?= rutube2024
 FORMAT ?=
@@ -37,14 +38,14 @@ $(STAMP): requirements.txt
 setup: $(STAMP) ## create .venv and install the pinned requirements (once)
 
 all: $(STAMP) ## setup, data (if none), features, train, submit, then score against the synthetic truth
-	$(RUN) data $(ARGS) --users $(USERS) --seed $(SEED)
+	$(RUN) data $(ARGS) --users "$(USERS)" --seed $(SEED) --family $(FAMILY)
 	$(RUN) features $(ARGS)
 	$(RUN) train $(ARGS)
 	$(RUN) submit $(ARGS)
 	@if [ -f $(TRUTH) ]; then $(RUN) score $(ARGS) --sub $(SUB) --truth $(TRUTH); fi
 
-data: $(STAMP) ## write a synthetic contest to DATA (USERS=, SEED=, LAYOUT=jmlc); never overwrites real data
-	$(RUN) data $(ARGS) --users $(USERS) --seed $(SEED) --layout $(LAYOUT)
+data: $(STAMP) ## write a synthetic contest to DATA (FAMILY=, USERS=, SEED=, LAYOUT=jmlc); never overwrites real data
+	$(RUN) data $(ARGS) --users "$(USERS)" --seed $(SEED) --layout $(LAYOUT) --family $(FAMILY)
 
 features: $(STAMP) ## build and cache the label-free features
 	$(RUN) features $(ARGS)

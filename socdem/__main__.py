@@ -25,7 +25,7 @@ from socdem.paths import DEFAULT_DATA, paths
 from socdem.pipeline.submission import SubmissionError
 from socdem.pipeline.submit import submit
 from socdem.pipeline.train import train
-from socdem.synthetic import GENERATORS
+from socdem.synthetic import FAMILIES, GENERATORS
 
 
 def _log(message: str) -> None:
@@ -35,17 +35,24 @@ def _log(message: str) -> None:
 def _workspace(args):
     if Path(args.data) == DEFAULT_DATA and not contest_files(Path(args.data)):
         _log(f"data: no contest in {DEFAULT_DATA}; generating the synthetic default first")
-        cmd_data(argparse.Namespace(data=args.data, users=50_000, seed=0, layout="rutube2024"))
+        cmd_data(argparse.Namespace(data=args.data, users=None, seed=0, layout="rutube2024", family="author_tastes"))
     return Workspace(data_dir=Path(args.data), exp=load_experiment(args.exp), log=_log)
 
 
 def cmd_data(args) -> int:
     out = Path(args.data)
+    family = args.family
+    if args.layout == "jmlc" and family != "author_tastes":
+        raise ConfigError(f"--family {family}: only author_tastes is written in the JMLC layout (LAYOUT=jmlc)")
     if contest_files(out):
         kind = "synthetic" if (out / "oracle" / "summary.json").exists() else "real"
         _log(f"data: {out} already holds a {kind} contest; left as it is")
         return 0
-    summary = GENERATORS[args.layout](out, users=args.users, seed=args.seed)
+    generator, default_users = FAMILIES[family]
+    if args.layout == "jmlc":
+        generator = GENERATORS["jmlc"]
+    users = default_users if args.users is None else args.users
+    summary = generator(out, users=users, seed=args.seed)
     oracle = summary["oracle"]["test"]
     _log(f"data: synthetic contest in {out} ({summary['users']:,} users, {summary['events']:,} events)")
     _log(
@@ -143,9 +150,12 @@ def parser() -> argparse.ArgumentParser:
         return sp
 
     data = add("data", cmd_data, "write the synthetic contest (never over real data)")
-    data.add_argument("--users", type=int, default=50_000)
+    data.add_argument(
+        "--users", type=lambda v: int(v) if v else None, default=None, help="default: the family's (reallike 1,000)"
+    )
     data.add_argument("--seed", type=int, default=0)
     data.add_argument("--layout", choices=("rutube2024", "jmlc"), default="rutube2024")
+    data.add_argument("--family", choices=tuple(FAMILIES), default="author_tastes", help="the synthetic world")
     add("features", cmd_features, "build and cache the label-free features")
     add("train", cmd_train, "K-fold CV of every model of the experiment").add_argument(
         "--models", default="", help="comma-separated subset of the experiment's models (default: all)"

@@ -45,28 +45,42 @@ n, the video within an author, the region, minute and second carry nothing.
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from scipy.special import gammaln, logsumexp
 
-from socdem.metrics import best_f1_threshold, contest_scores
-
-REGIONS_CSV = Path(__file__).resolve().parents[1] / "resources" / "regions.csv"
-
-N_CLASSES = 8  # c = sex * 4 + age_class; sex 0 = male, 1 = female
-N_HOURS, N_DAYS, N_BINS = 24, 30, 12
-JUNE_1 = _dt.datetime(2024, 6, 1)
-JUNE_1_WEEKDAY = JUNE_1.weekday()  # Saturday = 5
-AGE_RANGES = ((10, 20), (21, 30), (31, 40), (41, 60))  # inclusive year ranges
+from socdem.synthetic.shared import (
+    AGE_RANGES,
+    CATEGORIES,
+    DEVICE_PROFILES,
+    N_CLASSES,
+    TEST_SHARE,
+    TRAVEL_SHARE,
+    ZERO_DURATION_SHARE,
+    categorical_effects,
+    class_effects,
+    class_prior,
+    combine_effects,
+    draw_categorical,
+    events_table,
+    log_progress,
+    normalise_log,
+    oracle_scores,
+    posterior_table,
+    regions,
+    split_users,
+    streams,
+    time_model,
+    video_id_strings,
+    watch_model,
+    write_oracle,
+    write_parquet,
+    write_text,
+)
 
 # Effect sizes (standard deviations on the log scale); tuned so that the
 # oracle reaches ROC-AUC(sex) ~0.87 and weighted F1(age) ~0.63 on test users
@@ -90,50 +104,9 @@ EFFECTS = {
     "watch_age": 0.1,
 }
 N_AUTHORS = 3000
-TEST_SHARE = 0.2
 NO_EVENT_SHARE = 0.005  # of labelled users
 ORPHAN_EVENT_SHARE = 0.002
-TRAVEL_SHARE = 0.02
-ZERO_DURATION_SHARE = 0.005
 
-CATEGORIES = (
-    "Юмор",
-    "Сериалы",
-    "Фильмы",
-    "Музыка",
-    "Спорт",
-    "Авто-мото",
-    "Детям",
-    "Хобби",
-    "Видеоигры",
-    "Путешествия",
-    "Кулинария",
-    "Красота",
-    "Здоровье",
-    "Наука",
-    "Образование",
-    "Новости и СМИ",
-    "Политика",
-    "Бизнес",
-    "Технологии",
-    "Животные",
-    "Дизайн",
-    "Лайфстайл",
-    "Аниме",
-    "Мультфильмы",
-    "Телепередачи",
-    "Эзотерика",
-    "Психология",
-    "Религия",
-    "Строительство и ремонт",
-    "Сад и огород",
-    "Рыбалка и охота",
-    "Мода",
-    "Интервью",
-    "Блоги",
-    "Разное",
-    "Недвижимость",
-)
 # Hand-set hints on top of the random category effects: (female, age 0..3).
 CATEGORY_HINTS = {
     "Авто-мото": (-1.5, (0, 0.3, 0.3, 0)),
@@ -149,54 +122,6 @@ CATEGORY_HINTS = {
     "Эзотерика": (1.0, (-0.3, 0, 0.2, 0.3)),
     "Спорт": (-1.0, (0.2, 0.2, 0, -0.1)),
 }
-# (ua_device_type, ua_client_type, ua_os, ua_client_name), base share,
-# (female, age 0..3) hint.
-DEVICE_PROFILES = (
-    (("smartphone", "mobile app", "Android", "Rutube"), 0.22, (0.1, (0.3, 0.2, 0, -0.2))),
-    (("smartphone", "mobile app", "iOS", "Rutube"), 0.08, (0.4, (0.3, 0.3, 0, -0.5))),
-    (("smartphone", "browser", "Android", "Chrome Mobile"), 0.12, (0.1, (0.4, 0.1, 0, -0.2))),
-    (("smartphone", "browser", "Android", "Yandex Browser"), 0.08, (0.1, (-0.2, 0, 0.1, 0.2))),
-    (("smartphone", "browser", "iOS", "Mobile Safari"), 0.06, (0.5, (0.2, 0.3, 0, -0.4))),
-    (("desktop", "browser", "Windows", "Chrome"), 0.14, (-0.3, (0, 0.1, 0.1, -0.1))),
-    (("desktop", "browser", "Windows", "Yandex Browser"), 0.12, (-0.1, (-0.4, -0.1, 0.1, 0.4))),
-    (("desktop", "browser", "Windows", "Firefox"), 0.02, (-0.5, (-0.2, 0, 0.1, 0.1))),
-    (("desktop", "browser", "Windows", "Opera"), 0.02, (-0.3, (0.1, 0, 0, 0))),
-    (("desktop", "browser", "Mac OS X", "Safari"), 0.015, (0.2, (-0.2, 0.2, 0.2, -0.2))),
-    (("desktop", "browser", "Linux", "Chrome"), 0.005, (-0.8, (0.1, 0.3, 0, -0.4))),
-    (("tablet", "mobile app", "Android", "Rutube"), 0.03, (0.3, (0.4, -0.3, 0, 0.2))),
-    (("tablet", "browser", "iOS", "Mobile Safari"), 0.015, (0.3, (0.1, -0.2, 0.1, 0.1))),
-    (("tv", "mobile app", "Android", "Rutube TV"), 0.035, (-0.1, (-0.6, -0.2, 0.2, 0.5))),
-    (("tv", "browser", None, "Smart TV"), 0.012, (-0.1, (-0.6, -0.2, 0.1, 0.6))),
-    (("desktop", "browser", None, "Yandex Browser"), 0.01, (0, (-0.2, 0, 0, 0.2))),
-    (("smartphone", "browser", None, "Opera Mini"), 0.008, (-0.2, (0.2, 0, 0, -0.1))),
-)
-REGION_WEIGHTS = {  # rough audience shares of the biggest regions
-    "Moscow": 0.16,
-    "Moscow Oblast": 0.08,
-    "St.-Petersburg": 0.07,
-    "Krasnodar Krai": 0.04,
-    "Sverdlovsk Oblast": 0.03,
-    "Tatarstan Republic": 0.03,
-    "Bashkortostan Republic": 0.025,
-    "Rostov": 0.025,
-    "Chelyabinsk": 0.02,
-    "Novosibirsk Oblast": 0.02,
-    "Nizhny Novgorod Oblast": 0.02,
-    "Samara Oblast": 0.02,
-    "Krasnoyarsk Krai": 0.015,
-    "Perm Krai": 0.015,
-    "Volgograd Oblast": 0.012,
-    "Voronezh Oblast": 0.012,
-    "Saratov Oblast": 0.01,
-    "Omsk Oblast": 0.01,
-    "Primorye": 0.01,
-    "Irkutsk Oblast": 0.01,
-}
-
-
-def _log(progress: bool, msg: str) -> None:
-    if progress:
-        print(f"synth: {msg}", flush=True)
 
 
 # ----------------------------------------------------------------- the world
@@ -220,102 +145,21 @@ class World:
     region_p: np.ndarray  # (R,)
 
 
-def _streams(seed: int) -> list[np.random.Generator]:
-    """Independent generators for the world, the users and the events."""
-    children = np.random.SeedSequence(seed).spawn(3)
-    return [np.random.Generator(np.random.PCG64(s)) for s in children]
-
-
-def _class_effects(rng, n_items: int, sex_sd: float, age_sd: float) -> np.ndarray:
-    """(8, n_items) random log-effects: +-sex/2 plus a centred age effect."""
-    sex = rng.normal(0, sex_sd, n_items)
-    age = rng.normal(0, age_sd, (4, n_items))
-    return _combine(sex, age - age.mean(0))
-
-
-def _combine(sex: np.ndarray, age: np.ndarray) -> np.ndarray:
-    """Class effect = sign(sex) * sex / 2 + age[age_class]; shapes (n,), (4, n)."""
-    sign = np.repeat([-0.5, 0.5], 4)[:, None]
-    return sign * sex[None, :] + np.tile(age, (2, 1))
-
-
-def _normalise_log(logits: np.ndarray) -> np.ndarray:
-    return logits - logsumexp(logits, axis=-1, keepdims=True)
-
-
-def _smooth_effects(rng, n: int, sd: float, period: int) -> np.ndarray:
-    """(8, n) smooth periodic class effects (two Fourier harmonics each)."""
-    x = 2 * np.pi * np.arange(n) / period
-    basis = np.stack([np.cos(x), np.sin(x), np.cos(2 * x), np.sin(2 * x)])  # (4, n)
-    sex = rng.normal(0, sd, 4) @ basis * 2
-    age = rng.normal(0, sd, (4, 4)) @ basis
-    return _combine(sex, age - age.mean(0))
-
-
-def _prior() -> np.ndarray:
-    female = 0.32
-    male_age = np.array([0.13, 0.34, 0.30, 0.23])
-    female_age = np.array([0.10, 0.31, 0.33, 0.26])
-    return np.concatenate([(1 - female) * male_age, female * female_age])
-
-
-def _regions() -> tuple[list, np.ndarray, np.ndarray]:
-    table = pd.read_csv(REGIONS_CSV)
-    names = table["region"].astype(str).tolist()
-    offset = table["utc_offset_hours"].to_numpy(np.int64)
-    rest = 1 - sum(REGION_WEIGHTS.values())
-    tail = np.array([0.0 if n in REGION_WEIGHTS else 1 / (i + 8) for i, n in enumerate(names)])
-    weights = np.array([REGION_WEIGHTS.get(n, 0.0) for n in names]) + rest * tail / tail.sum()
-    return names, offset, weights / weights.sum()
-
-
 def _author_model(rng, e: dict) -> tuple[np.ndarray, np.ndarray]:
     """Class-specific author distributions (8, A) and each author's category."""
     n_cat = len(CATEGORIES)
-    cat_eff = _class_effects(rng, n_cat, e["cat_sex"], e["cat_age"])
+    cat_eff = class_effects(rng, n_cat, e["cat_sex"], e["cat_age"])
     for k, name in enumerate(CATEGORIES):
         if name in CATEGORY_HINTS:
             sex, age = CATEGORY_HINTS[name]
-            hint = _combine(np.array([sex]), np.array(age, float)[:, None] - np.mean(age))[:, 0]
+            hint = combine_effects(np.array([sex]), np.array(age, float)[:, None] - np.mean(age))[:, 0]
             cat_eff[:, k] += e["cat_hint"] * hint
     cat_pop = rng.dirichlet(np.full(n_cat, 2.0))
     author_cat = rng.choice(n_cat, N_AUTHORS, p=cat_pop)
     popularity = 1.0 / np.arange(1, N_AUTHORS + 1) ** 1.05
-    own = _class_effects(rng, N_AUTHORS, e["author_sex"], e["author_age"])
+    own = class_effects(rng, N_AUTHORS, e["author_sex"], e["author_age"])
     logits = np.log(popularity)[None, :] + cat_eff[:, author_cat] + own
-    return np.exp(_normalise_log(logits)), author_cat
-
-
-def _categorical_effects(rng, base, hints, sd, hint_scale) -> np.ndarray:
-    """(8, K) log-probabilities: log base + scaled hand hints + random effects."""
-    sex = np.array([h[0] for h in hints], float)
-    age = np.array([h[1] for h in hints], float).T
-    logits = np.log(np.asarray(base, float))[None, :] + hint_scale * _combine(sex, age - age.mean(0))
-    return _normalise_log(logits + _class_effects(rng, len(base), sd, sd))
-
-
-def _time_model(rng, e: dict) -> tuple[np.ndarray, np.ndarray]:
-    """Local-hour (8, 24) and local-day-of-June (8, 30) log-probabilities."""
-    hours = np.arange(N_HOURS)
-    diurnal = 1.2 * np.cos(2 * np.pi * (hours - 21) / 24) + 0.4 * np.cos(4 * np.pi * (hours - 20) / 24)
-    young_late = np.array([1.0, 0.4, -0.4, -1.0])[:, None] * np.cos(2 * np.pi * (hours - 1) / 24)[None, :]
-    hour_eff = _smooth_effects(rng, N_HOURS, e["hour"], 24) + e["hour_age"] * np.tile(young_late, (2, 1))
-    log_hour = _normalise_log(diurnal[None, :] + hour_eff)
-    weekday = (JUNE_1_WEEKDAY + np.arange(N_DAYS)) % 7
-    weekend = (np.arange(7) >= 5).astype(float)
-    day_eff = _smooth_effects(rng, 7, e["weekday"], 7) + e["weekday_age"] * np.tile(
-        np.array([0.6, 0.2, -0.3, -0.5])[:, None] * weekend[None, :], (2, 1)
-    )
-    return log_hour, _normalise_log(day_eff[:, weekday])
-
-
-def _watch_model(rng, e: dict) -> np.ndarray:
-    """(8, 12) log-probabilities of the watch-fraction bin."""
-    base = np.array([0.30, 0.10, 0.06, 0.05, 0.04, 0.04, 0.04, 0.04, 0.05, 0.20, 0.05, 0.03])
-    longer = np.linspace(-1, 1, N_BINS)
-    age_slope = e["watch_age"] * np.array([-1.0, -0.3, 0.3, 1.0])[:, None] * longer[None, :]
-    eff = np.tile(age_slope, (2, 1)) + _class_effects(rng, N_BINS, e["watch"], e["watch"])
-    return _normalise_log(np.log(base)[None, :] + eff)
+    return np.exp(normalise_log(logits)), author_cat
 
 
 def _catalogue(rng, n_authors: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -338,18 +182,18 @@ def _catalogue(rng, n_authors: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 
 def build_world(seed: int) -> World:
     """The class-conditional model and catalogue for `seed` (deterministic)."""
-    rng = _streams(seed)[0]
+    rng = streams(seed)[0]
     e = EFFECTS
     author_p, author_cat = _author_model(rng, e)
-    log_hour, log_day = _time_model(rng, e)
-    log_device = _categorical_effects(
+    log_hour, log_day = time_model(rng, e)
+    log_device = categorical_effects(
         rng, [p[1] for p in DEVICE_PROFILES], [p[2] for p in DEVICE_PROFILES], e["device"], e["device_hint"]
     )
-    log_watch = _watch_model(rng, e)
+    log_watch = watch_model(rng, e)
     video_author, video_cdf, duration = _catalogue(rng, N_AUTHORS)
-    names, offset, region_p = _regions()
+    names, offset, region_p = regions()
     return World(
-        np.log(_prior()),
+        np.log(class_prior()),
         author_p,
         author_cat,
         log_hour,
@@ -389,18 +233,6 @@ class Sample:
     ev_watch: np.ndarray
 
 
-def _draw_categorical(rng, log_p: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """One draw per element of `rows` from the row `rows[i]` of exp(log_p)."""
-    cdf = np.cumsum(np.exp(log_p), axis=1)
-    cdf /= cdf[:, -1:]
-    u = rng.random(len(rows))
-    out = np.empty(len(rows), np.int64)
-    for r in range(log_p.shape[0]):
-        idx = np.flatnonzero(rows == r)
-        out[idx] = np.minimum(np.searchsorted(cdf[r], u[idx], side="right"), log_p.shape[1] - 1)
-    return out
-
-
 def _sample_users(rng, world: World, users: int) -> dict:
     cls = rng.choice(N_CLASSES, users, p=np.exp(world.log_prior))
     lo = np.array([r[0] for r in AGE_RANGES])[cls % 4]
@@ -410,7 +242,7 @@ def _sample_users(rng, world: World, users: int) -> dict:
     is_test = rng.random(users) < TEST_SHARE
     n = np.clip(np.round(rng.lognormal(np.log(15), 0.9, users)), 1, 2000).astype(np.int64)
     n[~is_test & (rng.random(users) < NO_EVENT_SHARE)] = 0
-    device = _draw_categorical(rng, world.log_device, cls)
+    device = draw_categorical(rng, world.log_device, cls)
     home = rng.choice(len(world.region_names), users, p=world.region_p)
     return dict(uid=uid, cls=cls, age=age, is_test=is_test, n_events=n, device=device, home_region=home)
 
@@ -430,7 +262,7 @@ def _polya_authors(rng, world: World, ev_user, ev_cls, start) -> np.ndarray:
         if np.array_equal(nxt, parent):
             break
         parent = nxt
-    fresh_author = _draw_categorical(rng, np.log(world.author_p), ev_cls)
+    fresh_author = draw_categorical(rng, np.log(world.author_p), ev_cls)
     return fresh_author[parent]
 
 
@@ -443,13 +275,13 @@ def _sample_events(rng, world: World, u: dict) -> dict:
     author = _polya_authors(rng, world, ev_user, cls, start)
     video = np.searchsorted(world.video_cdf, author + rng.random(total), side="right")
     video = np.minimum(video, len(world.video_cdf) - 1)
-    hour = _draw_categorical(rng, world.log_hour, cls)
-    day = _draw_categorical(rng, world.log_day, cls)
+    hour = draw_categorical(rng, world.log_hour, cls)
+    day = draw_categorical(rng, world.log_day, cls)
     local_s = day * 86400 + hour * 3600 + rng.integers(0, 3600, total)
     region = u["home_region"][ev_user].copy()
     travel = rng.random(total) < TRAVEL_SHARE
     region[travel] = rng.choice(len(world.region_names), int(travel.sum()), p=world.region_p)
-    k = _draw_categorical(rng, world.log_watch, cls)
+    k = draw_categorical(rng, world.log_watch, cls)
     dur = world.video_duration_s[video]
     watch = np.floor(dur * (k + rng.random(total)) / 10).astype(np.int64)
     # class-independent watch time where the bin cannot be recovered
@@ -474,7 +306,7 @@ def _sample_events(rng, world: World, u: dict) -> dict:
 
 
 def sample(world: World, users: int, seed: int) -> Sample:
-    _, rng_users, rng_events = _streams(seed)
+    _, rng_users, rng_events = streams(seed)
     u = _sample_users(rng_users, world, users)
     return Sample(**u, **_sample_events(rng_events, world, u))
 
@@ -507,28 +339,7 @@ def posterior_from_sample(world: World, s: Sample) -> np.ndarray:
     return log_posterior(world, len(s.uid), s.ev_user, author, s.ev_hour, s.ev_day, s.ev_bin, s.device, s.n_events)
 
 
-def posterior_table(log_post: np.ndarray) -> np.ndarray:
-    """(U, 5): P(female), P(age 0..3)."""
-    p = np.exp(log_post)
-    return np.column_stack([p[:, 4:].sum(1), p[:, :4] + p[:, 4:]])
-
-
 # ------------------------------------------------------------------- writing
-def _write_parquet(table: pa.Table, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(table, tmp, compression="zstd")
-    os.replace(tmp, path)
-
-
-def _write_text(text: str, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def _video_ids(n: int, offset: int = 0) -> pa.Array:
-    ids = pc.cast(pa.array(np.arange(offset, offset + n, dtype=np.int64)), pa.string())
-    return pc.binary_join_element_wise("video_", ids, "")
 
 
 def _titles(rng, world: World) -> list:
@@ -573,7 +384,7 @@ def _videos_table(world: World, seed: int) -> pa.Table:
     order = rng.permutation(len(world.video_author))  # catalogue rows in no particular order
     return pa.table(
         {
-            "rutube_video_id": _video_ids(len(order)).take(pa.array(order)),
+            "rutube_video_id": video_id_strings(len(order)).take(pa.array(order)),
             "title": pa.array(_titles(rng, world), pa.string()).take(pa.array(order)),
             "category": pa.array(
                 np.array(CATEGORIES, dtype=object)[world.author_category[world.video_author]][order], pa.string()
@@ -585,97 +396,27 @@ def _videos_table(world: World, seed: int) -> pa.Table:
 
 
 def _events_table(world: World, s: Sample) -> pa.Table:
-    offset_h = world.region_offset[s.ev_region]
-    moscow_s = s.ev_local_s - (offset_h - 3) * 3600
-    epoch = int((JUNE_1 - _dt.datetime(1970, 1, 1)).total_seconds())
-    order = np.lexsort((s.ev_watch, s.ev_user, moscow_s))
-    ts = pa.array((epoch + moscow_s[order]).astype(np.int64), pa.timestamp("s"))
-    n_videos = len(world.video_author)
-    video = s.ev_video[order]
-    video_ids = pc.if_else(
-        pa.array(video >= 0),
-        _video_ids(n_videos).take(pa.array(np.maximum(video, 0))),
-        _video_ids(400, offset=n_videos + 5000).take(pa.array(np.maximum(-1 - video, 0))),
-    )
-    dev = s.device[s.ev_user[order]]
-    columns = {
-        "event_timestamp": pc.strftime(ts, format="%Y-%m-%d %H:%M:%S+03:00"),
-        "viewer_uid": pa.array(s.uid[s.ev_user[order]], pa.int64()),
-        "rutube_video_id": video_ids,
-        "total_watchtime": pa.array(s.ev_watch[order], pa.int64()),
-        "region": pa.array(world.region_names, pa.string()).take(pa.array(s.ev_region[order])),
-    }
-    for j, name in enumerate(("ua_device_type", "ua_client_type", "ua_os", "ua_client_name")):
-        values = pa.array([p[0][j] for p in DEVICE_PROFILES], pa.string())
-        columns[name] = values.take(pa.array(dev))
-    return pa.table(columns)
-
-
-def _scores(female: np.ndarray, age_class: np.ndarray, post: np.ndarray) -> dict:
-    threshold, best_f1 = best_f1_threshold(female, post[:, 0])
-    scores = contest_scores(female, post[:, 0], age_class, post[:, 1:].argmax(1))
-    return {
-        "users": int(len(female)),
-        "roc_auc": scores["roc_auc"],
-        "best_f1": best_f1,
-        "best_f1_threshold": threshold,
-        "f1": scores["f1"],
-        "accuracy": scores["accuracy"],
-        "age_f1_weighted": scores["age_f1_weighted"],
-        "rutube2024": scores["rutube2024"],
-    }
-
-
-def split_users(s: Sample) -> tuple[np.ndarray, np.ndarray]:
-    """Positions of the labelled and of the test users, each ordered by uid."""
-    train, test = np.flatnonzero(~s.is_test), np.flatnonzero(s.is_test)
-    return train[np.argsort(s.uid[train])], test[np.argsort(s.uid[test])]
-
-
-def write_oracle(out_dir: Path, s: Sample, post: np.ndarray) -> None:
-    """oracle/posterior.parquet (every user) and oracle/test_truth.csv."""
-    every = np.argsort(s.uid)
-    _write_parquet(
-        pa.table(
-            {
-                "viewer_uid": pa.array(s.uid[every], pa.int64()),
-                "is_test": pa.array(s.is_test[every]),
-                "female_proba": pa.array(post[every, 0]),
-                **{f"age_p{a}": pa.array(post[every, 1 + a]) for a in range(4)},
-            }
-        ),
-        out_dir / "oracle" / "posterior.parquet",
-    )
-    test = split_users(s)[1]
-    truth = pd.DataFrame(
-        {
-            "viewer_uid": s.uid[test],
-            "sex": np.where(s.cls[test] >= 4, "female", "male"),
-            "age_class": s.cls[test] % 4,
-            "age": s.age[test],
-        }
-    )
-    _write_text(truth.to_csv(index=False), out_dir / "oracle" / "test_truth.csv")
+    return events_table(s, world.region_names, world.region_offset, len(world.video_author))
 
 
 def generate(out_dir: Path, users: int = 50_000, seed: int = 0, progress: bool = True) -> dict:
     """Write a synthetic contest with its exact oracle into `out_dir`; return the summary."""
     out_dir = Path(out_dir)
     (out_dir / "oracle").mkdir(parents=True, exist_ok=True)
-    _log(progress, f"building the world (seed {seed}) ...")
+    log_progress(progress, f"building the world (seed {seed}) ...")
     world = build_world(seed)
-    _log(progress, f"sampling {users} users and their events ...")
+    log_progress(progress, f"sampling {users} users and their events ...")
     s = sample(world, users, seed)
-    _log(progress, f"{len(s.ev_user)} events; computing the exact posterior ...")
+    log_progress(progress, f"{len(s.ev_user)} events; computing the exact posterior ...")
     post = posterior_table(posterior_from_sample(world, s))
 
-    _log(progress, "writing tables ...")
+    log_progress(progress, "writing tables ...")
     sex = np.where(s.cls >= 4, "female", "male")
     age_class = s.cls % 4
     train, test = split_users(s)
-    _write_parquet(_events_table(world, s), out_dir / "train_events.parquet")
-    _write_parquet(_videos_table(world, seed), out_dir / "video_info_v2.parquet")
-    _write_parquet(
+    write_parquet(_events_table(world, s), out_dir / "train_events.parquet")
+    write_parquet(_videos_table(world, seed), out_dir / "video_info_v2.parquet")
+    write_parquet(
         pa.table(
             {
                 "viewer_uid": pa.array(s.uid[train], pa.int64()),
@@ -686,12 +427,13 @@ def generate(out_dir: Path, users: int = 50_000, seed: int = 0, progress: bool =
         ),
         out_dir / "train_targets.parquet",
     )
-    _write_parquet(pa.table({"viewer_uid": pa.array(s.uid[test], pa.int64())}), out_dir / "test_users.parquet")
+    write_parquet(pa.table({"viewer_uid": pa.array(s.uid[test], pa.int64())}), out_dir / "test_users.parquet")
     write_oracle(out_dir, s, post)
 
     female = (s.cls >= 4).astype(np.int64)
     summary = {
         "generator": "socdem.synthetic.author_tastes",
+        "family": "author_tastes",
         "users": users,
         "seed": seed,
         "events": int(len(s.ev_user)),
@@ -704,13 +446,13 @@ def generate(out_dir: Path, users: int = 50_000, seed: int = 0, progress: bool =
         "categories": len(CATEGORIES),
         "effects": dict(EFFECTS),
         "oracle": {
-            "test": _scores(female[test], age_class[test], post[test]),
-            "train": _scores(female[train], age_class[train], post[train]),
+            "test": oracle_scores(female[test], age_class[test], post[test]),
+            "train": oracle_scores(female[train], age_class[train], post[train]),
         },
     }
-    _write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", out_dir / "oracle" / "summary.json")
+    write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", out_dir / "oracle" / "summary.json")
     o = summary["oracle"]["test"]
-    _log(
+    log_progress(
         progress,
         f"done: oracle on test users roc_auc {o['roc_auc']:.4f}, "
         f"age_f1_weighted {o['age_f1_weighted']:.4f}, rutube2024 {o['rutube2024']:.4f}",

@@ -21,21 +21,18 @@ import pandas as pd
 import pyarrow as pa
 from scipy.special import logsumexp
 
-from socdem.synthetic.author_tastes import (
+from socdem.synthetic.author_tastes import _videos_table, build_world, log_posterior, sample
+from socdem.synthetic.shared import (
     CATEGORIES,
     DEVICE_PROFILES,
     JUNE_1,
-    _log,
-    _scores,
-    _videos_table,
-    _write_parquet,
-    _write_text,
-    build_world,
-    log_posterior,
+    log_progress,
+    oracle_scores,
     posterior_table,
-    sample,
     split_users,
     write_oracle,
+    write_parquet,
+    write_text,
 )
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -79,11 +76,11 @@ def _video_counts(world, population) -> pd.DataFrame:
 def generate_jmlc(out_dir: Path, users: int = 50_000, seed: int = 0, progress: bool = True) -> dict:
     out_dir = Path(out_dir)
     (out_dir / "oracle").mkdir(parents=True, exist_ok=True)
-    _log(progress, f"building the world (seed {seed}), JMLC layout ...")
+    log_progress(progress, f"building the world (seed {seed}), JMLC layout ...")
     world = build_world(seed)
     s = sample(world, users, seed)
     population = sample(world, users * PLATFORM_USERS_FACTOR, seed + 1_000_003)
-    _log(progress, f"{len(s.ev_user)} events; computing the exact posterior for the JMLC view ...")
+    log_progress(progress, f"{len(s.ev_user)} events; computing the exact posterior for the JMLC view ...")
     author = np.where(s.ev_video >= 0, s.ev_author, -1)
     post = posterior_table(
         log_posterior(
@@ -99,7 +96,7 @@ def generate_jmlc(out_dir: Path, users: int = 50_000, seed: int = 0, progress: b
         )
     )
 
-    _log(progress, "writing tables ...")
+    log_progress(progress, "writing tables ...")
     order = np.lexsort((s.ev_user, s.ev_local_s))
     video = s.ev_video[order]
     known = video >= 0
@@ -129,15 +126,15 @@ def generate_jmlc(out_dir: Path, users: int = 50_000, seed: int = 0, progress: b
     }
     for column in counts.columns:
         events[column] = pa.array(np.where(known, counts[column].to_numpy()[vid], None), pa.int64())
-    _write_parquet(pa.table(events), out_dir / "train_events.parquet")
+    write_parquet(pa.table(events), out_dir / "train_events.parquet")
 
     sex = np.where(s.cls >= 4, "female", "male")
     train, test = split_users(s)
-    _write_parquet(
+    write_parquet(
         pa.table({"viewer_id": pa.array(s.uid[train], pa.int64()), "sex": pa.array(sex[train], pa.string())}),
         out_dir / "auth_sex_labels.parquet",
     )
-    _write_parquet(pa.table({"viewer_id": pa.array(s.uid[test], pa.int64())}), out_dir / "test_users.parquet")
+    write_parquet(pa.table({"viewer_id": pa.array(s.uid[test], pa.int64())}), out_dir / "test_users.parquet")
     write_oracle(out_dir, s, post)
     female, age_class = (s.cls >= 4).astype(np.int64), s.cls % 4
     summary = {
@@ -150,11 +147,11 @@ def generate_jmlc(out_dir: Path, users: int = 50_000, seed: int = 0, progress: b
         "test_users": int(len(test)),
         "categories": len(CATEGORIES),
         "oracle": {
-            "test": _scores(female[test], age_class[test], post[test]),
-            "train": _scores(female[train], age_class[train], post[train]),
+            "test": oracle_scores(female[test], age_class[test], post[test]),
+            "train": oracle_scores(female[train], age_class[train], post[train]),
         },
     }
-    _write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", out_dir / "oracle" / "summary.json")
+    write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", out_dir / "oracle" / "summary.json")
     o = summary["oracle"]["test"]
-    _log(progress, f"done: oracle on test users roc_auc {o['roc_auc']:.4f}, best_f1 {o['best_f1']:.4f}")
+    log_progress(progress, f"done: oracle on test users roc_auc {o['roc_auc']:.4f}, best_f1 {o['best_f1']:.4f}")
     return summary

@@ -11,6 +11,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from socdem.synthetic import author_tastes as synth
+from socdem.synthetic import shared
 
 USERS = 3000
 FILES = (
@@ -73,7 +74,7 @@ def test_schema(contest):
     assert events["rutube_video_id"].str.fullmatch(r"video_\d+").all()
     assert 0.01 < events["ua_os"].isna().mean() < 0.06
     assert not events.drop(columns="ua_os").isna().any().any()
-    regions = pd.read_csv(synth.REGIONS_CSV)["region"]
+    regions = pd.read_csv(shared.REGIONS_CSV)["region"]
     assert events["region"].isin(regions).all()
 
     videos = _read(contest, "video_info_v2")
@@ -147,7 +148,7 @@ def test_posterior_is_exact_given_public_files(contest):
     author = np.where(known, ev["latent"].fillna(-1), -1).astype(np.int64)
 
     # local hour and day: Moscow time shifted by the event region's offset
-    offsets = pd.read_csv(synth.REGIONS_CSV).set_index("region")["utc_offset_hours"]
+    offsets = pd.read_csv(shared.REGIONS_CSV).set_index("region")["utc_offset_hours"]
     moscow = pd.to_datetime(ev["event_timestamp"].str[:19])
     local = moscow + pd.to_timedelta(ev["region"].map(offsets).to_numpy() - 3, unit="h")
     assert (local.dt.month == 6).all() and (local.dt.year == 2024).all()
@@ -156,7 +157,7 @@ def test_posterior_is_exact_given_public_files(contest):
     tenth = (ev["duration"].fillna(0).to_numpy() / 10_000).astype(np.int64)
     has_bin = known & (tenth > 0)
     k = np.where(has_bin, ev["total_watchtime"].to_numpy() // np.maximum(tenth, 1), -1)
-    assert ((k[has_bin] >= 0) & (k[has_bin] < synth.N_BINS)).all()
+    assert ((k[has_bin] >= 0) & (k[has_bin] < shared.N_BINS)).all()
 
     # the device profile: one per user
     cols = ["ua_device_type", "ua_client_type", "ua_os", "ua_client_name"]
