@@ -247,3 +247,113 @@ def test_duplicated_and_late_events_are_counted(tmp_path):
     tables["train_events"] = pd.concat([events, events.iloc[:3], late], ignore_index=True)
     report = load_contest(write_tables(tmp_path / "c", tables)).report
     assert report["events_duplicated"] == 3 and report["events_after_period"] == 2
+
+
+# ---- refused before any work ----
+
+
+def _experiment(home, name, text):
+    (home / "experiments").mkdir(exist_ok=True)
+    (home / "experiments" / f"{name}.toml").write_text(text)
+    return name
+
+
+REFUSED = {
+    "unknown model": ('models = ["top_class", "nope"]\n', r"unknown 'nope'"),
+    "empty linear cs": ("[linear]\ncs = []\n", r"linear\.cs: expected a non-empty list"),
+    "n_folds beyond a sex": ("n_folds = 50\n", r"n_folds = 50 is more than the 15 labelled"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED))
+def test_bad_experiment_is_refused_before_any_work(tmp_path, socdem_home, capsys, case):
+    text, message = REFUSED[case]
+    folder = write_tables(tmp_path / "c", small_tables(n_users=40))
+    code, err = _run(capsys, "train", "--exp", _experiment(socdem_home, "bad", text), "--data", str(folder))
+    assert code == 2 and len(err) <= 2 and err[-1].startswith("error: ")
+    assert pytest.importorskip("re").search(message, err[-1]), err[-1]
+    assert not (socdem_home / "artifacts" / "features").exists() and not (socdem_home / "artifacts" / "folds").exists()
+
+
+def test_bogus_format_and_no_users_are_refused(tmp_path, socdem_home, capsys):
+    folder = write_tables(tmp_path / "c", small_tables(n_users=40))
+    code, err = _run(capsys, "submit", "--exp", "fast", "--data", str(folder), "--format", "bogus")
+    assert code == 2 and err == ["error: submit: FORMAT=bogus; expected one of full, rutube2024, jmlc (or none)"]
+    code, err = _run(capsys, "data", "--data", str(tmp_path / "d"), "--users", "0")
+    assert code == 2 and len(err) == 1 and "USERS=0" in err[0] and not (tmp_path / "d").exists()
+
+
+# ---- nothing stale, nothing half-written ----
+
+
+def test_failed_make_data_leaves_no_folder(tmp_path, socdem_home, capsys, monkeypatch):
+    import socdem.__main__ as cli
+
+    def half_then_fail(out, users, seed):
+        write_tables(out, {"train_events": small_tables(n_users=4)["train_events"]})
+        raise KeyboardInterrupt  # as a Ctrl-C in the middle of writing
+
+    monkeypatch.setitem(cli.GENERATORS, "rutube2024", half_then_fail)
+    with pytest.raises(KeyboardInterrupt):
+        main(["data", "--data", str(tmp_path / "raw"), "--users", "10"])
+    assert not (tmp_path / "raw").exists() and list(tmp_path.iterdir()) == []
+
+
+def test_unreadable_cached_artifacts_are_rebuilt(tmp_path, socdem_home, capsys):
+    folder = write_tables(tmp_path / "c", small_tables(n_users=60))
+    args = ["submit", "--exp", "fast", "--data", str(folder)]
+    assert _run(capsys, "features", *args[1:])[0] == 0 and _run(capsys, *args)[0] == 0
+    submission = (socdem_home / "submissions" / "fast.csv").read_bytes()
+    artifacts = socdem_home / "artifacts"
+    broken = [
+        *artifacts.glob("features/*/user_features.parquet"),
+        *artifacts.glob("folds/*.parquet"),
+        *artifacts.glob("fast/models/linear/fold1.parquet"),
+        *artifacts.glob("fast/models/linear/fold0.json"),
+        *artifacts.glob("fast/models/top_class/oof.parquet"),
+    ]
+    assert len(broken) == 5
+    for path in broken:
+        path.write_bytes(b"")
+    for argv in (["features", *args[1:]], ["train", *args[1:]], args):
+        code, err = _run(capsys, *argv)
+        assert code == 0, err[-3:]
+    assert (socdem_home / "submissions" / "fast.csv").read_bytes() == submission
+    assert all(path.stat().st_size > 0 for path in broken)
+
+
+def test_atomic_files_get_the_umask_mode(tmp_path):
+    import os
+
+    from socdem.io import write_text_atomic
+
+    old = os.umask(0o022)
+    try:
+        write_text_atomic(tmp_path / "a.txt", "x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o644
+
+
+def test_public_score_outside_the_metric_range_is_refused(tmp_path):
+    from socdem.evaluate.leaderboard import LeaderboardError, record_public_score
+
+    with pytest.raises(LeaderboardError, match=r"0\.\.1"):
+        record_public_score(tmp_path / "log.csv", "a.csv", "1.5")
+
+
+def test_make_score_with_spaces_and_without_an_id_column(tmp_path):
+    from conftest import make
+
+    folder = tmp_path / "my data"
+    folder.mkdir()
+    truth = pd.DataFrame({"viewer_uid": ["u1", "u2"], "sex": ["male", "female"], "age_class": [0, 1]})
+    truth.to_csv(folder / "truth.csv", index=False)
+    truth.assign(female_proba=[0.2, 0.9]).to_csv(folder / "sub file.csv", index=False)
+    run = make("score", tmp_path, SUB=folder / "sub file.csv", TRUTH=folder / "truth.csv", DATA=folder)
+    assert run.returncode == 0, run.stderr[-2000:]
+    truth.drop(columns="viewer_uid").to_csv(folder / "sub file.csv", index=False)
+    run = make("score", tmp_path, SUB=folder / "sub file.csv", TRUTH=folder / "truth.csv", DATA=folder)
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    first = run.stderr.strip().splitlines()[0]
+    assert first.endswith("missing column 'viewer_uid' (or 'viewer_id'); expected the user id beside sex, age_class")
