@@ -22,7 +22,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 RUN := OMP_NUM_THREADS=2 MKL_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 PYTHONHASHSEED=0 $(PY) -m socdem
-ARGS := --exp $(EXP) --data $(DATA)
+# quoted: DATA, SUB and TRUTH may hold spaces (make score "SUB=my subs/a.csv")
+ARGS := --exp "$(EXP)" --data "$(DATA)"
 
 .PHONY: help all setup data features train tune submit score leaderboard bench report lb dag test lint clean
 
@@ -38,14 +39,14 @@ $(STAMP): requirements.txt
 setup: $(STAMP) ## create .venv and install the pinned requirements (once)
 
 all: $(STAMP) ## setup, data (if none), features, train, submit, then score against the synthetic truth
-	$(RUN) data $(ARGS) --users "$(USERS)" --seed $(SEED) --family $(FAMILY)
+	$(RUN) data $(ARGS) --users "$(USERS)" --seed "$(SEED)" --family "$(FAMILY)"
 	$(RUN) features $(ARGS)
 	$(RUN) train $(ARGS)
 	$(RUN) submit $(ARGS)
-	@if [ -f $(TRUTH) ]; then $(RUN) score $(ARGS) --sub $(SUB) --truth $(TRUTH); fi
+	@if [ -f "$(TRUTH)" ]; then $(RUN) score $(ARGS) --sub "$(SUB)" --truth "$(TRUTH)"; fi
 
 data: $(STAMP) ## write a synthetic contest to DATA (FAMILY=, USERS=, SEED=, LAYOUT=jmlc); never overwrites real data
-	$(RUN) data $(ARGS) --users "$(USERS)" --seed $(SEED) --layout $(LAYOUT) --family $(FAMILY)
+	$(RUN) data $(ARGS) --users "$(USERS)" --seed "$(SEED)" --layout "$(LAYOUT)" --family "$(FAMILY)"
 
 features: $(STAMP) ## build and cache the label-free features
 	$(RUN) features $(ARGS)
@@ -60,7 +61,7 @@ submit: $(STAMP) ## write submissions/EXP.csv (FORMAT=rutube2024 for the contest
 	$(RUN) submit $(ARGS) --format "$(FORMAT)"
 
 score: $(STAMP) ## score SUB= against TRUTH= (default: the synthetic truth), beside the oracle
-	$(RUN) score $(ARGS) --sub $(SUB) --truth $(TRUTH)
+	$(RUN) score $(ARGS) --sub "$(SUB)" --truth "$(TRUTH)"
 
 leaderboard: $(STAMP) ## print the leaderboard log, sorted by CV ROC-AUC
 	$(RUN) leaderboard $(ARGS)

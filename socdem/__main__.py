@@ -21,8 +21,11 @@ from socdem.evaluate.leaderboard import (
 from socdem.evaluate.scorer import oracle_scores, score_files, side_by_side
 from socdem.features.build import build_features
 from socdem.features.workspace import Workspace
+from socdem.io import atomic_folder
+from socdem.models.registry import REGISTRY
 from socdem.paths import DEFAULT_DATA, paths
-from socdem.pipeline.submission import SubmissionError
+from socdem.pipeline.folds import check_n_folds
+from socdem.pipeline.submission import FORMATS, SubmissionError
 from socdem.pipeline.submit import submit
 from socdem.pipeline.train import train
 from socdem.synthetic import FAMILIES, GENERATORS
@@ -32,11 +35,28 @@ def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _workspace(args):
+def _experiment(name: str):
+    """The experiment, refused before any work when it names a model that does not exist."""
+    exp = load_experiment(name)
+    unknown = [m for m in exp.models if m not in REGISTRY]
+    if unknown or not exp.models:
+        raise ConfigError(
+            f"experiment {name}: models: unknown {', '.join(map(repr, unknown)) or 'none given'}; "
+            f"expected some of {', '.join(REGISTRY)}"
+        )
+    return exp
+
+
+def _workspace(args, labels: bool = False):
+    """The run's workspace; with `labels`, the labels are read at once and the folds checked against them."""
+    exp = _experiment(args.exp)
     if Path(args.data) == DEFAULT_DATA and not contest_files(Path(args.data)):
         _log(f"data: no contest in {DEFAULT_DATA}; generating the synthetic default first")
         cmd_data(argparse.Namespace(data=args.data, users=None, seed=0, layout="rutube2024", family="author_tastes"))
-    return Workspace(data_dir=Path(args.data), exp=load_experiment(args.exp), log=_log)
+    ws = Workspace(data_dir=Path(args.data), exp=exp, log=_log)
+    if labels:
+        check_n_folds(ws.contest.targets, exp.n_folds, f"experiment {exp.name}")
+    return ws
 
 
 def cmd_data(args) -> int:
@@ -44,15 +64,22 @@ def cmd_data(args) -> int:
     family = args.family
     if args.layout == "jmlc" and family != "author_tastes":
         raise ConfigError(f"--family {family}: only author_tastes is written in the JMLC layout (LAYOUT=jmlc)")
+    if args.users is not None and args.users < 1:
+        raise ConfigError(f"data: USERS={args.users}; expected a positive number of users")
     if contest_files(out):
         kind = "synthetic" if (out / "oracle" / "summary.json").exists() else "real"
         _log(f"data: {out} already holds a {kind} contest; left as it is")
         return 0
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ContestError(
+            f"{out}: holds other files but no contest; expected an empty or absent folder for `make data`"
+        )
     generator, default_users = FAMILIES[family]
     if args.layout == "jmlc":
         generator = GENERATORS["jmlc"]
     users = default_users if args.users is None else args.users
-    summary = generator(out, users=users, seed=args.seed)
+    with atomic_folder(out) as tmp:  # a killed or failed run leaves no half-written contest behind
+        summary = generator(tmp, users=users, seed=args.seed)
     oracle = summary["oracle"]["test"]
     _log(f"data: synthetic contest in {out} ({summary['users']:,} users, {summary['events']:,} events)")
     _log(
@@ -68,7 +95,7 @@ def cmd_features(args) -> int:
 
 
 def cmd_train(args) -> int:
-    ws = _workspace(args)
+    ws = _workspace(args, labels=True)
     models = [m for m in args.models.split(",") if m] if args.models else None
     unknown = sorted(set(models or ()) - set(ws.exp.models))
     if unknown:
@@ -80,7 +107,9 @@ def cmd_train(args) -> int:
 
 
 def cmd_submit(args) -> int:
-    ws = _workspace(args)
+    if args.format and args.format not in FORMATS:
+        raise ConfigError(f"submit: FORMAT={args.format}; expected one of {', '.join(FORMATS)} (or none)")
+    ws = _workspace(args, labels=True)
     log_submission(ws, submit(ws, fmt=args.format or None))
     return 0
 
@@ -101,7 +130,7 @@ def cmd_leaderboard(args) -> int:
 def cmd_tune(args) -> int:
     from socdem.pipeline.tune import tune  # Optuna and CatBoost load only for `make tune`
 
-    ws = _workspace(args)
+    ws = _workspace(args, labels=True)
     tune(ws, trials=args.trials, workers=args.workers, storage=args.storage)
     return 0
 
@@ -116,7 +145,7 @@ def cmd_bench(args) -> int:
 def cmd_report(args) -> int:
     from socdem.evaluate.report import write_report  # matplotlib loads only for `make report`
 
-    write_report(_workspace(args))
+    write_report(_workspace(args, labels=True))
     return 0
 
 

@@ -184,4 +184,7 @@ def load_experiment(name: str, experiments_dir: Path | None = None) -> Experimen
         raise ConfigError(f"{path}.contest: expected 'auto', 'rutube2024' or 'jmlc', got {exp.contest!r}")
     if exp.n_folds < 2:
         raise ConfigError(f"{path}.n_folds: expected at least 2, got {exp.n_folds}")
+    cs = exp.linear.cs
+    if not cs or not all(isinstance(c, int | float) and not isinstance(c, bool) and c > 0 for c in cs):
+        raise ConfigError(f"{path}.linear.cs: expected a non-empty list of positive numbers, got {cs!r}")
     return exp

@@ -8,7 +8,8 @@ import hashlib
 import json
 import os
 import pickle
-import tempfile
+import secrets
+import shutil
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -20,14 +21,34 @@ def atomic_path(path: Path):
     """Yield a temp path beside `path`; rename it onto `path` on success."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    tmp = str(path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp")
+    # not mkstemp: its 0600 would stick to the renamed file; 0666 here gets the umask like any new file
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     try:
         yield Path(tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+@contextmanager
+def atomic_folder(path: Path):
+    """Yield a new temp folder beside `path`; rename it onto `path` on success,
+    so `path` holds everything written or nothing (an interrupted run leaves
+    only the hidden temp folder, removed on any error it sees)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    tmp.mkdir(mode=0o777)  # the umask applies, as to any new folder
+    try:
+        yield tmp
+        if path.is_dir() and not any(path.iterdir()):
+            path.rmdir()  # an empty target is replaced; a non-empty one makes the rename fail
+        os.rename(tmp, path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
 
 
 def write_text_atomic(path: Path, text: str) -> None:
@@ -50,6 +71,22 @@ def write_pickle_atomic(path: Path, obj) -> None:
             pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
 
 
+def read_parquet_or_none(path: Path) -> pd.DataFrame | None:
+    """A cached parquet file, or None when it is absent or unreadable (zero bytes, truncated): rebuild it."""
+    try:
+        return pd.read_parquet(path)
+    except Exception:  # absent or damaged: either way the cache entry is gone
+        return None
+
+
+def read_json_or_none(path: Path):
+    """A cached JSON file, or None when it is absent or unreadable."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def _json_default(obj):
     if hasattr(obj, "item"):
         return obj.item()
@@ -70,11 +107,13 @@ def _content_digest(path: Path) -> str:
 
 
 def file_digest(path: Path, memo_file: Path | None = None) -> str:
-    """Content hash of a file. The memo (keyed by path, size and mtime) only
-    spares re-reading an unchanged file; the key itself is content-based."""
+    """Content hash of a file. The memo (keyed by path, size, mtime, inode and
+    ctime, as git's index) only spares re-reading an unchanged file; the key
+    itself is content-based. ctime catches an edit whose mtime was restored
+    (`touch -r`), the inode a file replaced by another."""
     path = Path(path)
     stat = path.stat()
-    memo_key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+    memo_key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{stat.st_ino}|{stat.st_ctime_ns}"
     memo = {}
     if memo_file is not None and memo_file.exists():
         try:

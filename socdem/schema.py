@@ -23,7 +23,8 @@ def target_column(name: str) -> str:
 
 
 def prediction_frame(uids, female_proba=None, age_proba=None) -> pd.DataFrame:
-    frame = pd.DataFrame(index=pd.Index(np.asarray(uids, dtype=np.int64), name="viewer_uid"))
+    # ids as the contest holds them: int64, or text (never cast: "000123" is not 123)
+    frame = pd.DataFrame(index=pd.Index(np.asarray(uids), name="viewer_uid"))
     if female_proba is not None:
         frame["female_proba"] = np.asarray(female_proba, dtype=np.float64)
     if age_proba is not None:

@@ -4,12 +4,14 @@ line naming the file, the column and the first offending values."""
 from __future__ import annotations
 
 import csv
+import gzip
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from socdem.schema import SEX_VALUES
@@ -23,21 +25,85 @@ def examples(values, n: int = 3) -> str:
     return ", ".join(repr(v.item() if hasattr(v, "item") else v) for v in list(values)[:n])
 
 
+SUFFIXES = (".parquet", ".csv", ".csv.gz")  # a .csv.gz is read like a .csv
+CSV_BLOCK_SIZE = 1 << 20  # bytes per read block; quoted newlines may fall on any block boundary
+NULL_VALUES = sorted(
+    {
+        "",
+        "#N/A",
+        "#N/A N/A",
+        "#NA",
+        "-1.#IND",
+        "-1.#QNAN",
+        "-NaN",
+        "-nan",
+        "1.#IND",
+        "1.#QNAN",
+        "<NA>",
+        "N/A",
+        "NA",
+        "NULL",
+        "NaN",
+        "None",
+        "n/a",
+        "nan",
+        "null",
+    }
+)  # pandas' read_csv defaults
+INT64_LIMIT = 2**63
+CANONICAL_INTEGER = r"^-?(0|[1-9][0-9]*)(\.0+)?$"  # 123 or 123.0, not 0123: a zero-padded id is text
+FLOAT_LOOKING = r"^(-?[0-9]+)\.0+$"  # "123.0", as a float column writes an integer id: the id "123"
+
+
 def find_table(data_dir: Path, name: str) -> Path | None:
-    for suffix in (".parquet", ".csv"):
-        path = data_dir / f"{name}{suffix}"
-        if path.exists():
-            return path
-    return None
+    found = [data_dir / f"{name}{suffix}" for suffix in SUFFIXES if (data_dir / f"{name}{suffix}").exists()]
+    if len(found) > 1:
+        raise ContestError(
+            f"{', '.join(map(str, found))}: table '{name}' is given {len(found)} times; "
+            "expected exactly one file per table (remove the others)"
+        )
+    return found[0] if found else None
 
 
-def read_table(path: Path) -> pd.DataFrame:
+def _is_csv(path: Path) -> bool:
+    return path.name.endswith((".csv", ".csv.gz"))
+
+
+def _kind(path: Path) -> str:
+    return "CSV" if _is_csv(path) else "parquet"
+
+
+def _cannot_read(path: Path, exc: Exception) -> ContestError:
+    text = str(exc)
+    if isinstance(exc, UnicodeDecodeError) or "UTF8" in text or "UTF-8" in text:
+        return ContestError(f"{path}: not UTF-8 text (e.g. saved as cp1251); expected a UTF-8 CSV file")
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return ContestError(f"{path}: cannot be read as {_kind(path)}: {first}")
+
+
+def read_table(path: Path, text_columns=()) -> pd.DataFrame:
+    """The table with stripped column names. In a CSV, `text_columns` are read
+    as written (ids, timestamps), never turned into numbers or times first."""
     try:
-        if path.suffix == ".parquet":
-            return pd.read_parquet(path)
-        return pd.read_csv(path, engine="pyarrow")
+        if not _is_csv(path):
+            df = pd.read_parquet(path)
+        else:
+            raw_names = {name.strip(): name for name in table_columns(path)}
+            types = {raw_names[c]: pa.string() for c in text_columns if c in raw_names}
+            df = pacsv.read_csv(
+                path,
+                read_options=pacsv.ReadOptions(block_size=CSV_BLOCK_SIZE),
+                parse_options=pacsv.ParseOptions(newlines_in_values=True),
+                convert_options=pacsv.ConvertOptions(
+                    column_types=types, null_values=NULL_VALUES, strings_can_be_null=True
+                ),
+            ).to_pandas()
+    except ContestError:
+        raise
     except Exception as exc:  # the reader's own message, but attached to our file
-        raise ContestError(f"{path}: cannot be read as {path.suffix[1:]}: {exc}".splitlines()[0]) from None
+        raise _cannot_read(path, exc) from None
+    df.columns = [str(c).strip() for c in df.columns]  # " viewer_uid" is viewer_uid
+    return df
 
 
 def check_columns(df: pd.DataFrame, path: Path, required: list[str], integers: list[str]) -> pd.DataFrame:
@@ -47,14 +113,86 @@ def check_columns(df: pd.DataFrame, path: Path, required: list[str], integers: l
     if len(df) == 0:
         raise ContestError(f"{path}: the table is empty; expected at least one row")
     for col in integers:
+        check_present(df[col], path, col)
         values = pd.to_numeric(df[col], errors="coerce")
         bad = values.isna() | (values != values.round())
         if bad.any():
             raise ContestError(
                 f"{path}: column '{col}': {int(bad.sum())} value(s) are not integers, e.g. {examples(df[col][bad])}"
             )
+        _check_int64_range(values, df[col], path, col)
         df[col] = values.astype("int64")
     return df
+
+
+def check_present(raw: pd.Series, path: Path, col: str) -> None:
+    missing = raw.isna()
+    if missing.any():
+        raise ContestError(
+            f"{path}: column '{col}': {int(missing.sum())} value(s) missing, e.g. in row(s) "
+            f"{', '.join(str(i) for i in np.flatnonzero(missing.to_numpy())[:3] + 1)}; expected a value in every row"
+        )
+
+
+def _check_int64_range(values: pd.Series, raw: pd.Series, path: Path, col: str) -> None:
+    large = (values >= INT64_LIMIT) | (values < -INT64_LIMIT)
+    if large.any():
+        raise ContestError(
+            f"{path}: column '{col}': {int(large.sum())} value(s) too large for a 64-bit integer, "
+            f"e.g. {examples(raw[large])}; expected below 2**63"
+        )
+
+
+def opaque_ids(raw: pd.Series, path: Path, col: str) -> np.ndarray:
+    """User or author ids as written: int64 when every id is an integer (123 and
+    123.0 alike), else text (object array of str; zero-padded "000123" stays as is)."""
+    check_present(raw, path, col)
+    if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
+        values = raw.astype("float64") if raw.dtype.kind == "f" else raw
+        bad = values != np.floor(values)
+        if bad.any():
+            raise ContestError(
+                f"{path}: column '{col}': {int(bad.sum())} id(s) are fractional numbers, e.g. {examples(raw[bad])}; "
+                "expected integer or text ids"
+            )
+        _check_int64_range(values, raw, path, col)
+        return raw.to_numpy().astype(np.int64)
+    text = pa.array(raw.astype(str).to_numpy(dtype=object), type=pa.string())
+    if pc.all(pc.match_substring_regex(text, CANONICAL_INTEGER)).as_py():
+        digits = pc.replace_substring_regex(text, r"\.0+$", "")
+        try:
+            return pc.cast(digits, pa.int64()).to_numpy()
+        except pa.ArrowInvalid:  # more digits than int64 holds (the slow path is for the error only)
+            large = np.array([not -INT64_LIMIT <= int(v) < INT64_LIMIT for v in digits.to_pylist()])
+            raise ContestError(
+                f"{path}: column '{col}': {int(large.sum())} id(s) too large for a 64-bit integer, "
+                f"e.g. {examples(raw[large])}; expected below 2**63 (or text ids)"
+            ) from None
+    return pc.replace_substring_regex(text, FLOAT_LOOKING, r"\1").to_numpy(zero_copy_only=False).astype(object)
+
+
+def video_ids(raw: pd.Series, path: Path, col: str) -> pd.Series:
+    """Video ids as text; an integer-valued number (123 or 123.0) is the id "123"."""
+    check_present(raw, path, col)
+    if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
+        ids = opaque_ids(raw, path, col).astype(str)
+    else:
+        text = pa.array(raw.astype(str).to_numpy(dtype=object), type=pa.string())
+        ids = pc.replace_substring_regex(text, FLOAT_LOOKING, r"\1").to_numpy(zero_copy_only=False)
+    return pd.Series(ids, index=raw.index, dtype="string")
+
+
+def unify_ids(*ids: np.ndarray) -> list[np.ndarray]:
+    """The same user in every table: integer ids stay int64 only if every table's are; else all are text."""
+    if all(a.dtype.kind == "i" for a in ids):
+        return list(ids)
+    return [a.astype(str).astype(object) for a in ids]
+
+
+def check_both_sexes(sex: pd.Series, path: Path) -> None:
+    present = sorted(set(sex.dropna()))
+    if len(present) < 2:
+        raise ContestError(f"{path}: column 'sex': only {present[0]!r} present; expected both male and female labels")
 
 
 def check_nonnegative(df: pd.DataFrame, path: Path, col: str) -> None:
@@ -65,23 +203,47 @@ def check_nonnegative(df: pd.DataFrame, path: Path, col: str) -> None:
         )
 
 
+CONTEST_OFFSET_SECONDS = 3 * 3600  # a time without an offset is the contest's Moscow time, +03:00
+HAS_OFFSET = r"(?:Z|[+-][0-9]{2}(?::?[0-9]{2})?)$"
+EPOCH = pd.Timestamp("1970-01-01")
+
+
 def parse_timestamps(raw: pd.Series, path: Path) -> np.ndarray:
-    """ISO 8601 with offset → int64 seconds since the epoch (UTC)."""
+    """ISO 8601 → int64 seconds since the epoch (UTC). One rule for every storage
+    (CSV or parquet text, naive or aware datetimes): a time without an offset is +03:00."""
     if pd.api.types.is_datetime64_any_dtype(raw):
-        parsed = raw if raw.dt.tz is not None else raw.dt.tz_localize("Europe/Moscow")
+        if raw.dt.tz is not None:
+            seconds = _seconds(raw.dt.tz_convert("UTC").dt.tz_localize(None))
+        else:
+            seconds = _seconds(raw) - CONTEST_OFFSET_SECONDS
     else:
-        fast = _parse_contest_format(raw)
-        if fast is not None:
-            return fast
-        parsed = pd.to_datetime(raw, format="ISO8601", utc=True, errors="coerce", cache=False)
-    bad = parsed.isna()
+        text = raw if raw.dtype != object else raw.map(lambda v: v if isinstance(v, str) or pd.isna(v) else str(v))
+        for fmt, shift in (("%Y-%m-%d %H:%M:%S%z", 0), ("%Y-%m-%d %H:%M:%S", CONTEST_OFFSET_SECONDS)):
+            fast = _parse_fast(text, fmt)
+            if fast is not None:
+                return fast - shift
+        text = text.astype("string").str.strip()
+        aware = text.str.contains(HAS_OFFSET, regex=True).fillna(False).astype(bool)
+        utc = pd.to_datetime(text.where(aware), format="ISO8601", utc=True, errors="coerce", cache=False)
+        naive = pd.to_datetime(text.where(~aware), format="ISO8601", errors="coerce", cache=False)
+        seconds = np.where(
+            aware.to_numpy(),
+            _seconds(utc.dt.tz_localize(None)),
+            _seconds(naive) - CONTEST_OFFSET_SECONDS,
+        )
+    bad = np.isnan(seconds)
     if bad.any():
         raise ContestError(
             f"{path}: column 'event_timestamp': {int(bad.sum())} value(s) are not ISO 8601 timestamps, "
             f"e.g. {examples(raw[bad])}; expected like '2024-06-01 06:40:58+03:00'"
         )
-    epoch = pd.Timestamp("1970-01-01", tz="UTC")
-    return ((parsed - epoch) // pd.Timedelta(seconds=1)).to_numpy(dtype="int64")
+    return seconds.astype(np.int64)
+
+
+def _seconds(naive_utc: pd.Series) -> np.ndarray:
+    """float seconds since the epoch (NaN for NaT) of naive datetimes."""
+    delta = (naive_utc - EPOCH) / pd.Timedelta(seconds=1)
+    return np.floor(delta.to_numpy(dtype=np.float64, na_value=np.nan))
 
 
 def sorted_unique(values: np.ndarray) -> np.ndarray:
@@ -89,14 +251,12 @@ def sorted_unique(values: np.ndarray) -> np.ndarray:
     return np.sort(pd.unique(values))
 
 
-def _parse_contest_format(raw: pd.Series) -> np.ndarray | None:
-    """The contest's own format ('2024-06-01 06:40:58+03:00') parsed by Arrow,
-    twice as fast as pandas at 9M rows; None when any value needs pandas'
-    general ISO 8601 parser (or is bad, which that parser then reports)."""
+def _parse_fast(raw: pd.Series, fmt: str) -> np.ndarray | None:
+    """The contest's own format ('2024-06-01 06:40:58+03:00', or without the
+    offset) parsed by Arrow, twice as fast as pandas at 9M rows; None when any
+    value needs pandas' general ISO 8601 parser (or is bad, which that parser then reports)."""
     try:
-        parsed = pc.strptime(
-            pa.array(raw, type=pa.string()), format="%Y-%m-%d %H:%M:%S%z", unit="s", error_is_null=True
-        )
+        parsed = pc.strptime(pa.array(raw, type=pa.string()), format=fmt, unit="s", error_is_null=True)
     except (pa.ArrowException, TypeError):
         return None
     if parsed.null_count:
@@ -124,20 +284,34 @@ def check_unique(ids: pd.Series, path: Path, column: str) -> None:
 
 
 def table_columns(path: Path) -> list[str]:
-    """Column names without reading the table."""
-    if path.suffix == ".parquet":
-        return pq.read_schema(path).names
-    with open(path, newline="") as fh:
-        return next(csv.reader(fh), [])
+    """Column names (stripped) without reading the table."""
+    try:
+        if not _is_csv(path):
+            return [name.strip() for name in pq.read_schema(path).names]
+        opener = gzip.open if path.name.endswith(".gz") else open
+        with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:
+            return [name.strip() for name in next(csv.reader(fh), [])]
+    except Exception as exc:
+        raise _cannot_read(path, exc) from None
+
+
+def read_ids(path: Path, column: str) -> np.ndarray:
+    """The ids of a one-column table (test_users), as `opaque_ids` reads them."""
+    table = check_columns(read_table(path, [column]), path, [column], [])
+    return opaque_ids(table[column], path, column)
 
 
 def resolve_test_users(
-    path: Path | None, id_column: str, labelled: np.ndarray, users_with_events: np.ndarray, labels_name: str
+    test: np.ndarray | None,
+    path: Path | None,
+    id_column: str,
+    labelled: np.ndarray,
+    users_with_events: np.ndarray,
+    labels_name: str,
 ) -> np.ndarray:
-    """The users to predict: the test table if given, else users with events and no label."""
-    if path is None:
+    """The users to predict: the test table's ids if given, else users with events and no label."""
+    if test is None:
         return np.setdiff1d(users_with_events, labelled, assume_unique=True)
-    test = check_columns(read_table(path), path, [id_column], [id_column])[id_column].to_numpy()
     overlap = np.intersect1d(test, labelled)
     if len(overlap):
         raise ContestError(

@@ -11,19 +11,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from socdem.contest.checks import (
     ContestError,
+    check_both_sexes,
     check_columns,
     check_nonnegative,
     check_unique,
     examples,
     find_table,
+    opaque_ids,
     parse_sex,
+    read_ids,
     read_table,
     resolve_test_users,
     sorted_unique,
+    unify_ids,
+    video_ids,
 )
 from socdem.contest.local_time import MOSCOW_OFFSET_HOURS
 from socdem.contest.tables import Contest, build_report
@@ -69,7 +75,11 @@ def _nullable_integers(df: pd.DataFrame, path: Path, columns: list[str]) -> None
 
 
 def _load_events(path: Path) -> pd.DataFrame:
-    raw = check_columns(read_table(path), path, EVENT_COLUMNS, ["viewer_id", "total_watchtime", "local_hour"])
+    raw = check_columns(
+        read_table(path, ["viewer_id", "video_id"]), path, EVENT_COLUMNS, ["total_watchtime", "local_hour"]
+    )
+    raw["viewer_id"] = opaque_ids(raw["viewer_id"], path, "viewer_id")
+    raw["video_id"] = video_ids(raw["video_id"], path, "video_id")
     check_nonnegative(raw, path, "total_watchtime")
     counts = [c for c in COUNT_COLUMNS if c in raw.columns]
     _nullable_integers(raw, path, NULLABLE_NUMBERS + counts)
@@ -125,10 +135,16 @@ def load_jmlc(data_dir: Path) -> Contest:
     if labels_path is None:
         raise ContestError(f"{data_dir}/auth_sex_labels.csv: missing table (looked for .parquet and .csv)")
     raw = _load_events(events_path)
-    labels = check_columns(read_table(labels_path), labels_path, ["viewer_id", "sex"], ["viewer_id"])
+    labels = check_columns(read_table(labels_path, ["viewer_id"]), labels_path, ["viewer_id", "sex"], [])
+    labels["viewer_id"] = opaque_ids(labels["viewer_id"], labels_path, "viewer_id")
     sex = parse_sex(labels["sex"], labels_path)
+    check_both_sexes(sex, labels_path)
     check_unique(labels["viewer_id"], labels_path, "viewer_id")
-    targets = pd.DataFrame({"viewer_uid": labels["viewer_id"].to_numpy(), "sex": sex.astype(str).to_numpy()})
+    test_path = find_table(data_dir, "test_users")
+    test = read_ids(test_path, "viewer_id") if test_path is not None else np.zeros(0, np.int64)
+    event_ids, label_ids, test = unify_ids(raw["viewer_uid"].to_numpy(), labels["viewer_id"].to_numpy(), test)
+    raw["viewer_uid"] = event_ids
+    targets = pd.DataFrame({"viewer_uid": label_ids, "sex": sex.astype(str).to_numpy()})
     targets["female"] = (targets["sex"] == "female").astype("int64")
     targets = targets.sort_values("viewer_uid", kind="mergesort").reset_index(drop=True)
 
@@ -152,9 +168,10 @@ def load_jmlc(data_dir: Path) -> Contest:
         ]
     ].reset_index(drop=True)
     labelled = targets["viewer_uid"].to_numpy()
-    test_path = find_table(data_dir, "test_users")
     users_with_events = sorted_unique(events["viewer_uid"].to_numpy())
-    test_users = resolve_test_users(test_path, "viewer_id", labelled, users_with_events, labels_path.name)
+    test_users = resolve_test_users(
+        test if test_path is not None else None, test_path, "viewer_id", labelled, users_with_events, labels_path.name
+    )
     report = build_report(events, videos, labelled, test_users, users_with_events)
     files = sorted(p for p in (events_path, labels_path, test_path) if p is not None)
     return Contest(

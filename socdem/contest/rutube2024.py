@@ -8,20 +8,26 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from socdem.contest.checks import (
     ContestError,
+    check_both_sexes,
     check_columns,
     check_nonnegative,
     check_unique,
     examples,
     find_table,
+    opaque_ids,
     parse_sex,
     parse_timestamps,
+    read_ids,
     read_table,
     resolve_test_users,
     sorted_unique,
+    unify_ids,
+    video_ids,
 )
 from socdem.contest.tables import Contest, build_report
 from socdem.schema import AGE_CLASSES
@@ -44,31 +50,42 @@ SCHEMA = {
 }
 OPTIONAL_TABLES = ("test_users",)
 INTEGER_COLUMNS = {
-    "train_events": ["viewer_uid", "total_watchtime"],
-    "video_info_v2": ["duration", "author_id"],
-    "train_targets": ["viewer_uid", "age_class"],
+    "train_events": ["total_watchtime"],
+    "video_info_v2": ["duration"],
+    "train_targets": ["age_class"],
+    "test_users": [],
+}
+# read as written in a CSV: ids are opaque (docs/data-contract.md), timestamps follow one rule
+TEXT_COLUMNS = {
+    "train_events": ["viewer_uid", "rutube_video_id", "event_timestamp"],
+    "video_info_v2": ["rutube_video_id", "author_id"],
+    "train_targets": ["viewer_uid"],
     "test_users": ["viewer_uid"],
 }
 
 
-def _check_columns(df: pd.DataFrame, path: Path, name: str) -> pd.DataFrame:
-    return check_columns(df, path, SCHEMA[name], INTEGER_COLUMNS[name])
+def _read(path: Path, name: str) -> pd.DataFrame:
+    return check_columns(read_table(path, TEXT_COLUMNS[name]), path, SCHEMA[name], INTEGER_COLUMNS[name])
 
 
 def _load_events(path: Path) -> pd.DataFrame:
-    events = _check_columns(read_table(path), path, "train_events")
+    events = _read(path, "train_events")
     check_nonnegative(events, path, "total_watchtime")
+    events["viewer_uid"] = opaque_ids(events["viewer_uid"], path, "viewer_uid")
+    events["rutube_video_id"] = video_ids(events["rutube_video_id"], path, "rutube_video_id")
     events["ts"] = parse_timestamps(events["event_timestamp"], path)
     events = events.drop(columns=["event_timestamp"])
-    for col in ("rutube_video_id", "region", "ua_device_type", "ua_client_type", "ua_os", "ua_client_name"):
-        events[col] = events[col].astype("string")
+    for col in ("region", "ua_device_type", "ua_client_type", "ua_os", "ua_client_name"):
+        text = events[col].astype("string")
+        events[col] = text.mask(text == "")  # empty is missing, as a CSV reads it, in parquet too
     return events
 
 
 def _load_videos(path: Path) -> pd.DataFrame:
-    videos = _check_columns(read_table(path), path, "video_info_v2")
+    videos = _read(path, "video_info_v2")
     check_nonnegative(videos, path, "duration")
-    videos["rutube_video_id"] = videos["rutube_video_id"].astype("string")
+    videos["rutube_video_id"] = video_ids(videos["rutube_video_id"], path, "rutube_video_id")
+    videos["author_id"] = opaque_ids(videos["author_id"], path, "author_id")
     videos["category"] = videos["category"].astype("string")
     dup = videos["rutube_video_id"].duplicated()
     if dup.any():
@@ -80,8 +97,10 @@ def _load_videos(path: Path) -> pd.DataFrame:
 
 
 def _load_targets(path: Path) -> pd.DataFrame:
-    targets = _check_columns(read_table(path), path, "train_targets")
+    targets = _read(path, "train_targets")
+    targets["viewer_uid"] = opaque_ids(targets["viewer_uid"], path, "viewer_uid")
     sex = parse_sex(targets["sex"], path)
+    check_both_sexes(sex, path)
     bad = ~targets["age_class"].isin(AGE_CLASSES)
     if bad.any():
         raise ContestError(
@@ -104,10 +123,22 @@ def load_rutube2024(data_dir: Path) -> Contest:
     events = _load_events(paths["train_events"])
     videos = _load_videos(paths["video_info_v2"])
     targets = _load_targets(paths["train_targets"])
-    labelled = targets["viewer_uid"].to_numpy()
+    test_path = paths["test_users"]
+    test = read_ids(test_path, "viewer_uid") if test_path is not None else np.zeros(0, np.int64)
+    event_ids, labelled, test = unify_ids(events["viewer_uid"].to_numpy(), targets["viewer_uid"].to_numpy(), test)
+    if event_ids.dtype == object:  # text ids somewhere: every table's ids as text, sorted as text
+        events["viewer_uid"] = event_ids
+        targets = targets.assign(viewer_uid=labelled).sort_values("viewer_uid", kind="mergesort")
+        targets = targets.reset_index(drop=True)
+        labelled = targets["viewer_uid"].to_numpy()
     users_with_events = sorted_unique(events["viewer_uid"].to_numpy())
     test_users = resolve_test_users(
-        paths["test_users"], "viewer_uid", labelled, users_with_events, paths["train_targets"].name
+        test if test_path is not None else None,
+        test_path,
+        "viewer_uid",
+        labelled,
+        users_with_events,
+        paths["train_targets"].name,
     )
     report = build_report(events, videos, labelled, test_users, users_with_events)
     files = sorted(p for p in paths.values() if p is not None)

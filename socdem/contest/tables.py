@@ -11,6 +11,7 @@ import pandas as pd
 from socdem.contest.checks import ContestError, find_table, table_columns
 
 LAYOUTS = ("rutube2024", "jmlc")
+LATE_EVENT_DAYS = 30  # an event this long after the bulk (99th percentile) lies beyond the contest's period
 TABLE_NAMES = ("train_events", "video_info_v2", "train_targets", "test_users", "events", "auth_sex_labels")
 
 
@@ -63,14 +64,23 @@ def build_report(
         "test_users_without_events": int(len(np.setdiff1d(test_users, users_with_events, assume_unique=True))),
         "events_missing_ua_os": int(events["ua_os"].isna().sum()),
         "videos_zero_duration": int((videos["duration"] == 0).sum()),
+        "events_duplicated": int(events.duplicated().sum()),
+        "events_after_period": _late_events(events["ts"].to_numpy()),
     }
+
+
+def _late_events(ts: np.ndarray) -> int:
+    if len(ts) == 0:
+        return 0
+    return int((ts > np.percentile(ts, 99) + LATE_EVENT_DAYS * 86400).sum())
 
 
 def describe_report(report: dict) -> str:
     tolerated = {
         k: v
         for k, v in report.items()
-        if k.endswith(("_unknown_video", "_without_events", "_ua_os", "_duration")) and v
+        if k.endswith(("_unknown_video", "_without_events", "_ua_os", "_duration", "_duplicated", "_after_period"))
+        and v
     }
     head = (
         f"{report['events']:,} events, {report['labelled_users']:,} labelled users, {report['test_users']:,} test users"

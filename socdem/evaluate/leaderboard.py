@@ -140,6 +140,8 @@ def record_public_score(path: Path, submission, score: float, base: Path = Path(
         ) from None
     if not np.isfinite(score):
         raise LeaderboardError(f"lb: SCORE must be a finite number, got {score!r}")
+    if not 0.0 <= score <= 1.0:  # every contest metric here (F1, ROC-AUC, the Rutube-2024 score) lies in 0..1
+        raise LeaderboardError(f"lb: SCORE must lie in 0..1 (the metric's range), got {score!r}")
     with _locked(path):
         header, rows = _read_rows(path)
         if "submission" not in header:

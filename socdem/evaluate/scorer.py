@@ -9,25 +9,35 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from socdem.contest.checks import read_table
+from socdem.contest.checks import ContestError, opaque_ids, read_table
 from socdem.metrics import best_f1_threshold, contest_scores
 from socdem.pipeline.submission import SubmissionError, validate_submission
 from socdem.schema import AGE_COLUMNS
 
 
 def _read(path: Path, what: str) -> pd.DataFrame:
+    """The file with its user ids (viewer_uid, or JMLC's viewer_id) read as the contest loader reads them."""
     if not Path(path).exists():
         raise SubmissionError(f"{path}: no such {what} file")
-    return read_table(Path(path))
+    try:
+        table = read_table(Path(path), ["viewer_uid", "viewer_id"]).rename(columns={"viewer_id": "viewer_uid"})
+        if "viewer_uid" not in table.columns:
+            raise SubmissionError(
+                f"{path}: missing column 'viewer_uid' (or 'viewer_id'); expected the user id beside sex, age_class"
+            )
+        table["viewer_uid"] = opaque_ids(table["viewer_uid"], Path(path), "viewer_uid")
+    except ContestError as exc:
+        raise SubmissionError(str(exc)) from None
+    return table
 
 
 def score_files(sub_path: Path, truth_path: Path) -> dict:
-    # JMLC files name the user column viewer_id
-    sub = _read(sub_path, "submission").rename(columns={"viewer_id": "viewer_uid"})
-    truth = _read(truth_path, "truth").rename(columns={"viewer_id": "viewer_uid"})
-    for col in ("viewer_uid", "sex"):
-        if col not in truth.columns:
-            raise SubmissionError(f"{truth_path}: missing column '{col}'; expected viewer_uid, sex, age_class")
+    sub = _read(sub_path, "submission")
+    truth = _read(truth_path, "truth")
+    if "sex" not in truth.columns:
+        raise SubmissionError(f"{truth_path}: missing column 'sex'; expected viewer_uid, sex, age_class")
+    if sub["viewer_uid"].dtype != truth["viewer_uid"].dtype:  # text ids in one file: compare both as text
+        sub["viewer_uid"], truth["viewer_uid"] = sub["viewer_uid"].astype(str), truth["viewer_uid"].astype(str)
     columns = [c for c in ("viewer_uid", "sex", "age_class", "female_proba") if c in sub.columns]
     if "sex" not in columns and "age_class" not in columns:
         raise SubmissionError(f"{sub_path}: neither 'sex' nor 'age_class' column; nothing to score")

@@ -18,7 +18,7 @@ import pandas as pd
 from socdem.features.embeddings import user_embeddings
 from socdem.features.user_features import user_aggregates
 from socdem.features.video_counts import video_count_features
-from socdem.io import hash_object, write_json_atomic, write_parquet_atomic
+from socdem.io import hash_object, read_parquet_or_none, write_json_atomic, write_parquet_atomic
 
 FEATURE_CODE_VERSION = 2  # bump it when a feature's definition changes
 
@@ -107,8 +107,8 @@ def build_features(ws) -> pd.DataFrame:
     started = time.perf_counter()
     out_dir = features_dir(ws)
     path = out_dir / FEATURES_FILE
-    if path.exists():
-        features = pd.read_parquet(path)
+    features = read_parquet_or_none(path)  # an unreadable cache file is rebuilt
+    if features is not None:
         ws.log(
             f"features: used the cache {path} ({features.shape[0]:,} users x {features.shape[1]} columns, "
             f"{time.perf_counter() - started:.2f} s)"

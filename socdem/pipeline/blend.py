@@ -112,7 +112,12 @@ class StackBlend(BaseEstimator):
 
     def predict(self, inputs):
         X = self._design(inputs)
-        return self.model_.decision_function(X) if self.target == "sex" else self.model_.predict_log_proba(X)
+        if self.target == "sex":
+            return self.model_.decision_function(X)
+        # every age class, also one absent from the rows fitted on (a rare class): log(EPS) there
+        out = np.full((X.shape[0], len(AGE_COLUMNS)), np.log(EPS))
+        out[:, self.model_.classes_] = self.model_.predict_log_proba(X)
+        return _log_normalise(out)
 
     def weights(self) -> dict:
         coef = self.model_.coef_
@@ -220,6 +225,8 @@ def _blend(oofs: dict, tests: dict, truth: pd.DataFrame, folds: pd.DataFrame, ta
             info["f1_nested_threshold"] = nested_threshold_f1(y, p_oof, fold)
             oof_cols["female_proba"], test_cols["female_proba"] = p_oof, p_test
         else:
+            absent = ~np.isin(np.arange(nested.shape[1]), y)  # a class nobody has is never predicted
+            nested, test_out = np.where(absent, -np.inf, nested), np.where(absent, -np.inf, test_out)
             plain = weighted_f1(y, np.argmax(nested, axis=1))
             checked = np.zeros(len(y), dtype=np.int64)
             for k in np.unique(fold):

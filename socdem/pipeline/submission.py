@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from socdem.contest.checks import examples
 from socdem.io import atomic_path
 from socdem.schema import AGE_CLASSES, AGE_COLUMNS
 
@@ -23,7 +24,7 @@ class SubmissionError(ValueError):
 
 
 def build_submission(test_pred: pd.DataFrame, threshold: float, columns: list[str]) -> pd.DataFrame:
-    sub = pd.DataFrame({"viewer_uid": test_pred.index.to_numpy(dtype=np.int64)})
+    sub = pd.DataFrame({"viewer_uid": test_pred.index.to_numpy()})  # written back as the contest wrote them
     if "female_proba" in test_pred:
         proba = test_pred["female_proba"].to_numpy()
         sub["sex"] = np.where(proba >= threshold, "female", "male")
@@ -44,33 +45,34 @@ def validate_submission(sub: pd.DataFrame, expected_uids, columns: list[str], wh
     dup = pd.Series(uids).duplicated()
     if dup.any():
         raise SubmissionError(
-            f"{where}: column 'viewer_uid': {int(dup.sum())} duplicate user(s), e.g. {list(uids[dup.to_numpy()][:3])}"
+            f"{where}: column 'viewer_uid': {int(dup.sum())} duplicate user(s), e.g. {examples(uids[dup.to_numpy()])}"
         )
     expected = np.asarray(expected_uids)
     extra, absent = np.setdiff1d(uids, expected), np.setdiff1d(expected, uids)
     if len(extra) or len(absent):
         raise SubmissionError(
             f"{where}: column 'viewer_uid': user set differs from the expected one "
-            f"({len(absent)} missing, e.g. {list(absent[:3])}; {len(extra)} unexpected, e.g. {list(extra[:3])})"
+            f"({len(absent)} missing, e.g. {examples(absent) or '-'}; "
+            f"{len(extra)} unexpected, e.g. {examples(extra) or '-'})"
         )
     if "sex" in columns:
         bad = ~sub["sex"].isin(["male", "female"])
         if bad.any():
             raise SubmissionError(
-                f"{where}: column 'sex': values outside male/female, e.g. {list(sub['sex'][bad][:3])}"
+                f"{where}: column 'sex': values outside male/female, e.g. {examples(sub['sex'][bad])}"
             )
     if "age_class" in columns:
         bad = ~sub["age_class"].isin(AGE_CLASSES)
         if bad.any():
             raise SubmissionError(
-                f"{where}: column 'age_class': values outside 0..3, e.g. {list(sub['age_class'][bad][:3])}"
+                f"{where}: column 'age_class': values outside 0..3, e.g. {examples(sub['age_class'][bad])}"
             )
     if "female_proba" in columns:
         proba = pd.to_numeric(sub["female_proba"], errors="coerce")
         bad = ~proba.between(0.0, 1.0)
         if bad.any():
             raise SubmissionError(
-                f"{where}: column 'female_proba': values outside [0, 1], e.g. {list(sub['female_proba'][bad][:3])}"
+                f"{where}: column 'female_proba': values outside [0, 1], e.g. {examples(sub['female_proba'][bad])}"
             )
 
 

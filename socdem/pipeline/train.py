@@ -9,12 +9,18 @@ an interrupted run resumes where it stopped.
 
 from __future__ import annotations
 
-import json
 import time
 
 import pandas as pd
 
-from socdem.io import hash_object, write_json_atomic, write_parquet_atomic, write_pickle_atomic
+from socdem.io import (
+    hash_object,
+    read_json_or_none,
+    read_parquet_or_none,
+    write_json_atomic,
+    write_parquet_atomic,
+    write_pickle_atomic,
+)
 from socdem.metrics import frame_scores
 from socdem.models.registry import get_runner
 from socdem.pipeline.folds import load_or_make_folds
@@ -48,8 +54,9 @@ def run_model_cv(ws, name: str) -> dict:
     valid_parts, test_parts = [], []
     for k in range(ws.exp.n_folds):
         meta_path, pred_path = out_dir / f"fold{k}.json", out_dir / f"fold{k}.parquet"
-        if meta_path.exists() and pred_path.exists() and json.loads(meta_path.read_text()).get("key") == key:
-            preds = pd.read_parquet(pred_path)
+        meta = read_json_or_none(meta_path)  # an unreadable fold file counts as not done
+        preds = read_parquet_or_none(pred_path) if isinstance(meta, dict) and meta.get("key") == key else None
+        if preds is not None:
             ws.log(f"train {name}: fold {k + 1}/{ws.exp.n_folds} cached")
         else:
             started = time.perf_counter()
@@ -84,11 +91,13 @@ def load_predictions(ws, name: str) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """(oof, test, scores) of a trained model, training it first if needed."""
     out_dir = model_dir(ws, name)
     runner = get_runner(name)
-    saved = out_dir / "scores.json"
-    if not saved.exists() or json.loads(saved.read_text()).get("key") != cache_key(ws, name, runner):
+    saved = read_json_or_none(out_dir / "scores.json")
+    oof, test = read_parquet_or_none(out_dir / "oof.parquet"), read_parquet_or_none(out_dir / "test.parquet")
+    if not isinstance(saved, dict) or saved.get("key") != cache_key(ws, name, runner) or oof is None or test is None:
         run_model_cv(ws, name)
-    scores = json.loads(saved.read_text())["scores"]
-    return pd.read_parquet(out_dir / "oof.parquet"), pd.read_parquet(out_dir / "test.parquet"), scores
+        saved = read_json_or_none(out_dir / "scores.json")
+        oof, test = pd.read_parquet(out_dir / "oof.parquet"), pd.read_parquet(out_dir / "test.parquet")
+    return oof, test, saved["scores"]
 
 
 def _brief(scores: dict) -> str:

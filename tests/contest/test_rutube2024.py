@@ -84,11 +84,13 @@ BAD_CASES = {
         ),
         r"test_users\.csv: column 'viewer_uid': 1 test user\(s\) also labelled",
     ),
-    "non-integer user id": (
+    "text in a numeric column": (
         lambda f: _edit(
-            f, "train_events", lambda d: d.assign(viewer_uid=d["viewer_uid"].astype(str).where(d.index != 1, "abc"))
+            f,
+            "train_events",
+            lambda d: d.assign(total_watchtime=d["total_watchtime"].astype(str).where(d.index != 1, "abc")),
         ),
-        r"train_events\.csv: column 'viewer_uid': 1 value\(s\) are not integers, e\.g\. 'abc'",
+        r"train_events\.csv: column 'total_watchtime': 1 value\(s\) are not integers, e\.g\. 'abc'",
     ),
 }
 

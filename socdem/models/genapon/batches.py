@@ -84,7 +84,7 @@ class UserEvents:
         return self.offsets[rows + 1] - self.offsets[rows]
 
     def select(self, uids) -> UserEvents:
-        uids = np.asarray(uids, dtype=np.int64)
+        uids = np.asarray(uids)  # int64 or text ids, as `uids` holds them
         pos = np.searchsorted(self.uids, uids)
         pos = np.minimum(pos, len(self.uids) - 1)
         if len(uids) and not np.array_equal(self.uids[pos], uids):
@@ -123,8 +123,8 @@ def build_user_events(
     `events` needs viewer_uid, rutube_video_id, ts (UTC seconds), region, total_watchtime;
     `videos` needs rutube_video_id, author_id, duration (milliseconds).
     """
-    users = np.asarray(users, dtype=np.int64)
-    uid = events["viewer_uid"].to_numpy(np.int64)
+    users = np.asarray(users)
+    uid = events["viewer_uid"].to_numpy()
     pos = np.minimum(np.searchsorted(users, uid), max(len(users) - 1, 0))
     known = users[pos] == uid if len(users) else np.zeros(len(uid), bool)
     local = local_seconds(events["ts"].to_numpy(np.int64), events["region"])

@@ -296,7 +296,7 @@ class GenaponClassifier(ClassifierMixin, BaseEstimator):
             training_order(split.events.lengths, self.batch_size, rng),
             desc=f"genapon epoch {epoch}/{self.epochs}",
             file=sys.stderr,
-            disable=self.quiet,
+            disable=self.quiet or not sys.stderr.isatty(),  # in a log file: the per-epoch line only
             leave=False,
             mininterval=PROGRESS_MIN_INTERVAL_S,
         )

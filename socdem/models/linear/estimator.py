@@ -26,9 +26,20 @@ def tfidf_blocks(count_matrices, sublinear_tf: bool = True, min_users: int = 1) 
     for counts in count_matrices:
         counts = sp.csr_matrix(counts)
         counts = counts[:, np.flatnonzero(np.bincount(counts.indices, minlength=counts.shape[1]) >= min_users)]
+        if counts.shape[1] == 0:  # no item kept (e.g. every video missing from the catalogue)
+            continue
         tfidf = TfidfTransformer(sublinear_tf=sublinear_tf, norm=None).fit_transform(counts)
         blocks.append(normalize(tfidf, norm="l2"))
+    if not blocks:  # one zero column: the model learns the prior
+        return sp.csr_matrix((sp.csr_matrix(count_matrices[0]).shape[0], 1), dtype=np.float64)
     return sp.hstack(blocks, format="csr", dtype=np.float64)
+
+
+def _proba_over(classes: np.ndarray, model, X) -> np.ndarray:
+    """predict_proba over all `classes`: one absent from an inner training part gets 0."""
+    proba = np.zeros((X.shape[0], len(classes)))
+    proba[:, np.searchsorted(classes, model.classes_)] = model.predict_proba(X)
+    return proba
 
 
 class InnerCVLogistic(ClassifierMixin, BaseEstimator):
@@ -63,7 +74,7 @@ class InnerCVLogistic(ClassifierMixin, BaseEstimator):
         for train, valid in splitter.split(np.zeros(len(y)), y):
             model = self._model(cs[0], warm_start=True)  # along the C path, each fit starts from the last
             for i, c in enumerate(cs):
-                proba = model.set_params(C=c).fit(X[train], y[train]).predict_proba(X[valid])
+                proba = _proba_over(self.classes_, model.set_params(C=c).fit(X[train], y[train]), X[valid])
                 losses[i] += log_loss(y[valid], proba, labels=self.classes_) * len(valid)
         self.cv_log_loss_ = dict(zip(cs, (losses / len(y)).tolist()))
         self.C_ = cs[int(np.argmin(losses))]
