@@ -293,7 +293,7 @@ def test_failed_make_data_leaves_no_folder(tmp_path, socdem_home, capsys, monkey
         write_tables(out, {"train_events": small_tables(n_users=4)["train_events"]})
         raise KeyboardInterrupt  # as a Ctrl-C in the middle of writing
 
-    monkeypatch.setitem(cli.GENERATORS, "rutube2024", half_then_fail)
+    monkeypatch.setitem(cli.FAMILIES, "author_tastes", (half_then_fail, 10))
     with pytest.raises(KeyboardInterrupt):
         main(["data", "--data", str(tmp_path / "raw"), "--users", "10"])
     assert not (tmp_path / "raw").exists() and list(tmp_path.iterdir()) == []
