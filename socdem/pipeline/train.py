@@ -4,24 +4,27 @@ Per model, under artifacts/<EXP>/models/<model>/: fold<k>.parquet (validation
 and test predictions), fold<k>.json (scores and cache key), fold<k>.pkl (the
 fitted models), then oof.parquet, test.parquet (mean of the fold models) and
 scores.json. A fold already complete for the same key is not recomputed, so
-an interrupted run resumes where it stopped.
+an interrupted run resumes where it stopped; a fold another run (other
+overrides, SET=) already computed for the same key is copied from there.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import time
 
 import pandas as pd
 
-from socdem.io import hash_object, write_json_atomic, write_parquet_atomic, write_pickle_atomic
+from socdem.io import atomic_path, hash_object, write_json_atomic, write_parquet_atomic, write_pickle_atomic
 from socdem.metrics import frame_scores
 from socdem.models.registry import get_runner
 from socdem.pipeline.folds import load_or_make_folds
 
 
 def model_dir(ws, name: str):
-    return ws.paths.model(ws.exp.name, name)
+    return ws.paths.model(ws.exp.run, name)
 
 
 def cache_key(ws, name: str, runner) -> str:
@@ -39,6 +42,36 @@ def cache_key(ws, name: str, runner) -> str:
     )
 
 
+FOLD_FILES = (".parquet", ".pkl", ".json")  # the json last: it marks the fold complete
+
+
+def _has_fold(meta_path, key: str) -> bool:
+    return (
+        meta_path.exists()
+        and meta_path.with_suffix(".parquet").exists()
+        and (json.loads(meta_path.read_text()).get("key") == key)
+    )
+
+
+def reuse_fold(ws, name: str, k: int, key: str, out_dir) -> str | None:
+    """Copy fold k of `name` with the same cache key from another run's artifacts; its run, or None."""
+    for meta_path in sorted(ws.paths.artifacts.glob(f"*/models/{name}/fold{k}.json")):
+        if meta_path.parent == out_dir or not _has_fold(meta_path, key):
+            continue
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for suffix in FOLD_FILES:
+            src, dest = meta_path.with_suffix(suffix), out_dir / meta_path.with_suffix(suffix).name
+            if src.exists():
+                dest.unlink(missing_ok=True)
+                try:  # a hard link costs no space: cached files are only ever replaced, never edited
+                    os.link(src, dest)
+                except OSError:
+                    with atomic_path(dest) as tmp:
+                        shutil.copyfile(src, tmp)
+        return meta_path.parents[2].name
+    return None
+
+
 def run_model_cv(ws, name: str) -> dict:
     runner = get_runner(name)
     key = cache_key(ws, name, runner)
@@ -48,9 +81,11 @@ def run_model_cv(ws, name: str) -> dict:
     valid_parts, test_parts = [], []
     for k in range(ws.exp.n_folds):
         meta_path, pred_path = out_dir / f"fold{k}.json", out_dir / f"fold{k}.parquet"
-        if meta_path.exists() and pred_path.exists() and json.loads(meta_path.read_text()).get("key") == key:
+        cached = _has_fold(meta_path, key)
+        source = None if cached else reuse_fold(ws, name, k, key, out_dir)
+        if cached or source:
             preds = pd.read_parquet(pred_path)
-            ws.log(f"train {name}: fold {k + 1}/{ws.exp.n_folds} cached")
+            ws.log(f"train {name}: fold {k + 1}/{ws.exp.n_folds} cached" + (f" (from run {source})" if source else ""))
         else:
             started = time.perf_counter()
             in_valid = folds["fold"].to_numpy() == k
@@ -71,7 +106,11 @@ def run_model_cv(ws, name: str) -> dict:
     scores = frame_scores(oof.drop(columns="fold"), targets)
     write_parquet_atomic(out_dir / "oof.parquet", oof)
     write_parquet_atomic(out_dir / "test.parquet", test)
-    write_json_atomic(out_dir / "scores.json", {"key": key, "scores": scores})
+    seconds = sum(
+        json.loads((out_dir / f"fold{k}.json").read_text()).get("seconds", 0.0) for k in range(ws.exp.n_folds)
+    )
+    # seconds: what the folds cost to compute (wherever they ran), not this call's time
+    write_json_atomic(out_dir / "scores.json", {"key": key, "scores": scores, "seconds": round(seconds, 2)})
     ws.log(f"train {name}: out of fold {_brief(scores)}")
     return scores
 
@@ -89,6 +128,12 @@ def load_predictions(ws, name: str) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
         run_model_cv(ws, name)
     scores = json.loads(saved.read_text())["scores"]
     return pd.read_parquet(out_dir / "oof.parquet"), pd.read_parquet(out_dir / "test.parquet"), scores
+
+
+def training_seconds(ws, name: str) -> float:
+    """The fold-fitting seconds of a trained model (0 when not recorded)."""
+    saved = model_dir(ws, name) / "scores.json"
+    return float(json.loads(saved.read_text()).get("seconds", 0.0)) if saved.exists() else 0.0
 
 
 def _brief(scores: dict) -> str:
