@@ -144,7 +144,7 @@ def append_entry(
     code = code_state()
     run = run or experiment
     identity = hash_object([run, data_fp, code["code_id"], config]) if code["code_id"] and config is not None else ""
-    metric = metric or ("rutube2024" if "rutube2024" in cv.get(submitted, {}) else "roc_auc")
+    metric = metric or ("rutube2024" if any("rutube2024" in s for s in cv.values()) else "roc_auc")
     seconds = seconds or {}
     common = {
         "timestamp": _now(),
@@ -164,23 +164,25 @@ def append_entry(
     n_folds = {len(v) for f in (cv_folds or {}).values() for v in f.values()}
     if n_folds:
         common["n_folds"] = str(max(n_folds))
-    head_scores = cv[submitted]
-    best = cv.get(best_single, {}).get(metric)
-    total_seconds = sum(float(v) for v in seconds.values()) if seconds else None
-    headline = {
-        **common,
-        "model": BLEND if submitted == BLEND else submitted,
-        **_score_cells(head_scores, (cv_folds or {}).get(submitted)),
-        "best_single": best_single,
-        "best_score": _fmt(best),
-        "gain": _fmt(head_scores.get(metric) - best) if best is not None and metric in head_scores else "",
-        "blend": blend,
-        "threshold": "" if threshold is None else f"{threshold:.6f}",
-        "seconds": _fmt(round(total_seconds, 2)) if total_seconds is not None else "",
-    }
-    rows = [headline] if submitted == BLEND else []
+    rows = []
+    if submitted in cv:  # the submission's row (the blend); a training has none
+        head_scores, best = cv[submitted], cv.get(best_single, {}).get(metric)
+        total_seconds = sum(float(v) for v in seconds.values()) if seconds else None
+        rows.append(
+            {
+                **common,
+                "model": submitted,
+                **_score_cells(head_scores, (cv_folds or {}).get(submitted)),
+                "best_single": best_single,
+                "best_score": _fmt(best),
+                "gain": _fmt(head_scores.get(metric) - best) if best is not None and metric in head_scores else "",
+                "blend": blend,
+                "threshold": "" if threshold is None else f"{threshold:.6f}",
+                "seconds": _fmt(round(total_seconds, 2)) if total_seconds is not None else "",
+            }
+        )
     for name, scores in cv.items():
-        if name == submitted and submitted == BLEND:
+        if name == submitted:
             continue
         rows.append(
             {
@@ -245,17 +247,20 @@ def record_public_score(path: Path, submission, score: float, base: Path = Path(
     return row
 
 
-TEXT_COLUMNS = ("data", "submission", "blend", "public_at", "model", "run", "overrides", "data_dir", "code", "dirty")
+TEXT_COLUMNS = (
+    "data", "submission", "blend", "public_at", "model", "run", "overrides", "data_dir", "code", "dirty", "identity",
+    "models", "best_single", "submitted", "experiment", "metric", "timestamp",
+)  # fmt: skip
 
 
 def read_log(path: Path) -> pd.DataFrame:
     """The log as a frame with every known column (missing ones empty): old logs read as they are."""
     if not Path(path).exists() or Path(path).stat().st_size == 0:
         return pd.DataFrame(columns=COLUMNS)
-    log = pd.read_csv(path, dtype={c: str for c in TEXT_COLUMNS + ("identity", "models")})
+    log = pd.read_csv(path, dtype={c: str for c in TEXT_COLUMNS})
     for column in COLUMNS:
         if column not in log:
-            log[column] = np.nan
+            log[column] = pd.Series(np.nan, index=log.index, dtype=object if column in TEXT_COLUMNS else "float64")
     return log
 
 
