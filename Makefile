@@ -1,5 +1,5 @@
 # socdem — `make help` lists the targets. EXP=<name> picks experiments/<name>.toml,
-# DATA=<dir> a contest folder. Each target runs the earlier stages it needs.
+# DATA=<dir> a contest folder, SET="key=value ..." overrides. Each target runs the earlier stages it needs.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -13,7 +13,11 @@ FORMAT ?=
 TRIALS ?=
 WORKERS ?=
 STORAGE ?=
-SUB ?= submissions/$(EXP).csv
+SET ?=
+MODELS ?=
+A ?=
+B ?=
+SUB ?=
 SCORE ?=
 TRUTH ?= $(DATA)/oracle/test_truth.csv
 PYTHON ?= python3
@@ -23,12 +27,15 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 RUN := OMP_NUM_THREADS=2 MKL_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 PYTHONHASHSEED=0 $(PY) -m socdem
 # quoted: DATA, SUB and TRUTH may hold spaces (make score "SUB=my subs/a.csv")
-ARGS := --exp "$(EXP)" --data "$(DATA)"
+ARGS = --exp "$(EXP)" --data "$(DATA)" --set "$(SET)"
+# `make leaderboard` filters by DATA only when it is given (else: the latest row's contest)
+DATA_GIVEN = $(if $(filter command line environment,$(origin DATA)),$(DATA),)
 
-.PHONY: help all setup data features train tune submit score leaderboard bench report lb dag test lint clean
+.PHONY: help all setup data features train tune submit score leaderboard compare ablate bench report lb dag test lint clean
 
 help: ## list the targets
-	@echo "usage: make <target> [EXP=default] [DATA=data/raw]"
+	@echo "usage: make <target> [EXP=default] [DATA=data/raw] [SET=\"catboost.depth=8 genapon.epochs=6\"]"
+	@echo "  SET= overrides the experiment (TOML values, checked like the file); the run is EXP plus a hash of them"
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 $(STAMP): requirements.txt
@@ -51,28 +58,34 @@ data: $(STAMP) ## write a synthetic contest to DATA (FAMILY=, USERS=, SEED=, LAY
 features: $(STAMP) ## build and cache the label-free features
 	$(RUN) features $(ARGS)
 
-train: $(STAMP) ## K-fold CV of every model of EXP: out-of-fold and test predictions
-	$(RUN) train $(ARGS)
+train: $(STAMP) ## K-fold CV of every model of EXP (MODELS=a,b: only those): out-of-fold and test predictions
+	$(RUN) train $(ARGS) --models "$(MODELS)"
 
 tune: $(STAMP) ## Optuna search (TRIALS=, WORKERS=, STORAGE=); the study resumes
 	$(RUN) tune $(ARGS) --trials "$(TRIALS)" --workers "$(WORKERS)" --storage "$(STORAGE)"
 
-submit: $(STAMP) ## write submissions/EXP.csv (FORMAT=rutube2024 for the contest columns) and log it
+submit: $(STAMP) ## write submissions/RUN.csv (FORMAT=rutube2024 for the contest columns) and log it
 	$(RUN) submit $(ARGS) --format "$(FORMAT)"
 
-score: $(STAMP) ## score SUB= against TRUTH= (default: the synthetic truth), beside the oracle
+score: $(STAMP) ## score SUB= (default: this run's) against TRUTH= (default: the synthetic truth), beside the oracle
 	$(RUN) score $(ARGS) --sub "$(SUB)" --truth "$(TRUTH)"
 
-leaderboard: $(STAMP) ## print the leaderboard log, sorted by CV ROC-AUC
-	$(RUN) leaderboard $(ARGS)
+leaderboard: $(STAMP) ## did it help? CV mean±std, best single, gain, public (DATA= one contest or all, MODELS=1 per model)
+	$(RUN) leaderboard $(ARGS) --only-data "$(DATA_GIVEN)" --models "$(MODELS)"
+
+compare: $(STAMP) ## B − A with 95% paired-bootstrap intervals: make compare A=default B="default genapon.epochs=1"
+	$(RUN) compare $(ARGS) --a "$(A)" --b "$(B)"
+
+ablate: $(STAMP) ## each feature family off, each model out vs the full run (MODELS= retrained); reports/RUN/ablation.md
+	$(RUN) ablate $(ARGS) --models "$(MODELS)"
 
 bench: $(STAMP) ## speed and memory figures, written to bench/results.json
 	$(RUN) bench $(ARGS)
 
-report: $(STAMP) ## ROC / PR / calibration / importance plots in reports/EXP/
+report: $(STAMP) ## ROC / PR / calibration / importance / leaderboard plots in reports/RUN/
 	$(RUN) report $(ARGS)
 
-lb: $(STAMP) ## record the public score of a submission: make lb SUB=<csv> SCORE=<number>
+lb: $(STAMP) ## record the public score of a submission: make lb SUB=<csv> SCORE=<number> (SUB default: this run's)
 	$(RUN) lb $(ARGS) --sub "$(SUB)" --score "$(SCORE)"
 
 # `make dag`: Airflow in its own virtualenv; by default the fast experiment on a tiny synthetic

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from socdem.config import ConfigError, load_experiment
 from socdem.contest import ContestError, contest_files
+from socdem.evaluate.compare import CompareError, compare_specs, public_json
 from socdem.evaluate.leaderboard import (
     LeaderboardError,
     format_table,
@@ -21,13 +22,13 @@ from socdem.evaluate.leaderboard import (
 from socdem.evaluate.scorer import oracle_scores, score_files, side_by_side
 from socdem.features.build import build_features
 from socdem.features.workspace import Workspace
-from socdem.io import atomic_folder
+from socdem.io import atomic_folder, data_fingerprint
 from socdem.models.registry import REGISTRY
 from socdem.paths import DEFAULT_DATA, paths
 from socdem.pipeline.folds import check_n_folds
 from socdem.pipeline.submission import FORMATS, SubmissionError
 from socdem.pipeline.submit import submit
-from socdem.pipeline.train import train
+from socdem.pipeline.train import train, training_seconds
 from socdem.synthetic import FAMILIES, GENERATORS
 
 
@@ -35,13 +36,14 @@ def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _experiment(name: str):
-    """The experiment, refused before any work when it names a model that does not exist."""
-    exp = load_experiment(name)
+def _experiment(args):
+    """The experiment of --exp with the overrides of --set (SET= in make), refused before any work
+    when it names a model that does not exist."""
+    exp = load_experiment(args.exp, overrides=args.set or None)
     unknown = [m for m in exp.models if m not in REGISTRY]
     if unknown or not exp.models:
         raise ConfigError(
-            f"experiment {name}: models: unknown {', '.join(map(repr, unknown)) or 'none given'}; "
+            f"experiment {args.exp}: models: unknown {', '.join(map(repr, unknown)) or 'none given'}; "
             f"expected some of {', '.join(REGISTRY)}"
         )
     return exp
@@ -49,7 +51,7 @@ def _experiment(name: str):
 
 def _workspace(args, labels: bool = False):
     """The run's workspace; with `labels`, the labels are read at once and the folds checked against them."""
-    exp = _experiment(args.exp)
+    exp = _experiment(args)
     if Path(args.data) == DEFAULT_DATA and not contest_files(Path(args.data)):
         _log(f"data: no contest in {DEFAULT_DATA}; generating the synthetic default first")
         cmd_data(argparse.Namespace(data=args.data, users=None, seed=0, layout="rutube2024", family="author_tastes"))
@@ -102,7 +104,8 @@ def cmd_train(args) -> int:
         raise ConfigError(
             f"--models: {', '.join(unknown)} not in experiment {ws.exp.name} (its models: {', '.join(ws.exp.models)})"
         )
-    log_training(ws, train(ws, models=models))
+    cv = train(ws, models=models)
+    log_training(ws, cv, seconds={name: training_seconds(ws, name) for name in cv})
     return 0
 
 
@@ -115,7 +118,8 @@ def cmd_submit(args) -> int:
 
 
 def cmd_score(args) -> int:
-    scores = score_files(Path(args.sub), Path(args.truth))
+    sub = args.sub or str(paths().submission(_experiment(args).run))  # default: this EXP (and SET)'s submission
+    scores = score_files(Path(sub), Path(args.truth))
     print(json.dumps(scores))
     oracle = oracle_scores(Path(args.truth).parent / "posterior.parquet", Path(args.truth))
     _log(side_by_side(scores, oracle))
@@ -123,7 +127,36 @@ def cmd_score(args) -> int:
 
 
 def cmd_leaderboard(args) -> int:
-    print(format_table(read_log(paths().leaderboard)))
+    print(format_table(read_log(paths().leaderboard), data=_data_filter(args.only_data), models=args.models or None))
+    return 0
+
+
+def _data_filter(value: str):
+    """DATA= of `make leaderboard`: a contest folder (its fingerprint), a fingerprint prefix or a
+    folder name, "all"; empty: the latest row's data."""
+    if not value or value == "all":
+        return value or None
+    if Path(value).is_dir() and contest_files(Path(value)):
+        return [data_fingerprint(contest_files(Path(value)), memo_file=paths().digests)]
+    return [value, Path(value).name]
+
+
+def cmd_compare(args) -> int:
+    if not args.a or not args.b:
+        _log('error: compare: usage: make compare A="<exp> [key=value ...]" B="<exp> [key=value ...]"')
+        return 2
+    result, table = compare_specs(args.a, args.b, Path(args.data), log=_log, draws=args.draws)
+    _log(table)
+    print(json.dumps(public_json(result)))
+    return 0
+
+
+def cmd_ablate(args) -> int:
+    from socdem.evaluate.ablate import ablate
+
+    models = [m for m in args.models.replace(",", " ").split() if m] if args.models else None
+    out = ablate(_workspace(args), retrain=models, draws=args.draws)
+    print(json.dumps(out["json"]))
     return 0
 
 
@@ -150,12 +183,13 @@ def cmd_report(args) -> int:
 
 
 def cmd_lb(args) -> int:
-    if not args.sub or not args.score:
+    if not args.score:
         _log("error: lb: usage: make lb SUB=<submission csv> SCORE=<public leaderboard score>")
         return 2
     path = paths().leaderboard
+    sub = args.sub or str(paths().submission(_experiment(args).run))  # default: this EXP (and SET)'s submission
     try:
-        row = record_public_score(path, args.sub, args.score, base=paths().root)
+        row = record_public_score(path, sub, args.score, base=paths().root)
     except LeaderboardError as exc:
         _log(f"error: {exc}")
         return 2
@@ -163,7 +197,7 @@ def cmd_lb(args) -> int:
         f"lb: public score {row['public_score']} recorded for {row['submission']} ({row['experiment']}, "
         f"{row['timestamp']})"
     )
-    print(format_table(read_log(path)))
+    print(format_table(read_log(path), data=[row["data"]]))
     return 0
 
 
@@ -175,6 +209,12 @@ def parser() -> argparse.ArgumentParser:
         sp = sub.add_parser(name, help=help_text)
         sp.add_argument("--exp", default=os.environ.get("EXP", "default"))
         sp.add_argument("--data", default=os.environ.get("DATA", str(DEFAULT_DATA)))
+        sp.add_argument(
+            "--set",
+            action="append",
+            default=[os.environ["SET"]] if os.environ.get("SET") else [],
+            help="overrides of the experiment, e.g. --set 'catboost.depth=8 genapon.epochs=6' (TOML values)",
+        )
         sp.set_defaults(func=func)
         return sp
 
@@ -193,9 +233,18 @@ def parser() -> argparse.ArgumentParser:
         "--format", default=""
     )
     score = add("score", cmd_score, "score a submission against a truth file")
-    score.add_argument("--sub", required=True)
+    score.add_argument("--sub", default="", help="default: submissions/<RUN>.csv of --exp and --set")
     score.add_argument("--truth", required=True)
-    add("leaderboard", cmd_leaderboard, "print the leaderboard log")
+    board = add("leaderboard", cmd_leaderboard, "print the leaderboard of one contest")
+    board.add_argument("--only-data", default="", help="a contest folder, fingerprint or 'all' (default: latest)")
+    board.add_argument("--models", default="", help="'1' for a row per model, or a comma-separated list of models")
+    compare = add("compare", cmd_compare, "B − A with paired-bootstrap intervals on the same data and folds")
+    compare.add_argument("--a", default="", help="'<exp> [key=value ...]'")
+    compare.add_argument("--b", default="", help="'<exp> [key=value ...]'")
+    compare.add_argument("--draws", type=int, default=1000)
+    ablate = add("ablate", cmd_ablate, "each feature family off and each model out, compared with the full run")
+    ablate.add_argument("--models", default="", help="models retrained without a feature family (default: all)")
+    ablate.add_argument("--draws", type=int, default=1000)
     tune = add("tune", cmd_tune, "Optuna search per target; the study lives in storage and resumes")
     tune.add_argument("--trials", type=lambda v: int(v) if v else None, default=None, help="more trials per target")
     tune.add_argument(
@@ -216,7 +265,7 @@ def main(argv=None) -> int:
     args = parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ContestError, ConfigError, SubmissionError) as exc:
+    except (ContestError, ConfigError, SubmissionError, CompareError) as exc:
         _log(f"error: {exc}")
         return 2
 

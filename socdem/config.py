@@ -9,10 +9,12 @@ default: the estimators take theirs from here.
 from __future__ import annotations
 
 import dataclasses
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from socdem.io import hash_object
 from socdem.paths import SHIPPED_EXPERIMENTS, paths
 
 
@@ -129,6 +131,20 @@ class Experiment:
     tune: TuneConfig = field(default_factory=TuneConfig)
     linear: LinearConfig = field(default_factory=LinearConfig)
     genapon: GenaponConfig = field(default_factory=GenaponConfig)
+    # set by load_experiment from SET= / --set: dotted key -> value, only those that differ from the file
+    overrides: dict = field(default_factory=dict)
+
+    @property
+    def run(self) -> str:
+        """The run's name: the experiment, plus a short hash of its overrides when it has any, so runs
+        with different overrides keep their own artifacts, submissions and reports."""
+        if not self.overrides:
+            return self.name
+        return f"{self.name}-{hash_object(self.overrides)[:8]}"
+
+    def overrides_text(self) -> str:
+        """The overrides as they would be typed: `catboost.depth=8 genapon.epochs=6` (for display only)."""
+        return " ".join(f"{key}={_toml_literal(value)}" for key, value in self.overrides.items())
 
     @property
     def targets(self) -> tuple[str, ...]:
@@ -147,8 +163,11 @@ def _check_type(value, annotation, where: str):
     return float(value) if annotation == "float" else value
 
 
+NOT_SETTABLE = ("name", "overrides")  # the experiment's identity, never set from a file or SET
+
+
 def _apply(obj, overrides: dict, where: str):
-    hints = {f.name: f for f in dataclasses.fields(obj)}
+    hints = {f.name: f for f in dataclasses.fields(obj) if f.name not in NOT_SETTABLE}
     for key, value in overrides.items():
         if key not in hints:
             raise ConfigError(f"{where}: unknown key '{key}' (known: {', '.join(hints)})")
@@ -167,24 +186,94 @@ def experiment_dirs() -> list[Path]:
     return [own] if own.resolve() == SHIPPED_EXPERIMENTS else [own, SHIPPED_EXPERIMENTS]
 
 
-def load_experiment(name: str, experiments_dir: Path | None = None) -> Experiment:
+def parse_overrides(text: str | list | None) -> dict:
+    """`catboost.depth=8 genapon.epochs=6` (one string or a list of them) -> {"catboost": {"depth": 8}, ...}.
+
+    Values are TOML literals (`8`, `0.1`, `true`, `'Depthwise'`, `['linear', 'catboost']`); a bare
+    word that is not one (`Depthwise`) is taken as a string. A pair starts at each `key=` after
+    whitespace, so a list value may contain spaces."""
+    parts = [text] if isinstance(text, str) else list(text or [])
+    pairs = [p for part in parts for p in re.split(r"\s+(?=[A-Za-z_][\w.]*=)", part.strip()) if p]
+    nested: dict = {}
+    for pair in pairs:
+        key, eq, raw = pair.partition("=")
+        if not eq or not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", key):
+            raise ConfigError(f"SET: expected key=value (e.g. catboost.depth=8), got {pair!r}")
+        value = _parse_literal(raw.strip(), key)
+        *sections, leaf = key.split(".")
+        node = nested
+        for section in sections:
+            node = node.setdefault(section, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"SET: {key}: '{section}' is set both as a value and as a section")
+        node[leaf] = value
+    return nested
+
+
+def _parse_literal(raw: str, key: str):
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        if re.fullmatch(r"[\w.\-/+]+", raw):
+            return raw
+        raise ConfigError(f"SET: {key}: {raw!r} is not a TOML value (quote strings: {key}='text')") from None
+
+
+def _toml_literal(value, bare: bool = True) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value if bare and re.fullmatch(r"[A-Za-z_][\w.\-/+]*", value) else repr(value)
+    if isinstance(value, list):
+        return "[" + ",".join(_toml_literal(v, bare=False) for v in value) + "]"
+    return repr(value)
+
+
+def _flatten(obj, prefix: str = "") -> dict:
+    out = {}
+    for f in dataclasses.fields(obj):
+        if f.name in NOT_SETTABLE:
+            continue
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(value):
+            out |= _flatten(value, f"{prefix}{f.name}.")
+        else:
+            out[f"{prefix}{f.name}"] = value
+    return out
+
+
+def _validate(exp: Experiment, where: str) -> None:
+    if exp.contest not in ("auto", "rutube2024", "jmlc"):
+        raise ConfigError(f"{where}.contest: expected 'auto', 'rutube2024' or 'jmlc', got {exp.contest!r}")
+    if exp.n_folds < 2:
+        raise ConfigError(f"{where}.n_folds: expected at least 2, got {exp.n_folds}")
+    cs = exp.linear.cs
+    if not cs or not all(isinstance(c, int | float) and not isinstance(c, bool) and c > 0 for c in cs):
+        raise ConfigError(f"{where}.linear.cs: expected a non-empty list of positive numbers, got {cs!r}")
+
+
+def load_experiment(name: str, experiments_dir: Path | None = None, overrides: str | list | None = None) -> Experiment:
+    """The experiment `name` from its file, then the overrides (SET= / --set), validated alike.
+
+    `exp.overrides` keeps the overrides that change something, in a canonical form (dotted keys,
+    sorted, typed): they make the run's identity (`exp.run`)."""
     dirs = [Path(experiments_dir)] if experiments_dir is not None else experiment_dirs()
     path = next((d / f"{name}.toml" for d in dirs if (d / f"{name}.toml").exists()), dirs[0] / f"{name}.toml")
     if not path.exists():
         known = sorted({p.stem for d in dirs for p in d.glob("*.toml")})
         raise ConfigError(f"{path}: no such experiment (known: {', '.join(known) or 'none'})")
     try:
-        overrides = tomllib.loads(path.read_text())
+        file_values = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     exp = Experiment(name=name)
-    overrides.pop("name", None)
-    _apply(exp, overrides, str(path))
-    if exp.contest not in ("auto", "rutube2024", "jmlc"):
-        raise ConfigError(f"{path}.contest: expected 'auto', 'rutube2024' or 'jmlc', got {exp.contest!r}")
-    if exp.n_folds < 2:
-        raise ConfigError(f"{path}.n_folds: expected at least 2, got {exp.n_folds}")
-    cs = exp.linear.cs
-    if not cs or not all(isinstance(c, int | float) and not isinstance(c, bool) and c > 0 for c in cs):
-        raise ConfigError(f"{path}.linear.cs: expected a non-empty list of positive numbers, got {cs!r}")
+    file_values.pop("name", None)
+    _apply(exp, file_values, str(path))
+    _validate(exp, str(path))
+    if overrides:
+        before = _flatten(exp)
+        _apply(exp, parse_overrides(overrides), "SET")
+        _validate(exp, "SET")
+        after = _flatten(exp)
+        exp.overrides = {key: after[key] for key in sorted(after) if after[key] != before[key]}
     return exp

@@ -106,3 +106,84 @@ def frame_scores(pred: pd.DataFrame, targets: pd.DataFrame) -> dict:
         threshold, f1 = best_f1_threshold(y, p)
         scores.update(f1=f1, f1_threshold=threshold)
     return scores
+
+
+# ---- the same scores under row weights, vectorised: bootstrap draws or fold indicators ----
+
+
+def _weighted_auc(weights: np.ndarray, y: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """ROC-AUC under each row of weights (Mann-Whitney, ties count one half): sklearn's value for unit weights."""
+    order = np.argsort(p, kind="mergesort")
+    p_sorted, y_sorted = p[order], y[order].astype(np.float64)
+    starts = np.r_[0, np.flatnonzero(p_sorted[1:] != p_sorted[:-1]) + 1]  # one group per distinct score
+    w = weights[:, order]
+    pos = np.add.reduceat(w * y_sorted, starts, axis=1)
+    neg = np.add.reduceat(w * (1.0 - y_sorted), starts, axis=1)
+    below = np.cumsum(neg, axis=1) - neg
+    denom = pos.sum(axis=1) * neg.sum(axis=1)
+    return np.divide((pos * (below + 0.5 * neg)).sum(axis=1), denom, out=np.full(len(w), np.nan), where=denom > 0)
+
+
+def _weighted_f1_from_cells(counts: np.ndarray, n_classes: int) -> np.ndarray:
+    cm = counts.reshape(len(counts), n_classes, n_classes)
+    tp, support, predicted = np.diagonal(cm, axis1=1, axis2=2), cm.sum(axis=2), cm.sum(axis=1)
+    denom = support + predicted
+    f1 = np.divide(2.0 * tp, denom, out=np.zeros_like(tp, dtype=np.float64), where=denom > 0)
+    total = support.sum(axis=1)
+    return np.divide((f1 * support).sum(axis=1), total, out=np.full(len(cm), np.nan), where=total > 0)
+
+
+def weighted_scores(
+    weights: np.ndarray,
+    y_female: np.ndarray | None = None,
+    female_proba: np.ndarray | None = None,
+    y_age: np.ndarray | None = None,
+    age_pred: np.ndarray | None = None,
+    f1_threshold: float = 0.5,
+    accuracy_threshold: float = 0.5,
+) -> dict:
+    """The contest scores of one prediction under each row of `weights` (rows x users): metric ->
+    array of one value per row. Bootstrap counts give a bootstrap distribution, fold indicators
+    per-fold scores, a row of ones the plain score. The thresholds are fixed, not re-chosen per row."""
+    w = np.atleast_2d(np.asarray(weights, dtype=np.float64))
+    total = w.sum(axis=1)
+    out = {}
+    if y_female is not None:
+        y = np.asarray(y_female, dtype=np.int64)
+        p = np.asarray(female_proba, dtype=np.float64)
+        out["roc_auc"] = _weighted_auc(w, y, p)
+        hit = (p >= f1_threshold).astype(np.float64)
+        tp, fp, fn = w @ (hit * y), w @ (hit * (1 - y)), w @ ((1 - hit) * y)
+        denom = 2 * tp + fp + fn
+        out["f1"] = np.divide(2 * tp, denom, out=np.zeros(len(w)), where=denom > 0)
+        correct = ((p >= accuracy_threshold).astype(np.int64) == y).astype(np.float64)
+        out["accuracy"] = np.divide(w @ correct, total, out=np.full(len(w), np.nan), where=total > 0)
+    if y_age is not None:
+        n_classes = len(AGE_CLASSES)
+        cell = np.asarray(y_age, dtype=np.int64) * n_classes + np.asarray(age_pred, dtype=np.int64)
+        one_hot = np.zeros((len(cell), n_classes * n_classes))
+        one_hot[np.arange(len(cell)), cell] = 1.0
+        out["age_f1_weighted"] = _weighted_f1_from_cells(w @ one_hot, n_classes)
+    if "accuracy" in out and "age_f1_weighted" in out:
+        out["rutube2024"] = 0.7 * out["age_f1_weighted"] + 0.3 * out["accuracy"]
+    return out
+
+
+def fold_scores(
+    pred: pd.DataFrame, targets: pd.DataFrame, fold: np.ndarray, f1_threshold: float, accuracy_threshold: float = 0.5
+) -> dict:
+    """Per-fold scores of an out-of-fold prediction frame (rows aligned with `fold`): metric -> list,
+    one value per fold, at the given fixed thresholds."""
+    fold = np.asarray(fold)
+    weights = (np.unique(fold)[:, None] == fold[None, :]).astype(np.float64)
+    scores = weighted_scores(weights, *frame_arrays(pred, targets), f1_threshold, accuracy_threshold)
+    return {k: v.tolist() for k, v in scores.items()}
+
+
+def frame_arrays(pred: pd.DataFrame, targets: pd.DataFrame) -> tuple:
+    """(y_female, female_proba, y_age, age_pred) of a prediction frame; None for a target it lacks."""
+    truth = targets.set_index("viewer_uid").loc[pred.index]
+    has_sex, has_age = "female_proba" in pred, AGE_COLUMNS[0] in pred
+    y, p = (truth["female"].to_numpy(), pred["female_proba"].to_numpy()) if has_sex else (None, None)
+    age = (truth["age_class"].to_numpy(), np.argmax(pred[AGE_COLUMNS].to_numpy(), axis=1)) if has_age else (None, None)
+    return y, p, *age

@@ -2,14 +2,15 @@
 
     artifacts/features/<fingerprint>/        label-free user features (cache)
     artifacts/folds/<key>.parquet            the saved folds of a data set
-    artifacts/<EXP>/models/<model>/          fold predictions and fitted models
-    artifacts/<EXP>/blend/, tune/            the blend's out-of-fold predictions; the Optuna study
-    submissions/<EXP>.csv, .json             the submission and its record
+    artifacts/<RUN>/models/<model>/          fold predictions and fitted models
+    artifacts/<RUN>/blend/, tune/            the blend's out-of-fold predictions; the Optuna study
+    submissions/<RUN>.csv, .json             the submission and its record
     experiments/                             experiment files and the leaderboard log
-    reports/<EXP>/                           plots and summary.md
+    reports/<RUN>/                           plots, summary.md, ablation.md
     bench/results.json                       `make bench` figures
 
-Experiments are looked up in SOCDEM_HOME/experiments first, then among the
+<RUN> is the experiment's name, plus a short hash of its overrides when SET=
+has any (config.Experiment.run). Experiments are looked up in SOCDEM_HOME/experiments first, then among the
 ones shipped with the repository (`default`, `fast`).
 """
 

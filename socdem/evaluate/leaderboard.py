@@ -1,9 +1,15 @@
-"""The leaderboard log: one CSV row per submission, printed as a table, with
-the public leaderboard score recorded later by `make lb`.
+"""The leaderboard log: one CSV row per submission and model, printed as a table that answers
+"did it help?", with the public leaderboard score recorded later by `make lb`.
 
-Columns are only ever added at the end; a log written before a column existed
-is read (and rewritten) with that column empty. Every write holds a lock file
-beside the log, and rewrites are atomic.
+A `make submit` writes one row with `model` = "blend" (the submission: what `make lb` scores)
+and one row per model of the blend, all sharing the run's `identity` (run, data, code, config):
+a rerun with the same identity replaces its rows, keeping a recorded public score. Each row
+carries the pooled out-of-fold scores and their mean and standard deviation over the folds.
+
+Columns are only ever added at the end; a log written before a column existed is read (and
+rewritten) with that column empty. Old rows (before `model` existed) are one per submission and
+keep their packed `models` text, which is shown nowhere and never parsed. Every write holds a
+lock file beside the log, and rewrites are atomic.
 """
 
 from __future__ import annotations
@@ -18,28 +24,42 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from socdem.io import atomic_path
+from socdem.evaluate.provenance import code_state
+from socdem.io import atomic_path, hash_object
 from socdem.schema import PRIMARY_METRIC
 
+METRICS = ["f1", "roc_auc", "accuracy", "age_f1_weighted", "rutube2024"]
 COLUMNS = [
     "timestamp",
     "experiment",
     "data",
     "submitted",
-    "f1",
-    "roc_auc",
-    "accuracy",
-    "age_f1_weighted",
-    "rutube2024",
+    *METRICS,
     "best_single",
-    "models",
+    "models",  # old logs only: every model's scores packed in one string; new rows leave it empty
     "submission",
     "public_score",
     "blend",
     "threshold",
     "public_at",
+    # since the log is one row per submission and model:
+    "model",  # "blend" for the submission's row, else the model's name
+    "run",
+    "overrides",
+    "data_dir",
+    "users",
+    "code",
+    "dirty",
+    "identity",
+    "metric",
+    "best_score",
+    "gain",
+    "seconds",
+    "n_folds",
+    *[f"{m}_{stat}" for m in METRICS for stat in ("mean", "std")],
 ]
 CV_COLUMNS = ["rutube2024", "roc_auc", "f1", "age_f1_weighted"]
+BLEND = "blend"
 
 
 class LeaderboardError(ValueError):
@@ -47,7 +67,9 @@ class LeaderboardError(ValueError):
 
 
 def _fmt(value) -> str:
-    return "" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value)
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return ""
+    return f"{value:.6f}" if isinstance(value, float) else str(value)
 
 
 def _now() -> str:
@@ -81,6 +103,21 @@ def _header_with_ours(header: list[str]) -> list[str]:
     return header + [c for c in COLUMNS if c not in header]
 
 
+def _is_headline(row: dict) -> bool:
+    """The submission's own row: model "blend", or any row of a log from before `model` existed."""
+    return row.get("model", "") in ("", BLEND)
+
+
+def _score_cells(scores: dict, folds: dict | None) -> dict:
+    cells = {m: _fmt(scores.get(m)) for m in METRICS}
+    for m, values in (folds or {}).items():
+        values = np.asarray(values, dtype=np.float64)
+        if m in METRICS and len(values) and np.isfinite(values).all():
+            cells[f"{m}_mean"] = _fmt(float(values.mean()))
+            cells[f"{m}_std"] = _fmt(float(values.std(ddof=1)) if len(values) > 1 else 0.0)
+    return cells
+
+
 def append_entry(
     path: Path,
     experiment: str,
@@ -88,37 +125,87 @@ def append_entry(
     submitted: str,
     cv: dict,
     best_single: str,
-    submission: Path,
+    submission: Path | str,
     blend: str = "",
     threshold: float | None = None,
-) -> dict:
-    scores = cv[submitted]
-    models = ";".join(
-        f"{name}:" + "/".join(_fmt(s.get(k)) for k in ("roc_auc", "f1", "age_f1_weighted")) for name, s in cv.items()
-    )
-    row = {
+    *,
+    run: str = "",
+    overrides: str = "",
+    data_dir: str = "",
+    users: int | None = None,
+    config: dict | None = None,
+    metric: str = "",
+    cv_folds: dict | None = None,
+    seconds: dict | None = None,
+) -> list[dict]:
+    """Log one submission (or training) of a run: a row for `submitted` (the blend, the submission's
+    scores) and one per other model of `cv`. Rows of an earlier run with the same identity (run,
+    data, code, config) and the same `submitted` are replaced; their public score is kept."""
+    code = code_state()
+    run = run or experiment
+    identity = hash_object([run, data_fp, code["code_id"], config]) if code["code_id"] and config is not None else ""
+    metric = metric or ("rutube2024" if any("rutube2024" in s for s in cv.values()) else "roc_auc")
+    seconds = seconds or {}
+    common = {
         "timestamp": _now(),
         "experiment": experiment,
         "data": data_fp,
         "submitted": submitted,
-        **{k: _fmt(scores.get(k)) for k in COLUMNS[4:9]},
-        "best_single": best_single,
-        "models": models,
         "submission": str(submission),
-        "public_score": "",
-        "blend": blend,
-        "threshold": "" if threshold is None else f"{threshold:.6f}",
-        "public_at": "",
+        "run": run,
+        "overrides": overrides,
+        "data_dir": data_dir,
+        "users": "" if users is None else str(users),
+        "code": code["code"],
+        "dirty": "" if code["dirty"] is None else str(code["dirty"]).lower(),
+        "identity": identity,
+        "metric": metric,
     }
+    n_folds = {len(v) for f in (cv_folds or {}).values() for v in f.values()}
+    if n_folds:
+        common["n_folds"] = str(max(n_folds))
+    rows = []
+    if submitted in cv:  # the submission's row (the blend); a training has none
+        head_scores, best = cv[submitted], cv.get(best_single, {}).get(metric)
+        total_seconds = sum(float(v) for v in seconds.values()) if seconds else None
+        rows.append(
+            {
+                **common,
+                "model": submitted,
+                **_score_cells(head_scores, (cv_folds or {}).get(submitted)),
+                "best_single": best_single,
+                "best_score": _fmt(best),
+                "gain": _fmt(head_scores.get(metric) - best) if best is not None and metric in head_scores else "",
+                "blend": blend,
+                "threshold": "" if threshold is None else f"{threshold:.6f}",
+                "seconds": _fmt(round(total_seconds, 2)) if total_seconds is not None else "",
+            }
+        )
+    for name, scores in cv.items():
+        if name == submitted:
+            continue
+        rows.append(
+            {
+                **common,
+                "model": name,
+                **_score_cells(scores, (cv_folds or {}).get(name)),
+                "seconds": _fmt(seconds.get(name)),
+            }
+        )
     path = Path(path)
     with _locked(path):
-        header, rows = _read_rows(path)
-        if header and header == _header_with_ours(header):
+        header, old = _read_rows(path)
+        replaced = [r for r in old if identity and r.get("identity") == identity and r.get("submitted") == submitted]
+        for row in replaced:
+            if _is_headline(row) and row.get("public_score") and rows and _is_headline(rows[0]):
+                rows[0]["public_score"], rows[0]["public_at"] = row["public_score"], row.get("public_at", "")
+        if not replaced and header and header == _header_with_ours(header):
             with open(path, "a", newline="") as fh:
-                csv.DictWriter(fh, fieldnames=header, restval="", extrasaction="ignore").writerow(row)
-        else:  # a new log, or one written before our last columns existed
-            _rewrite(path, _header_with_ours(header), rows + [row])
-    return row
+                csv.DictWriter(fh, fieldnames=header, restval="", extrasaction="ignore").writerows(rows)
+        else:  # a new log, one written before our last columns existed, or a rerun replacing its rows
+            kept = [r for r in old if not any(r is x for x in replaced)]
+            _rewrite(path, _header_with_ours(header), kept + rows)
+    return rows
 
 
 def _same_file(a: str, b: str, base: Path) -> bool:
@@ -129,8 +216,8 @@ def _same_file(a: str, b: str, base: Path) -> bool:
 
 
 def record_public_score(path: Path, submission, score: float, base: Path = Path(".")) -> dict:
-    """Set the public score of the latest log row of `submission` (matched by
-    path; relative paths are tried from the current folder and from `base`)."""
+    """Set the public score of the latest submission row of `submission` (matched by path;
+    relative paths are tried from the current folder and from `base`)."""
     path = Path(path)
     try:
         score = float(score)
@@ -149,7 +236,7 @@ def record_public_score(path: Path, submission, score: float, base: Path = Path(
         hits = [
             i
             for i, row in enumerate(rows)
-            if row.get("submission") and _same_file(row["submission"], str(submission), base)
+            if row.get("submission") and _is_headline(row) and _same_file(row["submission"], str(submission), base)
         ]
         if not hits:
             known = sorted({row["submission"] for row in rows if row.get("submission")})
@@ -162,28 +249,54 @@ def record_public_score(path: Path, submission, score: float, base: Path = Path(
     return row
 
 
+TEXT_COLUMNS = (
+    "data", "submission", "blend", "public_at", "model", "run", "overrides", "data_dir", "code", "dirty", "identity",
+    "models", "best_single", "submitted", "experiment", "metric", "timestamp",
+)  # fmt: skip
+
+
 def read_log(path: Path) -> pd.DataFrame:
+    """The log as a frame with every known column (missing ones empty): old logs read as they are."""
     if not Path(path).exists() or Path(path).stat().st_size == 0:
         return pd.DataFrame(columns=COLUMNS)
-    log = pd.read_csv(path, dtype={"data": str, "submission": str, "blend": str, "public_at": str})
+    log = pd.read_csv(path, dtype={c: str for c in TEXT_COLUMNS})
     for column in COLUMNS:
         if column not in log:
-            log[column] = np.nan
+            log[column] = pd.Series(np.nan, index=log.index, dtype=object if column in TEXT_COLUMNS else "float64")
     return log
 
 
-def _model_auc(models: str, name: str) -> float:
-    """ROC-AUC of `name` from the `models` column (name:roc/f1/age;...)."""
-    for part in str(models).split(";"):
-        model, _, values = part.partition(":")
-        if model == name and values.split("/")[0]:
-            return float(values.split("/")[0])
-    return float("nan")
-
-
 def submissions(log: pd.DataFrame) -> pd.DataFrame:
-    """Only submission rows (other row kinds, e.g. train-time rows, have no submission path)."""
-    return log[log["submission"].notna() & (log["submission"].astype(str).str.len() > 0)]
+    """Only submission rows, one per submission (not its models' rows, nor train-time rows)."""
+    has_path = log["submission"].notna() & (log["submission"].astype(str).str.len() > 0)
+    return log[has_path & (log["model"].isna() | (log["model"] == BLEND))]
+
+
+def latest_per_identity(rows: pd.DataFrame) -> pd.DataFrame:
+    """Reruns with the same run, data, code and config are one row: the latest (old rows have no identity)."""
+    if rows.empty:
+        return rows
+    key = rows["identity"].where(rows["identity"].notna(), pd.Series(rows.index.astype(str), index=rows.index))
+    key = key + "|" + rows["model"].fillna(BLEND).astype(str) + "|" + rows["submitted"].astype(str)
+    return rows[~key.duplicated(keep="last")]
+
+
+def select_data(log: pd.DataFrame, data: str | list | None = None) -> tuple[pd.DataFrame, str]:
+    """Rows of one contest: `data` = fingerprints (or a prefix, or a folder name); None: the latest
+    row's data; "all": every row. Returns (rows, a description of the filter)."""
+    if log.empty or data == "all":
+        return log, "all data"
+    if data is None:
+        latest = log.sort_values("timestamp", kind="mergesort").iloc[-1]
+        data = [str(latest["data"])]
+    wanted = [data] if isinstance(data, str) else list(data)
+    fp = log["data"].astype(str)
+    keep = fp.isin(wanted) | fp.str.startswith(tuple(wanted)) | log["data_dir"].isin(wanted)
+    return log[keep], "data " + ", ".join(w[:8] if len(w) >= 16 else w for w in wanted)
+
+
+def _number(frame: pd.DataFrame, column: str) -> pd.Series:
+    return pd.to_numeric(frame[column], errors="coerce")
 
 
 def cv_public_correlation(log: pd.DataFrame) -> list[str]:
@@ -202,45 +315,151 @@ def cv_public_correlation(log: pd.DataFrame) -> list[str]:
     return ["correlation of CV and public scores:"] + (lines or ["  (not computable: constant scores)"])
 
 
-def format_table(log: pd.DataFrame) -> str:
-    log = submissions(log)
-    if log.empty:
+def primary_metric(rows: pd.DataFrame) -> str:
+    """The metric that ranks these rows: what they were logged with, else the Rutube-2024 score if any."""
+    logged = rows["metric"].dropna()
+    if len(logged):
+        return str(logged.iloc[-1])
+    return "rutube2024" if _number(rows, "rutube2024").notna().any() else PRIMARY_METRIC["jmlc"]
+
+
+def score_text(rows: pd.DataFrame, metric: str) -> list[str]:
+    """`mean ± std` over the folds where logged, else the pooled out-of-fold score (old rows)."""
+    mean, std, pooled = _number(rows, f"{metric}_mean"), _number(rows, f"{metric}_std"), _number(rows, metric)
+    return [
+        f"{m:.4f}±{s:.4f}" if np.isfinite(m) and np.isfinite(s) else (f"{p:.4f}" if np.isfinite(p) else "")
+        for m, s, p in zip(mean, std, pooled)
+    ]
+
+
+def _data_text(row) -> str:
+    parts = [str(row["data_dir"]) if pd.notna(row["data_dir"]) else ""]
+    users = pd.to_numeric(pd.Series([row["users"]]), errors="coerce").iloc[0]
+    parts.append(f"{int(users):,}u" if np.isfinite(users) else "")
+    parts.append(str(row["data"])[:6] if pd.notna(row["data"]) else "")
+    return " ".join(p for p in parts if p)
+
+
+def _code_text(row) -> str:
+    if pd.isna(row["code"]) or not str(row["code"]):
+        return ""
+    return str(row["code"]) + ("*" if str(row["dirty"]).lower() == "true" else "")
+
+
+def _seconds_text(value) -> str:
+    value = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
+    if not np.isfinite(value):
+        return ""
+    return f"{value:.0f} s" if value < 120 else f"{value / 60:.1f} min"
+
+
+def _context(rows: pd.DataFrame) -> pd.DataFrame:
+    out = pd.DataFrame(index=rows.index)
+    out["time"] = rows["timestamp"].astype(str).str.replace("T", " ").str.rstrip("Z").str.slice(0, 16)
+    out["experiment"] = rows["experiment"].astype(str)
+    out["overrides"] = rows["overrides"].fillna("").astype(str)
+    out["data"] = [_data_text(r) for _, r in rows.iterrows()]
+    out["code"] = [_code_text(r) for _, r in rows.iterrows()]
+    return out
+
+
+def _shown_metrics(rows: pd.DataFrame) -> list[str]:
+    return [m for m in CV_COLUMNS if _number(rows, m).notna().any() or _number(rows, f"{m}_mean").notna().any()]
+
+
+def format_table(log: pd.DataFrame, data: str | list | None = None, models: str | None = None) -> str:
+    """The leaderboard of one contest (`data`, see select_data), best CV first; `models`: "1"/"all"
+    for a row per model of each submission, or a comma-separated list of models to show."""
+    rows, where = select_data(log, data)
+    heads = latest_per_identity(submissions(rows))
+    if heads.empty:
         return "leaderboard: no submissions yet (run `make submit`)"
-    shown = log.sort_values("roc_auc", ascending=False, kind="mergesort").copy()
-    best_auc = np.array([_model_auc(m, b) for m, b in zip(shown["models"], shown["best_single"])])
-    shown["time"] = shown["timestamp"].astype(str).str.replace("T", " ").str.rstrip("Z").str.slice(0, 16)
-    shown["best_single"] = [
-        f"{b} {a:.4f}" if np.isfinite(a) else str(b) for b, a in zip(shown["best_single"], best_auc)
+    metric = primary_metric(heads)
+    if models:
+        return _model_table(rows, heads, models, metric, where)
+    order = _number(heads, f"{metric}_mean").fillna(_number(heads, metric))
+    heads = heads.loc[order.sort_values(ascending=False, kind="mergesort").index]
+    table = _context(heads)
+    for m in _shown_metrics(heads):
+        table[m.replace("age_f1_weighted", "age_f1")] = score_text(heads, m)
+    best_score = _number(heads, "best_score")
+    table["best_single"] = [
+        f"{b} {s:.4f}" if np.isfinite(s) else ("" if pd.isna(b) else str(b))
+        for b, s in zip(heads["best_single"], best_score)
     ]
-    shown["gain_auc"] = [
-        f"{r - a:+.4f}" if np.isfinite(a) else "" for r, a in zip(pd.to_numeric(shown["roc_auc"]), best_auc)
+    table["gain"] = [f"{g:+.4f}" if np.isfinite(g) else "" for g in _number(heads, "gain")]
+    table["wall"] = [_seconds_text(s) for s in heads["seconds"]]
+    table["public"] = [f"{p:.4f}" if np.isfinite(p) else "" for p in _number(heads, "public_score")]
+    lines = [
+        f"leaderboard ({where}; CV mean±std over folds, ranked by {metric}; gain: blend − best single; * dirty tree)",
+        table.to_string(index=False),
     ]
-    shown = shown.rename(columns={"age_f1_weighted": "age_f1", "public_score": "public"})
-    cols = ["time", "experiment", "f1", "roc_auc", "age_f1", "rutube2024", "best_single", "gain_auc", "public", "blend"]
-    table = shown[cols].astype(object).where(shown[cols].notna(), "")
-    lines = [table.to_string(index=False, float_format=lambda v: f"{v:.4f}")]
-    lines += cv_public_correlation(log)
+    lines += cv_public_correlation(heads)
     return "\n".join(lines)
 
 
-def log_submission(ws, record: dict) -> dict:
-    """The leaderboard row of a `make submit` (its record from pipeline.submit)."""
+def _model_table(rows: pd.DataFrame, heads: pd.DataFrame, models: str, metric: str, where: str) -> str:
+    wanted = None if models.strip().lower() in ("1", "all", "true", "yes") else set(models.replace(",", " ").split())
+    shown = set(zip(heads["identity"].dropna(), heads["timestamp"]))  # the models of the submissions shown
+    of_shown = np.array([(i, t) in shown for i, t in zip(rows["identity"], rows["timestamp"])], dtype=bool)
+    per_model = rows[of_shown & rows["model"].notna().to_numpy() & (rows["submitted"] == BLEND).to_numpy()]
+    if wanted is not None:
+        per_model = per_model[per_model["model"].isin(wanted)]
+    if per_model.empty:
+        return f"leaderboard ({where}): no per-model rows (logged since the log has a row per model)"
+    order = _number(per_model, f"{metric}_mean").fillna(_number(per_model, metric))
+    per_model = per_model.assign(_order=order).sort_values(["timestamp", "_order"], ascending=[False, False])
+    table = _context(per_model)
+    table["model"] = per_model["model"].astype(str)
+    for m in _shown_metrics(per_model):
+        table[m.replace("age_f1_weighted", "age_f1")] = score_text(per_model, m)
+    table["wall"] = [_seconds_text(s) for s in per_model["seconds"]]
+    return "\n".join([f"leaderboard per model ({where}; CV mean±std over folds)", table.to_string(index=False)])
+
+
+def log_submission(ws, record: dict) -> list[dict]:
+    """The leaderboard rows of a `make submit` (its record from pipeline.submit)."""
     return append_entry(
         ws.paths.leaderboard,
         ws.exp.name,
         ws.data_fp,
-        "blend",
+        BLEND,
         record["cv"],
         record["best_single"],
         record["submission"],
         blend=record["blend_description"],
         threshold=record["threshold"],
+        **_run_fields(ws),
+        metric=record["ranked_by"],
+        cv_folds=record.get("cv_folds"),
+        seconds=record.get("seconds"),
     )
 
 
-def log_training(ws, cv: dict) -> dict:
-    """One row per `make train`: submitted="(train)" (the best model's CV scores) and no
-    submission path, so it never reads as, nor duplicates, `make submit`'s line."""
+def log_training(ws, cv: dict, seconds: dict | None = None) -> list[dict]:
+    """One row per model of a `make train`: submitted="(train)" and no submission path, so they
+    never read as, nor duplicate, `make submit`'s rows."""
     metric = PRIMARY_METRIC[ws.exp.contest]
     best = max(cv, key=lambda name: cv[name].get(metric, float("-inf")))
-    return append_entry(ws.paths.leaderboard, ws.exp.name, ws.data_fp, "(train)", {"(train)": cv[best], **cv}, best, "")
+    return append_entry(
+        ws.paths.leaderboard,
+        ws.exp.name,
+        ws.data_fp,
+        "(train)",
+        cv,
+        best,
+        "",
+        **_run_fields(ws),
+        metric=metric,
+        seconds=seconds,
+    )
+
+
+def _run_fields(ws) -> dict:
+    return {
+        "run": ws.exp.run,
+        "overrides": ws.exp.overrides_text(),
+        "data_dir": Path(ws.data_dir).name,
+        "users": len(ws.contest.targets),
+        "config": ws.exp.to_dict(),
+    }

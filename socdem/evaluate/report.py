@@ -3,8 +3,9 @@
 ROC and precision-recall curves of every model and the blend (the blend's
 out-of-fold predictions are its nested-CV ones), a calibration curve,
 CatBoost's top-30 feature importances (averaged over the fold models), the
-age confusion matrix of the blend, and summary.md linking them with the
-scores (beside the Bayes oracle on a synthetic contest).
+age confusion matrix of the blend, the leaderboard of this data over time and
+against the public score (leaderboard_plots.py), and summary.md linking them
+with the scores (beside the Bayes oracle on a synthetic contest).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pandas as pd
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import confusion_matrix, precision_recall_curve, roc_auc_score, roc_curve
 
+from socdem.evaluate.leaderboard_plots import leaderboard_plots
 from socdem.io import atomic_path, write_text_atomic
 from socdem.metrics import best_f1_threshold
 from socdem.pipeline.blend import informative
@@ -202,7 +204,7 @@ def _scores_table(cv: dict) -> str:
 
 
 def write_report(ws) -> dict:
-    out = ws.paths.report(ws.exp.name)
+    out = ws.paths.report(ws.exp.run)
     results, result = blend_experiment(ws)
     cv = {name: scores for name, (_, _, scores) in results.items()}
     cv["blend"] = blend_scores(ws, result)
@@ -233,7 +235,8 @@ def write_report(ws) -> dict:
         )
 
     lines = [
-        f"# Report: experiment `{ws.exp.name}`",
+        f"# Report: experiment `{ws.exp.name}`"
+        + (f", run `{ws.exp.run}` ({ws.exp.overrides_text()})" if ws.exp.overrides else ""),
         "",
         f"Data fingerprint `{ws.data_fp}`, {len(uids):,} labelled users, {ws.exp.n_folds} folds. "
         "All scores are out of fold (the blend's: nested CV over the models' out-of-fold predictions).",
@@ -266,6 +269,11 @@ def write_report(ws) -> dict:
             f"best F1 {oracle['f1']:.4f} (blend {cv['blend']['f1'] - oracle['f1']:+.4f}).",
             "",
         ]
+    board, board_notes = leaderboard_plots(ws.paths.leaderboard, ws.data_fp, out)
+    plots |= board
+    notes += board_notes
+    if (out / "ablation.md").exists():
+        lines += ["What each part is worth: [ablation.md](ablation.md) (`make ablate`).", ""]
     lines += [f"## {title}\n\n![{title}]({name})\n" for title, name in plots.items()]
     lines += notes
     write_text_atomic(out / "summary.md", "\n".join(lines).rstrip() + "\n")

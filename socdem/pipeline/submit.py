@@ -5,17 +5,23 @@ only (blend.py). The command line then appends the leaderboard log."""
 
 from __future__ import annotations
 
+import json
+import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
-from socdem.io import write_json_atomic, write_parquet_atomic
-from socdem.metrics import frame_scores, sex_scores
+from socdem.io import hash_object, write_json_atomic, write_parquet_atomic
+from socdem.metrics import fold_scores, frame_scores, sex_scores
 from socdem.models.registry import get_runner
+from socdem.pipeline import blend as blend_module
+from socdem.pipeline import thresholds as thresholds_module
 from socdem.pipeline.blend import Blend, blend
-from socdem.pipeline.folds import load_or_make_folds
+from socdem.pipeline.folds import folds_path, load_or_make_folds
 from socdem.pipeline.submission import FORMATS, ID_COLUMN, build_submission, write_submission
-from socdem.pipeline.train import load_predictions
+from socdem.pipeline.train import cache_key, load_predictions, training_seconds
 from socdem.schema import PRIMARY_METRIC
 
 
@@ -25,12 +31,22 @@ def sex_threshold(exp, thresholds: dict) -> float:
     return thresholds["f1"] if exp.contest == "jmlc" else thresholds["accuracy"]
 
 
-def blend_experiment(ws) -> tuple[dict, Blend]:
-    """(model → (oof, test, scores), the blend of the experiment's models)."""
-    results = {name: load_predictions(ws, name) for name in ws.exp.models}
+def blend_experiment(ws, sources: dict | None = None) -> tuple[dict, Blend]:
+    """(model → (oof, test, scores), the blend of the experiment's models). `sources` may map a
+    model to another workspace to take its predictions from (an ablation that retrains only some)."""
+    results, result, _ = timed_blend(ws, sources)
+    return results, result
+
+
+def timed_blend(ws, sources: dict | None = None) -> tuple[dict, Blend, float]:
+    """blend_experiment, plus the seconds of the blend itself (the models' are their folds')."""
+    sources = sources or {}
+    results = {name: load_predictions(sources.get(name, ws), name) for name in ws.exp.models}
     oofs = {name: oof.drop(columns="fold", errors="ignore") for name, (oof, _, _) in results.items()}
     tests = {name: test for name, (_, test, _) in results.items()}
-    return results, blend(oofs, tests, ws.contest.targets, load_or_make_folds(ws), ws.exp.targets)
+    started = time.perf_counter()
+    result = blend(oofs, tests, ws.contest.targets, load_or_make_folds(ws), ws.exp.targets)
+    return results, result, time.perf_counter() - started
 
 
 def blend_scores(ws, result: Blend) -> dict:
@@ -50,6 +66,49 @@ def blend_scores(ws, result: Blend) -> dict:
     return scores
 
 
+def blend_key(ws, sources: dict | None = None) -> str:
+    """What the blend's output depends on: every model's cache key, the folds and the blend's code."""
+    sources = sources or {}
+    return hash_object(
+        {
+            "models": {n: cache_key(sources.get(n, ws), n, get_runner(n)) for n in ws.exp.models},
+            "folds": folds_path(ws).name,
+            "targets": ws.exp.targets,
+            "contest": ws.exp.contest,
+            "code": [Path(m.__file__).read_text() for m in (blend_module, thresholds_module)],
+        }
+    )
+
+
+def blend_oof(ws, sources: dict | None = None, out_dir: Path | None = None) -> pd.DataFrame:
+    """The blend's nested out-of-fold predictions (with `fold`): from artifacts/<RUN>/blend/ (or
+    `out_dir`) when its key still matches, else trained and blended now (no submission written)."""
+    out_dir = out_dir or ws.paths.blend(ws.exp.run)
+    key, meta = blend_key(ws, sources), out_dir / "blend.json"
+    if meta.exists() and json.loads(meta.read_text()).get("key") == key and (out_dir / "oof.parquet").exists():
+        return pd.read_parquet(out_dir / "oof.parquet")
+    _, result, seconds = timed_blend(ws, sources)
+    write_blend(out_dir, result, key, seconds, {"blend": result.summary})
+    return result.oof
+
+
+def write_blend(out_dir: Path, result: Blend, key: str, seconds: float, info: dict) -> None:
+    write_parquet_atomic(out_dir / "oof.parquet", result.oof)
+    write_parquet_atomic(out_dir / "test.parquet", result.test)
+    write_json_atomic(out_dir / "blend.json", {**info, "key": key, "seconds": round(seconds, 2)})
+
+
+def cv_fold_scores(ws, results: dict, result: Blend, threshold: float) -> dict:
+    """model (and "blend") → metric → one score per fold, at the thresholds of the pooled scores."""
+    targets = ws.contest.targets
+    out = {}
+    for name, (oof, _, scores) in results.items():
+        out[name] = fold_scores(oof.drop(columns="fold"), targets, oof["fold"], scores.get("f1_threshold", 0.5))
+    f1_threshold = result.thresholds.get("f1", 0.5)
+    out["blend"] = fold_scores(result.oof.drop(columns="fold"), targets, result.oof["fold"], f1_threshold, threshold)
+    return out
+
+
 def describe(summary: dict) -> str:
     """One short line for the leaderboard: the chosen blend per target."""
     return ";".join(
@@ -62,25 +121,28 @@ def describe(summary: dict) -> str:
 def submit(ws, fmt: str | None = None) -> dict:
     """Write the submission and its record (submissions/<EXP>.json); return the record."""
     metric = PRIMARY_METRIC[ws.exp.contest]
-    results, result = blend_experiment(ws)
+    key = blend_key(ws)
+    results, result, blend_seconds = timed_blend(ws)
     cv = {name: scores for name, (_, _, scores) in results.items()}
     best_single = max(cv, key=lambda name: cv[name].get(metric, float("-inf")))
     cv["blend"] = blend_scores(ws, result)
     thresholds = result.thresholds
     threshold = sex_threshold(ws.exp, thresholds) if thresholds else 0.5
-    blend_dir = ws.paths.blend(ws.exp.name)
-    write_parquet_atomic(blend_dir / "oof.parquet", result.oof)
-    write_parquet_atomic(blend_dir / "test.parquet", result.test)
+    blend_dir = ws.paths.blend(ws.exp.run)
 
     fmt = fmt or ("jmlc" if ws.exp.contest == "jmlc" else "full")
     columns = FORMATS[fmt]
     sub = build_submission(result.test.loc[ws.contest.test_users], threshold, columns)
-    csv_path = ws.paths.submission(ws.exp.name)
+    csv_path = ws.paths.submission(ws.exp.run)
     write_submission(csv_path, sub, ws.contest.test_users, columns, ID_COLUMN.get(fmt, "viewer_uid"))
     record = {
         "experiment": ws.exp.name,
+        "run": ws.exp.run,
+        "overrides": ws.exp.overrides,
         "config": ws.exp.to_dict(),
         "data_fingerprint": ws.data_fp,
+        "data_dir": str(ws.data_dir),
+        "users": len(ws.contest.targets),
         "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "submitted": "blend",
         "best_single": best_single,
@@ -90,13 +152,17 @@ def submit(ws, fmt: str | None = None) -> dict:
         "blend": result.summary,
         "format": fmt,
         "cv": cv,
+        "cv_folds": cv_fold_scores(ws, results, result, threshold),
         "submission": str(csv_path),
         "blend_description": describe(result.summary),
     }
     if "catboost" in ws.exp.models:  # the parameters CatBoost trained with: defaults overridden by `make tune`'s best
         record["catboost_params"] = get_runner("catboost").params(ws)["catboost"]
-    write_json_atomic(ws.paths.submission(ws.exp.name, ".json"), record)
-    write_json_atomic(blend_dir / "blend.json", {k: record[k] for k in ("blend", "thresholds", "threshold", "cv")})
+    record["seconds"] = {name: training_seconds(ws, name) for name in results} | {"blend": round(blend_seconds, 2)}
+    write_json_atomic(ws.paths.submission(ws.exp.run, ".json"), record)
+    write_blend(
+        blend_dir, result, key, blend_seconds, {k: record[k] for k in ("blend", "thresholds", "threshold", "cv")}
+    )
     gain = cv["blend"].get(metric, np.nan) - cv[best_single].get(metric, np.nan)
     ws.log(
         f"submit: {csv_path} from the blend ({describe(result.summary)}): CV {metric}={cv['blend'][metric]:.4f} "

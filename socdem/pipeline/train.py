@@ -4,16 +4,20 @@ Per model, under artifacts/<EXP>/models/<model>/: fold<k>.parquet (validation
 and test predictions), fold<k>.json (scores and cache key), fold<k>.pkl (the
 fitted models), then oof.parquet, test.parquet (mean of the fold models) and
 scores.json. A fold already complete for the same key is not recomputed, so
-an interrupted run resumes where it stopped.
+an interrupted run resumes where it stopped; a fold another run (other
+overrides, SET=) already computed for the same key is copied from there.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import time
 
 import pandas as pd
 
 from socdem.io import (
+    atomic_path,
     hash_object,
     read_json_or_none,
     read_parquet_or_none,
@@ -27,7 +31,7 @@ from socdem.pipeline.folds import load_or_make_folds
 
 
 def model_dir(ws, name: str):
-    return ws.paths.model(ws.exp.name, name)
+    return ws.paths.model(ws.exp.run, name)
 
 
 def cache_key(ws, name: str, runner) -> str:
@@ -45,6 +49,34 @@ def cache_key(ws, name: str, runner) -> str:
     )
 
 
+FOLD_FILES = (".parquet", ".pkl", ".json")  # the json last: it marks the fold complete
+
+
+def _has_fold(meta_path, key: str) -> bool:
+    """Fold files complete for `key` (an unreadable fold file counts as not done)."""
+    meta = read_json_or_none(meta_path)
+    return isinstance(meta, dict) and meta.get("key") == key and meta_path.with_suffix(".parquet").exists()
+
+
+def reuse_fold(ws, name: str, k: int, key: str, out_dir) -> str | None:
+    """Copy fold k of `name` with the same cache key from another run's artifacts; its run, or None."""
+    for meta_path in sorted(ws.paths.artifacts.glob(f"*/models/{name}/fold{k}.json")):
+        if meta_path.parent == out_dir or not _has_fold(meta_path, key):
+            continue
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for suffix in FOLD_FILES:
+            src, dest = meta_path.with_suffix(suffix), out_dir / meta_path.with_suffix(suffix).name
+            if src.exists():
+                dest.unlink(missing_ok=True)
+                try:  # a hard link costs no space: cached files are only ever replaced, never edited
+                    os.link(src, dest)
+                except OSError:
+                    with atomic_path(dest) as tmp:
+                        shutil.copyfile(src, tmp)
+        return meta_path.parents[2].name
+    return None
+
+
 def run_model_cv(ws, name: str) -> dict:
     runner = get_runner(name)
     key = cache_key(ws, name, runner)
@@ -54,10 +86,11 @@ def run_model_cv(ws, name: str) -> dict:
     valid_parts, test_parts = [], []
     for k in range(ws.exp.n_folds):
         meta_path, pred_path = out_dir / f"fold{k}.json", out_dir / f"fold{k}.parquet"
-        meta = read_json_or_none(meta_path)  # an unreadable fold file counts as not done
-        preds = read_parquet_or_none(pred_path) if isinstance(meta, dict) and meta.get("key") == key else None
+        cached = _has_fold(meta_path, key)
+        source = None if cached else reuse_fold(ws, name, k, key, out_dir)
+        preds = read_parquet_or_none(pred_path) if cached or source else None  # unreadable: computed again
         if preds is not None:
-            ws.log(f"train {name}: fold {k + 1}/{ws.exp.n_folds} cached")
+            ws.log(f"train {name}: fold {k + 1}/{ws.exp.n_folds} cached" + (f" (from run {source})" if source else ""))
         else:
             started = time.perf_counter()
             in_valid = folds["fold"].to_numpy() == k
@@ -78,7 +111,9 @@ def run_model_cv(ws, name: str) -> dict:
     scores = frame_scores(oof.drop(columns="fold"), targets)
     write_parquet_atomic(out_dir / "oof.parquet", oof)
     write_parquet_atomic(out_dir / "test.parquet", test)
-    write_json_atomic(out_dir / "scores.json", {"key": key, "scores": scores})
+    seconds = sum(read_json_or_none(out_dir / f"fold{k}.json").get("seconds", 0.0) for k in range(ws.exp.n_folds))
+    # seconds: what the folds cost to compute (wherever they ran), not this call's time
+    write_json_atomic(out_dir / "scores.json", {"key": key, "scores": scores, "seconds": round(seconds, 2)})
     ws.log(f"train {name}: out of fold {_brief(scores)}")
     return scores
 
@@ -98,6 +133,12 @@ def load_predictions(ws, name: str) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
         saved = read_json_or_none(out_dir / "scores.json")
         oof, test = pd.read_parquet(out_dir / "oof.parquet"), pd.read_parquet(out_dir / "test.parquet")
     return oof, test, saved["scores"]
+
+
+def training_seconds(ws, name: str) -> float:
+    """The fold-fitting seconds of a trained model (0 when not recorded)."""
+    saved = read_json_or_none(model_dir(ws, name) / "scores.json")
+    return float(saved.get("seconds", 0.0)) if isinstance(saved, dict) else 0.0
 
 
 def _brief(scores: dict) -> str:

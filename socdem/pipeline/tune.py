@@ -49,7 +49,7 @@ AGE_OBJECTIVES = ("f1_weighted", "logloss")
 
 
 def tune_dir(ws) -> Path:
-    return ws.paths.tune(ws.exp.name)
+    return ws.paths.tune(ws.exp.run)
 
 
 # ---- storage ---------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The leaderboard log: append, `make lb` round trip, older and wider logs, correlation."""
+"""The leaderboard log: one row per submission and model, `make lb` round trip, older and wider
+logs, reruns as one row, the data filter, per-model rows, correlation."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from socdem.evaluate.leaderboard import (
     format_table,
     read_log,
     record_public_score,
+    submissions,
 )
 
 CV = {
@@ -37,11 +39,11 @@ def test_make_lb_round_trip(tmp_path):
     add(log, sub, auc=0.83)  # a later submission to the same path
     run = make("lb", tmp_path, SUB=sub, SCORE="0.6123")
     assert run.returncode == 0, run.stderr
-    rows = read_log(log)
+    rows = submissions(read_log(log))
     assert rows["public_score"].isna().tolist() == [True, True, False]
     assert rows["public_score"].iloc[2] == pytest.approx(0.6123) and rows["public_at"].notna().iloc[2]
     shown = make("leaderboard", tmp_path)
-    assert shown.returncode == 0 and "0.6123" in shown.stdout and "linear 0.8200" in shown.stdout
+    assert shown.returncode == 0 and "0.6123" in shown.stdout and "linear 0.6100" in shown.stdout
     missing = make("lb", tmp_path, SUB=tmp_path / "nope.csv", SCORE="0.5")
     assert missing.returncode == 2 and "no row for" in missing.stderr
     no_score = make("lb", tmp_path, SUB=sub)
@@ -77,7 +79,7 @@ def test_older_log_without_the_last_columns_is_extended(tmp_path):
     with open(log, newline="") as fh:
         header = next(csv.reader(fh))
     assert header == COLUMNS
-    rows = read_log(log)
+    rows = submissions(read_log(log))
     assert rows["experiment"].tolist() == ["old", "default"] and rows["blend"].iloc[1] == "sex=stack(linear)"
 
 
@@ -96,9 +98,10 @@ def test_foreign_columns_and_non_submission_rows_survive(tmp_path):
     add(log, tmp_path / "b.csv")
     record_public_score(log, tmp_path / "a.csv", 0.5)
     frame = pd.read_csv(log, dtype=str, keep_default_na=False)
-    assert list(frame.columns) == COLUMNS + ["kind"] and frame["kind"].tolist() == ["submit", "train", ""]
+    assert list(frame.columns) == COLUMNS + ["kind"]
+    assert frame["kind"].tolist() == ["submit"] * 3 + ["train"] + [""] * 3  # a.csv and b.csv: blend + 2 models
     table = format_table(read_log(log))
-    assert len(table.splitlines()) == 3  # header + the two submissions, not the train row
+    assert len(table.splitlines()) == 4  # title + header + the two submissions, not the train row
 
 
 def test_correlation_needs_three_public_scores(tmp_path):
@@ -111,3 +114,83 @@ def test_correlation_needs_three_public_scores(tmp_path):
     record_public_score(log, tmp_path / "s2.csv", 0.65)
     table = format_table(read_log(log))
     assert "correlation" in table and "Pearson +" in table
+
+
+OLD_HEADER = COLUMNS[:16]  # the log before it had a row per model: every model packed in `models`
+
+
+def write_old_log(path):
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=OLD_HEADER)
+        writer.writeheader()
+        writer.writerow(
+            {c: "" for c in OLD_HEADER}
+            | {
+                "timestamp": "2024-01-01T00:00:00Z",
+                "experiment": "old",
+                "data": "fp",
+                "submitted": "blend",
+                "roc_auc": "0.7100",
+                "rutube2024": "0.5000",
+                "best_single": "linear",
+                "models": "top_class:0.5000/0.4800/0.1700;linear:0.7000/0.6000/0.4000;blend:0.7100/0.6100/0.4100",
+                "submission": "submissions/old.csv",
+                "blend": "sex=stack(linear)",
+            }
+        )
+
+
+def test_old_format_log_with_packed_models_is_read(tmp_path):
+    log = tmp_path / "leaderboard.csv"
+    write_old_log(log)
+    table = format_table(read_log(log))
+    assert "old" in table and "0.5000" in table and "linear" in table  # pooled score; no mean±std to show
+    assert "0.7000" not in table  # the packed string is never parsed
+    add(log, tmp_path / "new.csv")
+    rows = read_log(log)
+    assert list(rows.columns) == COLUMNS and rows["models"].iloc[0].startswith("top_class:")
+    assert submissions(rows)["experiment"].tolist() == ["old", "default"]
+    assert record_public_score(log, "submissions/old.csv", 0.7, base=tmp_path)["experiment"] == "old"
+
+
+def entry(path, run="default", data="fp", config=None, cv=CV, sub=None):
+    folds = {name: {m: [v - 0.01, v, v + 0.01] for m, v in scores.items()} for name, scores in cv.items()}
+    return append_entry(
+        path, "default", data, "blend", cv, "linear", sub or f"submissions/{run}.csv", run=run,
+        overrides="" if run == "default" else "linear.max_iter=200", data_dir="raw", users=1000,
+        config=config or {"run": run}, metric="rutube2024", cv_folds=folds, seconds={"linear": 3.0, "blend": 1.0},
+    )  # fmt: skip
+
+
+def test_one_row_per_submission_and_model_and_reruns_are_one_row(tmp_path):
+    log = tmp_path / "leaderboard.csv"
+    entry(log)
+    frame = read_log(log)
+    assert frame["model"].tolist() == ["blend", "author_share", "linear"]
+    assert (frame["submission"] == "submissions/default.csv").all() and frame["models"].isna().all()
+    blend = frame.iloc[0]
+    assert blend["rutube2024_mean"] == pytest.approx(0.62) and blend["rutube2024_std"] == pytest.approx(0.01)
+    assert blend["gain"] == pytest.approx(0.01) and blend["best_score"] == pytest.approx(0.61)
+    assert blend["seconds"] == pytest.approx(4.0) and blend["users"] == 1000
+    record_public_score(log, "submissions/default.csv", 0.6, base=tmp_path)
+    entry(log)  # a rerun: same run, data, code and config
+    frame = read_log(log)
+    assert len(frame) == 3 and submissions(frame)["public_score"].tolist() == [0.6]  # the public score is kept
+    entry(log, config={"run": "default", "seed": 1})  # another config: another row
+    assert len(submissions(read_log(log))) == 2
+
+
+def test_table_shows_mean_std_filters_data_and_models(tmp_path):
+    log = tmp_path / "leaderboard.csv"
+    entry(log, data="aaaa1111")
+    entry(log, run="default-1a2b3c4d", data="bbbb2222")
+    latest = format_table(read_log(log))
+    assert "linear.max_iter=200" in latest and "0.6200±0.0100" in latest and "+0.0100" in latest
+    assert "bbbb22" in latest and "aaaa11" not in latest  # default: the latest row's data
+    first = format_table(read_log(log), data=["aaaa1111"])
+    assert "aaaa11" in first and "bbbb22" not in first
+    assert len(format_table(read_log(log), data="all").splitlines()) == 4
+    per_model = format_table(read_log(log), models="1")
+    assert all(name in per_model for name in ("blend", "linear", "author_share"))
+    only = format_table(read_log(log), models="linear")
+    assert "linear" in only and "author_share" not in only

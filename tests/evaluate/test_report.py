@@ -10,6 +10,7 @@ from conftest import REPO
 from sklearn.tree import DecisionTreeClassifier
 
 from socdem.config import load_experiment
+from socdem.evaluate.leaderboard import append_entry, record_public_score
 from socdem.evaluate.report import catboost_importances, plot_importance, write_report
 from socdem.features.workspace import Workspace
 from socdem.models.per_target import PerTargetClassifier
@@ -47,3 +48,18 @@ def test_importances_from_pickled_fold_models(tmp_path):
     assert (tmp_path / "importance.png").read_bytes().startswith(PNG)
     empty, note = catboost_importances(tmp_path / "missing")
     assert empty == {} and "no CatBoost fold models" in note
+
+
+def test_report_plots_the_leaderboard_of_its_data(tiny_contest, socdem_home):
+    ws = Workspace(tiny_contest, load_experiment("fast", REPO / "experiments"), root=socdem_home, log=lambda m: None)
+    for i, (score, public) in enumerate([(0.60, 0.58), (0.62, 0.61), (0.63, 0.61)]):
+        cv = {"linear": {"rutube2024": score - 0.01}, "blend": {"rutube2024": score}}
+        folds = {"blend": {"rutube2024": [score - 0.01, score, score + 0.01]}}
+        sub = f"submissions/r{i}.csv"
+        append_entry(ws.paths.leaderboard, "fast", ws.data_fp, "blend", cv, "linear", sub, run=f"r{i}", cv_folds=folds)
+        record_public_score(ws.paths.leaderboard, sub, public, base=socdem_home)
+    out = write_report(ws)
+    names = {p.name for p in out["plots"]}
+    assert {"leaderboard_time.png", "cv_vs_public.png"} <= names
+    summary = out["summary"].read_text()
+    assert "](leaderboard_time.png)" in summary and "Pearson r = +" in summary

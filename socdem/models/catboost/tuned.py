@@ -47,13 +47,18 @@ def study_name(ws, target: str) -> str:
     return f"{ws.exp.name}-{target}-{study_key(ws)}"
 
 
-def best_path(ws, target: str) -> Path:
-    return ws.paths.tune(ws.exp.name) / f"best_{target}.json"
+def best_path(ws, target: str, run: str | None = None) -> Path:
+    return ws.paths.tune(run or ws.exp.run) / f"best_{target}.json"
 
 
 def best_params(ws, target: str) -> dict:
-    """Tuned parameters of `target` for the current data and config, or {} (use the defaults)."""
+    """Tuned parameters of `target` for the current data and config, or {} (use the defaults).
+
+    A run with overrides (SET=) that has not been tuned itself uses its experiment's study when
+    the study's key still matches (overrides outside CatBoost's inputs leave it unchanged)."""
     path = best_path(ws, target)
+    if not path.exists():
+        path = best_path(ws, target, run=ws.exp.name)
     if not path.exists():
         return {}
     record = json.loads(path.read_text())

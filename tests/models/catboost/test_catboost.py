@@ -147,7 +147,7 @@ def test_interrupted_cv_resumes_with_bit_identical_out_of_fold(tiny_contest, hom
     run_model_cv(reference, "catboost")  # cached by the test above when run together
     expected = pd.read_parquet(model_dir(reference, "catboost") / "oof.parquet")
 
-    ws = _workspace(tiny_contest, home, "resumed")
+    ws = _workspace(tiny_contest, home / "alone", "resumed")  # its own home: no other run's folds to take
     original, calls = CatBoostRunner.fit_predict, []
 
     def killed_after_one_fold(self, *args, **kwargs):
