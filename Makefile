@@ -23,7 +23,7 @@ STAMP := $(VENV)/.installed
 RUN := OMP_NUM_THREADS=2 MKL_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 PYTHONHASHSEED=0 $(PY) -m socdem
 ARGS := --exp $(EXP) --data $(DATA)
 
-.PHONY: help all setup data features train tune submit score leaderboard bench report lb dag test lint clean
+.PHONY: help all setup data features train tune submit score leaderboard bench report eda lb dag test lint clean
 
 help: ## list the targets
 	@echo "usage: make <target> [EXP=default] [DATA=data/raw]"
@@ -69,6 +69,9 @@ bench: $(STAMP) ## speed and memory figures, written to bench/results.json
 
 report: $(STAMP) ## ROC / PR / calibration / importance plots in reports/EXP/
 	$(RUN) report $(ARGS)
+
+eda: $(STAMP) ## the contest at a glance + adversarial validation (test vs labelled users) in reports/eda/
+	$(RUN) eda $(ARGS)
 
 lb: $(STAMP) ## record the public score of a submission: make lb SUB=<csv> SCORE=<number>
 	$(RUN) lb $(ARGS) --sub "$(SUB)" --score "$(SCORE)"

@@ -7,6 +7,7 @@
     submissions/<EXP>.csv, .json             the submission and its record
     experiments/                             experiment files and the leaderboard log
     reports/<EXP>/                           plots and summary.md
+    reports/eda/<data folder>-<data fp>/     `make eda`: plots, summary.md, eda.json
     bench/results.json                       `make bench` figures
 
 Experiments are looked up in SOCDEM_HOME/experiments first, then among the
@@ -79,6 +80,9 @@ class Paths:
 
     def report(self, exp: str) -> Path:
         return self.root / "reports" / exp
+
+    def eda(self, data_name: str, data_fp: str) -> Path:
+        return self.root / "reports" / "eda" / f"{data_name}-{data_fp[:8]}"
 
     @property
     def bench_results(self) -> Path:
