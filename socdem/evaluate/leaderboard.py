@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from socdem.features.adversarial import WARN_ROC_AUC
 from socdem.io import atomic_path
 from socdem.schema import PRIMARY_METRIC
 
@@ -38,6 +39,7 @@ COLUMNS = [
     "blend",
     "threshold",
     "public_at",
+    "adversarial_roc_auc",
 ]
 CV_COLUMNS = ["rutube2024", "roc_auc", "f1", "age_f1_weighted"]
 
@@ -91,6 +93,7 @@ def append_entry(
     submission: Path,
     blend: str = "",
     threshold: float | None = None,
+    adversarial_roc_auc: float | None = None,
 ) -> dict:
     scores = cv[submitted]
     models = ";".join(
@@ -109,6 +112,7 @@ def append_entry(
         "blend": blend,
         "threshold": "" if threshold is None else f"{threshold:.6f}",
         "public_at": "",
+        "adversarial_roc_auc": _fmt(adversarial_roc_auc),
     }
     path = Path(path)
     with _locked(path):
@@ -213,10 +217,20 @@ def format_table(log: pd.DataFrame) -> str:
     shown["gain_auc"] = [
         f"{r - a:+.4f}" if np.isfinite(a) else "" for r, a in zip(pd.to_numeric(shown["roc_auc"]), best_auc)
     ]
+    adversarial = pd.to_numeric(shown["adversarial_roc_auc"], errors="coerce")
+    shown["adv_auc"] = [
+        "" if not np.isfinite(a) else f"{a:.3f}!" if a > WARN_ROC_AUC else f"{a:.3f}" for a in adversarial
+    ]
     shown = shown.rename(columns={"age_f1_weighted": "age_f1", "public_score": "public"})
-    cols = ["time", "experiment", "f1", "roc_auc", "age_f1", "rutube2024", "best_single", "gain_auc", "public", "blend"]
+    cols = ["time", "experiment", "f1", "roc_auc", "age_f1", "rutube2024", "best_single", "gain_auc", "public"]
+    cols += ["adv_auc", "blend"]
     table = shown[cols].astype(object).where(shown[cols].notna(), "")
     lines = [table.to_string(index=False, float_format=lambda v: f"{v:.4f}")]
+    if (adversarial > WARN_ROC_AUC).any():
+        lines.append(
+            f"! adversarial ROC-AUC > {WARN_ROC_AUC}: the test users differ from the labelled ones; "
+            "local CV may not track the public score"
+        )
     lines += cv_public_correlation(log)
     return "\n".join(lines)
 
@@ -233,6 +247,7 @@ def log_submission(ws, record: dict) -> dict:
         record["submission"],
         blend=record["blend_description"],
         threshold=record["threshold"],
+        adversarial_roc_auc=record.get("adversarial_roc_auc"),
     )
 
 

@@ -111,3 +111,14 @@ def test_correlation_needs_three_public_scores(tmp_path):
     record_public_score(log, tmp_path / "s2.csv", 0.65)
     table = format_table(read_log(log))
     assert "correlation" in table and "Pearson +" in table
+
+
+def test_adversarial_roc_auc_column_and_flag(tmp_path):
+    log = tmp_path / "leaderboard.csv"
+    add(log, tmp_path / "a.csv")
+    assert "adversarial ROC-AUC" not in format_table(read_log(log))  # an older row: no figure, no flag
+    cv = {**CV, "blend": {**CV["blend"], "roc_auc": 0.9}}
+    append_entry(log, "default", "fp", "blend", cv, "linear", tmp_path / "b.csv", adversarial_roc_auc=0.85)
+    table = format_table(read_log(log))
+    assert "adv_auc" in table and "0.850!" in table and "local CV may not track the public score" in table
+    assert read_log(log)["adversarial_roc_auc"].iloc[-1] == pytest.approx(0.85)
