@@ -103,7 +103,12 @@ def plot_class_balance(table: pd.DataFrame, path: Path) -> str:
         )
     ax.set_xticks(range(table.shape[1]), [str(c) for c in table.columns])
     ax.set_yticks(range(table.shape[0]), list(table.index))
-    ax.set(xlabel="age class", ylabel="sex", title=f"Labelled users by sex x age class ({table.to_numpy().sum():,})")
+    no_age = list(table.columns) == ["all"]
+    ax.set(
+        xlabel="age class (none in this contest)" if no_age else "age class",
+        ylabel="sex",
+        title=f"Labelled users by sex x age class ({table.to_numpy().sum():,})",
+    )
     return _save(fig, path)
 
 

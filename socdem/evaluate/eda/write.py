@@ -73,7 +73,9 @@ def write_eda(ws) -> dict:
     authors = _leaning(ev, "author_id")
     author_labels = {a: f"author {a} · {c}" for a, c in stats.author_categories(contest.videos, authors.index).items()}
     devices = {
-        DEVICE_TITLES[c]: stats.value_shares(contest.events, ev["group"], c, stats.TOP_VALUES[c]) for c in DEVICE_TITLES
+        DEVICE_TITLES[c]: stats.value_shares(contest.events, ev["group"], c, stats.TOP_VALUES[c])
+        for c in DEVICE_TITLES
+        if contest.events[c].notna().any()  # JMLC has no device type
     }
     regions = {"region": stats.value_shares(contest.events, ev["group"], "region", stats.TOP_VALUES["region"])}
     quality = stats.data_quality(contest)
