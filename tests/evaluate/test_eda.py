@@ -24,13 +24,17 @@ PLOTS = {
 }
 
 
+def strict_json(constant):
+    raise AssertionError(f"eda.json holds {constant}, which strict JSON does not allow")
+
+
 def test_make_eda_on_heaviest_viewers_as_test(heavy_contest, tmp_path):
     run = make("eda", tmp_path, EXP="fast", DATA=heavy_contest)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "eda: WARNING: adversarial ROC-AUC" in run.stderr and "may not track the public score" in run.stderr
     (out,) = (tmp_path / "reports" / "eda").iterdir()
     assert out.name.startswith("raw-")
-    report = json.loads((out / "eda.json").read_text())
+    report = json.loads((out / "eda.json").read_text(), parse_constant=strict_json)
     assert set(JSON_KEYS) <= set(report)
     assert report["adversarial_roc_auc"] > 0.8 and report["adversarial_warning"]
     assert len(report["adversarial_top_features"]) == 10

@@ -9,6 +9,7 @@ too); never the experiment's models.
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
@@ -45,11 +46,17 @@ def eda_dir(ws) -> Path:
     return ws.paths.eda(Path(ws.data_dir).resolve().name, ws.data_fp)
 
 
+def _plain(value):
+    """A JSON-ready scalar: numpy scalars unwrapped, NaN as null (strict JSON has no NaN)."""
+    value = value.item() if hasattr(value, "item") else value
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
 def _records(table: pd.DataFrame, labels: dict | None = None) -> list[dict]:
     rows = []
     for item, row in table.iterrows():
-        entry = {"item": item.item() if hasattr(item, "item") else item, "label": (labels or {}).get(item, str(item))}
-        entry |= {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+        entry = {"item": _plain(item), "label": (labels or {}).get(item, str(item))}
+        entry |= {k: _plain(v) for k, v in row.items()}
         rows.append(entry)
     return rows
 
