@@ -26,7 +26,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 from threadpoolctl import threadpool_limits
 
-from socdem.features.build import build_features, features_dir
+from socdem.features.build import features_dir
 from socdem.io import write_json_atomic, write_parquet_atomic
 
 ADVERSARIAL_VERSION = 1  # bump it when the model or the importances change
@@ -117,7 +117,7 @@ def adversarial_validation(ws) -> dict:
         ws.log(f"adversarial: used the cache {out_dir / RESULT_FILE}")
         return cached
     started = time.perf_counter()
-    features = build_features(ws)
+    features = ws.features  # the cached label-free features (built when missing)
     is_test = features.index.isin(ws.contest.test_users).astype(np.int64)
     n_test = int(is_test.sum())
     result = {
