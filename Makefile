@@ -31,7 +31,7 @@ ARGS = --exp "$(EXP)" --data "$(DATA)" --set "$(SET)"
 # `make leaderboard` filters by DATA only when it is given (else: the latest row's contest)
 DATA_GIVEN = $(if $(filter command line environment,$(origin DATA)),$(DATA),)
 
-.PHONY: help all setup data features train tune submit score leaderboard compare ablate bench report lb dag test lint clean
+.PHONY: help all setup data features train tune submit score leaderboard compare ablate bench report eda lb dag test lint clean
 
 help: ## list the targets
 	@echo "usage: make <target> [EXP=default] [DATA=data/raw] [SET=\"catboost.depth=8 genapon.epochs=6\"]"
@@ -84,6 +84,9 @@ bench: $(STAMP) ## speed and memory figures, written to bench/results.json
 
 report: $(STAMP) ## ROC / PR / calibration / importance / leaderboard plots in reports/RUN/
 	$(RUN) report $(ARGS)
+
+eda: $(STAMP) ## the contest at a glance + adversarial validation (test vs labelled users) in reports/eda/
+	$(RUN) eda $(ARGS)
 
 lb: $(STAMP) ## record the public score of a submission: make lb SUB=<csv> SCORE=<number> (SUB default: this run's)
 	$(RUN) lb $(ARGS) --sub "$(SUB)" --score "$(SCORE)"

@@ -182,6 +182,13 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_eda(args) -> int:
+    from socdem.evaluate.eda.write import write_eda  # matplotlib loads only for `make eda`
+
+    write_eda(_workspace(args))
+    return 0
+
+
 def cmd_lb(args) -> int:
     if not args.score:
         _log("error: lb: usage: make lb SUB=<submission csv> SCORE=<public leaderboard score>")
@@ -255,6 +262,7 @@ def parser() -> argparse.ArgumentParser:
     )
     add("bench", cmd_bench, "feature-build speed and memory (BENCH_USERS=), merged into bench/results.json")
     add("report", cmd_report, "ROC / PR / calibration / importance plots and a summary in reports/<EXP>/")
+    add("eda", cmd_eda, "the contest at a glance and adversarial validation in reports/eda/<data>-<fp>/")
     lb = add("lb", cmd_lb, "record the public leaderboard score of a submission")
     lb.add_argument("--sub", default="")
     lb.add_argument("--score", default="")

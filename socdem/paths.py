@@ -7,6 +7,7 @@
     submissions/<RUN>.csv, .json             the submission and its record
     experiments/                             experiment files and the leaderboard log
     reports/<RUN>/                           plots, summary.md, ablation.md
+    reports/eda/<data folder>-<data fp>/     `make eda`: plots, summary.md, eda.json
     bench/results.json                       `make bench` figures
 
 <RUN> is the experiment's name, plus a short hash of its overrides when SET=
@@ -80,6 +81,9 @@ class Paths:
 
     def report(self, exp: str) -> Path:
         return self.root / "reports" / exp
+
+    def eda(self, data_name: str, data_fp: str) -> Path:
+        return self.root / "reports" / "eda" / f"{data_name}-{data_fp[:8]}"
 
     @property
     def bench_results(self) -> Path:

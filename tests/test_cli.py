@@ -30,10 +30,12 @@ def test_submit_writes_a_valid_submission_and_record(submitted, tiny_contest):
     assert sub.notna().all().all() and sub["female_proba"].between(0, 1).all()
     record = json.loads((submitted / "submissions" / "fast.json").read_text())
     assert record["submitted"] in record["cv"] and record["data_fingerprint"]
+    assert 0.3 < record["adversarial_roc_auc"] < 0.7  # test users drawn like the labelled ones
     for scores in record["cv"].values():
         assert {"f1", "roc_auc", "accuracy", "age_f1_weighted", "rutube2024"} <= set(scores)
     log = pd.read_csv(submitted / "experiments" / "leaderboard.csv")
     assert len(log) >= 1 and (log["experiment"] == "fast").all()
+    assert log["adversarial_roc_auc"].iloc[-1] == pytest.approx(record["adversarial_roc_auc"], abs=1e-4)
 
 
 def test_make_score_accepts_the_submission(submitted, tiny_contest):

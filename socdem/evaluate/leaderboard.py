@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from socdem.evaluate.provenance import code_state
+from socdem.features.adversarial import WARN_ROC_AUC
 from socdem.io import atomic_path, hash_object
 from socdem.schema import PRIMARY_METRIC
 
@@ -57,6 +58,7 @@ COLUMNS = [
     "seconds",
     "n_folds",
     *[f"{m}_{stat}" for m in METRICS for stat in ("mean", "std")],
+    "adversarial_roc_auc",  # test vs labelled users (make eda); above WARN_ROC_AUC, CV may not track the public score
 ]
 CV_COLUMNS = ["rutube2024", "roc_auc", "f1", "age_f1_weighted"]
 BLEND = "blend"
@@ -137,6 +139,7 @@ def append_entry(
     metric: str = "",
     cv_folds: dict | None = None,
     seconds: dict | None = None,
+    adversarial_roc_auc: float | None = None,
 ) -> list[dict]:
     """Log one submission (or training) of a run: a row for `submitted` (the blend, the submission's
     scores) and one per other model of `cv`. Rows of an earlier run with the same identity (run,
@@ -160,6 +163,7 @@ def append_entry(
         "dirty": "" if code["dirty"] is None else str(code["dirty"]).lower(),
         "identity": identity,
         "metric": metric,
+        "adversarial_roc_auc": "" if adversarial_roc_auc is None else f"{adversarial_roc_auc:.4f}",
     }
     n_folds = {len(v) for f in (cv_folds or {}).values() for v in f.values()}
     if n_folds:
@@ -390,10 +394,19 @@ def format_table(log: pd.DataFrame, data: str | list | None = None, models: str 
     table["gain"] = [f"{g:+.4f}" if np.isfinite(g) else "" for g in _number(heads, "gain")]
     table["wall"] = [_seconds_text(s) for s in heads["seconds"]]
     table["public"] = [f"{p:.4f}" if np.isfinite(p) else "" for p in _number(heads, "public_score")]
+    adversarial = _number(heads, "adversarial_roc_auc")
+    table["adv_auc"] = [
+        "" if not np.isfinite(a) else f"{a:.3f}!" if a > WARN_ROC_AUC else f"{a:.3f}" for a in adversarial
+    ]
     lines = [
         f"leaderboard ({where}; CV mean±std over folds, ranked by {metric}; gain: blend − best single; * dirty tree)",
         table.to_string(index=False),
     ]
+    if (adversarial > WARN_ROC_AUC).any():
+        lines.append(
+            f"! adversarial ROC-AUC > {WARN_ROC_AUC}: the test users differ from the labelled ones; "
+            "local CV may not track the public score"
+        )
     lines += cv_public_correlation(heads)
     return "\n".join(lines)
 
@@ -433,6 +446,7 @@ def log_submission(ws, record: dict) -> list[dict]:
         metric=record["ranked_by"],
         cv_folds=record.get("cv_folds"),
         seconds=record.get("seconds"),
+        adversarial_roc_auc=record.get("adversarial_roc_auc"),
     )
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from socdem.features.adversarial import adversarial_validation, shift_warning
 from socdem.io import hash_object, write_json_atomic, write_parquet_atomic
 from socdem.metrics import fold_scores, frame_scores, sex_scores
 from socdem.models.registry import get_runner
@@ -156,6 +157,7 @@ def submit(ws, fmt: str | None = None) -> dict:
         "submission": str(csv_path),
         "blend_description": describe(result.summary),
     }
+    record["adversarial_roc_auc"] = adversarial_validation(ws)["adversarial_roc_auc"]  # cached beside the features
     if "catboost" in ws.exp.models:  # the parameters CatBoost trained with: defaults overridden by `make tune`'s best
         record["catboost_params"] = get_runner("catboost").params(ws)["catboost"]
     record["seconds"] = {name: training_seconds(ws, name) for name in results} | {"blend": round(blend_seconds, 2)}
@@ -168,4 +170,6 @@ def submit(ws, fmt: str | None = None) -> dict:
         f"submit: {csv_path} from the blend ({describe(result.summary)}): CV {metric}={cv['blend'][metric]:.4f} "
         f"({gain:+.4f} vs {best_single}), sex threshold {threshold:.4f}"
     )
+    if warning := shift_warning(record["adversarial_roc_auc"]):
+        ws.log(f"submit: WARNING: {warning}")
     return record

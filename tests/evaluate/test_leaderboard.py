@@ -194,3 +194,14 @@ def test_table_shows_mean_std_filters_data_and_models(tmp_path):
     assert all(name in per_model for name in ("blend", "linear", "author_share"))
     only = format_table(read_log(log), models="linear")
     assert "linear" in only and "author_share" not in only
+
+
+def test_adversarial_roc_auc_column_and_flag(tmp_path):
+    log = tmp_path / "leaderboard.csv"
+    add(log, tmp_path / "a.csv")
+    assert "adversarial ROC-AUC" not in format_table(read_log(log))  # an older row: no figure, no flag
+    cv = {**CV, "blend": {**CV["blend"], "roc_auc": 0.9}}
+    append_entry(log, "default", "fp", "blend", cv, "linear", tmp_path / "b.csv", adversarial_roc_auc=0.85)
+    table = format_table(read_log(log))
+    assert "adv_auc" in table and "0.850!" in table and "local CV may not track the public score" in table
+    assert read_log(log)["adversarial_roc_auc"].iloc[-1] == pytest.approx(0.85)
