@@ -127,10 +127,12 @@ def adversarial_validation(ws) -> dict:
         "adversarial_roc_auc": None,
         "top_features": [],
     }
-    if min(n_test, len(is_test) - n_test) < N_FOLDS or features.shape[1] == 0:
+    if min(n_test, len(is_test) - n_test) < N_FOLDS or not features.notna().any(axis=None):
         result["note"] = f"needs at least {N_FOLDS} labelled and {N_FOLDS} test users with features"
         write_json_atomic(out_dir / RESULT_FILE, result)
         return result
+    # a column without a single value (e.g. category shares when no event's video is in the catalogue) says nothing
+    features = features.loc[:, features.notna().any(axis=0).to_numpy()]
     X, categorical = feature_matrix(features)
     oof, drops = out_of_fold(X, is_test, categorical, ws.exp.seed)
     result["adversarial_roc_auc"] = round(float(roc_auc_score(is_test, oof)), 6)
