@@ -4,6 +4,7 @@ nothing stale. Each case is a small folder built in the test."""
 from __future__ import annotations
 
 import gzip
+import re
 
 import numpy as np
 import pandas as pd
@@ -271,7 +272,7 @@ def test_bad_experiment_is_refused_before_any_work(tmp_path, socdem_home, capsys
     folder = write_tables(tmp_path / "c", small_tables(n_users=40))
     code, err = _run(capsys, "train", "--exp", _experiment(socdem_home, "bad", text), "--data", str(folder))
     assert code == 2 and len(err) <= 2 and err[-1].startswith("error: ")
-    assert pytest.importorskip("re").search(message, err[-1]), err[-1]
+    assert re.search(message, err[-1]), err[-1]
     assert not (socdem_home / "artifacts" / "features").exists() and not (socdem_home / "artifacts" / "folds").exists()
 
 
