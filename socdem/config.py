@@ -80,12 +80,17 @@ class TuneConfig:
 
 @dataclass
 class LinearConfig:
-    # TF-IDF of each user's items → logistic regression (socdem/models/linear.py)
-    cs: list = field(default_factory=lambda: [0.03, 0.1, 0.3, 1.0])  # inner-CV grid for C (inverse L2 strength)
-    inner_folds: int = 3  # C is chosen by log loss on folds of the *training* fold
+    # TF-IDF blocks of each user's items → logistic regression (socdem/models/linear/)
+    cs: list = field(default_factory=lambda: [0.3, 1.0, 3.0])  # C grid (inverse L2), extended past an edge
+    max_extensions: int = 3  # how far past the grid's edge C may go (one grid step each) while the best sits there
+    # each block its own C, the blocks weighed by a stack on their inner out-of-fold logits (false: one
+    # model on the blocks side by side, each of unit norm, so a few coarse categories weigh as much as the videos)
+    block_weighting: bool = True
+    inner_folds: int = 3  # C and the block weights are chosen by log loss on folds of the *training* fold
     max_iter: int = 300
     solver: str = "sag"  # lbfgs is ~10x slower on the multinomial age model (scipy's L-BFGS-B step dominates)
-    items: list = field(default_factory=lambda: ["author_id", "rutube_video_id", "category"])  # one TF-IDF block each
+    # one TF-IDF block each; "title_word": Snowball stems of the titles of the videos watched
+    items: list = field(default_factory=lambda: ["author_id", "rutube_video_id", "category", "title_word"])
     min_users: int = 2  # items seen by fewer users (labelled or test) are dropped: they cannot generalise
     sublinear_tf: bool = True  # 1 + log(count): a binge on one author counts less than breadth
 

@@ -1,4 +1,4 @@
-"""Sparse user x item count matrices (authors, videos, categories), built once
+"""Sparse user x item count matrices (authors, videos, categories, title words), built once
 per run with vectorised index mapping and reused by every consumer."""
 
 from __future__ import annotations
@@ -9,13 +9,16 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-ITEMS = ("author_id", "rutube_video_id", "category")
+from socdem.features.titles import video_stems
+
+ITEMS = ("author_id", "rutube_video_id", "category", "title_word")
 
 
 @dataclass
 class Interactions:
     users: np.ndarray  # sorted viewer_uid of every labelled or test user
     events: pd.DataFrame  # viewer_uid, rutube_video_id, author_id, category (unknown video → NA)
+    videos: pd.DataFrame | None = None  # rutube_video_id, title: for the title words
     _cache: dict = field(default_factory=dict, repr=False)
 
     def rows(self, uids) -> np.ndarray:
@@ -27,7 +30,10 @@ class Interactions:
         return pos
 
     def matrix(self, item: str) -> tuple[sp.csr_matrix, np.ndarray]:
-        """(users x items event counts as CSR, item values per column)."""
+        """(users x items event counts as CSR, item values per column); "title_word": the stems of
+        the titles of the videos watched, counted once per event."""
+        if item == "title_word" and item not in self._cache:
+            self._cache[item] = self._title_words()
         if item not in self._cache:
             column = self.events[item]
             user_pos, user_known = self._user_positions()
@@ -40,6 +46,16 @@ class Interactions:
             counts.sum_duplicates()
             self._cache[item] = (counts, np.asarray(values))
         return self._cache[item]
+
+    def _title_words(self) -> tuple[sp.csr_matrix, np.ndarray]:
+        watched, video_ids = self.matrix("rutube_video_id")
+        if self.videos is None:
+            return sp.csr_matrix((len(self.users), 0), dtype=np.float32), np.array([], dtype=object)
+        per_video, stem_values = video_stems(self.videos["title"])
+        row = pd.Index(self.videos["rutube_video_id"]).get_indexer(video_ids)  # -1: not in the catalogue
+        known = np.flatnonzero(row >= 0)
+        counts = sp.csr_matrix(watched[:, known] @ per_video[row[known]], dtype=np.float32)
+        return counts, stem_values
 
     def _user_positions(self) -> tuple[np.ndarray, np.ndarray]:
         """(row of each event's user, whether that user is a known one), computed once."""
@@ -54,4 +70,4 @@ def build_interactions(contest) -> Interactions:
     users = np.union1d(contest.train_users, contest.test_users)
     videos = contest.videos[["rutube_video_id", "author_id", "category"]]
     events = contest.events[["viewer_uid", "rutube_video_id"]].merge(videos, on="rutube_video_id", how="left")
-    return Interactions(users=users, events=events)
+    return Interactions(users=users, events=events, videos=contest.videos[["rutube_video_id", "title"]])

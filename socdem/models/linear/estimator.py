@@ -1,6 +1,7 @@
-"""A sparse linear model: TF-IDF of a user's authors, videos and categories
-→ logistic regression (binary for sex, multinomial for age), C chosen by an
-inner CV on the training rows only.
+"""A sparse linear model: TF-IDF blocks of a user's items (authors, videos,
+categories, title words) → logistic regression (binary for sex, multinomial
+for age), with the weight of each block and C chosen by an inner CV on the
+training rows only.
 
 The TF-IDF is label-free (idf over every labelled and test user), so it may
 be fitted once on all users without leaking a target.
@@ -17,47 +18,54 @@ from sklearn.metrics import log_loss
 from sklearn.model_selection import StratifiedKFold
 from sklearn.preprocessing import normalize
 
+MIN_PROBA = 1e-15  # a class a fold's model never saw gets this before renormalising
 
-def tfidf_blocks(count_matrices, sublinear_tf: bool = True, min_users: int = 1) -> sp.csr_matrix:
-    """Each users x items count block → TF-IDF rows of unit L2 norm, side by
-    side, so every block (authors, videos, categories) weighs the same. Items
-    seen by fewer than `min_users` users (rows) are dropped first."""
+
+def tfidf_blocks(count_matrices, sublinear_tf: bool = True, min_users: int = 1) -> tuple[sp.csr_matrix, tuple]:
+    """(each users x items count block → TF-IDF rows of unit L2 norm, side by side; the column count
+    of each block). Items seen by fewer than `min_users` users (rows) are dropped first."""
     blocks = []
     for counts in count_matrices:
         counts = sp.csr_matrix(counts)
         counts = counts[:, np.flatnonzero(np.bincount(counts.indices, minlength=counts.shape[1]) >= min_users)]
-        if counts.shape[1] == 0:  # no item kept (e.g. every video missing from the catalogue)
-            continue
         tfidf = TfidfTransformer(sublinear_tf=sublinear_tf, norm=None).fit_transform(counts)
         blocks.append(normalize(tfidf, norm="l2"))
-    if not blocks:  # one zero column: the model learns the prior
-        return sp.csr_matrix((sp.csr_matrix(count_matrices[0]).shape[0], 1), dtype=np.float64)
-    return sp.hstack(blocks, format="csr", dtype=np.float64)
-
-
-def _proba_over(classes: np.ndarray, model, X) -> np.ndarray:
-    """predict_proba over all `classes`: one absent from an inner training part gets 0."""
-    proba = np.zeros((X.shape[0], len(classes)))
-    proba[:, np.searchsorted(classes, model.classes_)] = model.predict_proba(X)
-    return proba
+    sizes = tuple(int(b.shape[1]) for b in blocks)
+    if not sum(sizes):  # no item kept (e.g. every video missing from the catalogue): the model learns the prior
+        return sp.csr_matrix((sp.csr_matrix(count_matrices[0]).shape[0], 1), dtype=np.float64), (1,)
+    return sp.hstack(blocks, format="csr", dtype=np.float64), sizes
 
 
 class InnerCVLogistic(ClassifierMixin, BaseEstimator):
-    """L2 logistic regression whose C is the inner-CV log-loss best of `cs`,
-    refitted on all rows it is given. Binary or multinomial by the labels."""
+    """L2 logistic regression whose C is the inner-CV log-loss best, refitted on all rows it is given.
+
+    C runs over `cs` and on beyond an edge of the grid (by the grid's own step there) while the
+    best C sits at that edge, at most `max_extensions` times: a small data set may want far more
+    (or less) regularisation than a large one.
+
+    With `block_sizes` (the column counts of X's blocks, side by side) each block gets its own
+    logistic regression with its own C, and the blocks are weighed by a logistic regression on
+    their inner out-of-fold logits (a stack): coarse blocks (a few categories) cannot drown a
+    fine, informative one (thousands of videos), nor the reverse, and the weights come from the
+    training rows alone.
+    """
 
     def __init__(
         self,
-        cs=(0.03, 0.1, 0.3, 1.0),
+        cs=(0.3, 1.0, 3.0),
+        block_sizes=None,
         inner_folds: int = 3,
         max_iter: int = 300,
         solver: str = "sag",
+        max_extensions: int = 3,
         random_state=None,
     ):
         self.cs = cs
+        self.block_sizes = block_sizes
         self.inner_folds = inner_folds
         self.max_iter = max_iter
         self.solver = solver
+        self.max_extensions = max_extensions
         self.random_state = random_state
 
     def _model(self, c: float, warm_start: bool = False) -> LogisticRegression:
@@ -65,24 +73,78 @@ class InnerCVLogistic(ClassifierMixin, BaseEstimator):
             C=c, max_iter=self.max_iter, solver=self.solver, random_state=self.random_state, warm_start=warm_start
         )
 
-    def fit(self, X, y):
-        y = np.asarray(y)
-        self.classes_ = np.unique(y)
-        cs = sorted(float(c) for c in self.cs)
-        splitter = StratifiedKFold(n_splits=self.inner_folds, shuffle=True, random_state=self.random_state)
-        losses = np.zeros(len(cs))
-        for train, valid in splitter.split(np.zeros(len(y)), y):
-            model = self._model(cs[0], warm_start=True)  # along the C path, each fit starts from the last
+    def _blocks(self, n_columns: int) -> list[slice]:
+        sizes = self.block_sizes if self.block_sizes is not None else (n_columns,)
+        ends = np.cumsum(sizes)
+        return [slice(int(end - size), int(end)) for size, end in zip(sizes, ends) if size > 0]
+
+    def _path(self, X, y, splits, cs) -> tuple[np.ndarray, np.ndarray]:
+        """(mean inner-CV log loss of each C in `cs`, inner out-of-fold probabilities (C, rows, classes)),
+        each fold's fits warm-started along the path."""
+        oof = np.full((len(cs), len(y), len(self.classes_)), MIN_PROBA)
+        for train, valid in splits:
+            model = self._model(cs[0], warm_start=True)
             for i, c in enumerate(cs):
-                proba = _proba_over(self.classes_, model.set_params(C=c).fit(X[train], y[train]), X[valid])
-                losses[i] += log_loss(y[valid], proba, labels=self.classes_) * len(valid)
-        self.cv_log_loss_ = dict(zip(cs, (losses / len(y)).tolist()))
-        self.C_ = cs[int(np.argmin(losses))]
-        self.model_ = self._model(self.C_).fit(X, y)
+                model.set_params(C=c).fit(X[train], y[train])
+                oof[i][np.ix_(valid, np.searchsorted(self.classes_, model.classes_))] = model.predict_proba(X[valid])
+        oof /= oof.sum(axis=2, keepdims=True)
+        losses = np.array([log_loss(y, proba, labels=self.classes_) for proba in oof])
+        return losses, oof
+
+    def _choose_c(self, X, y, splits) -> tuple[float, dict, np.ndarray]:
+        """(best C, {C: inner-CV log loss}, inner out-of-fold probabilities at the best C)."""
+        grid = sorted(float(c) for c in self.cs)
+        losses, oof = self._path(X, y, splits, grid)
+        table, best = dict(zip(grid, losses)), oof[int(np.argmin(losses))]
+        for _ in range(self.max_extensions if len(grid) > 1 else 0):
+            tried, c = sorted(table), min(table, key=table.get)
+            if c == tried[-1]:
+                c_next = c * tried[-1] / tried[-2]
+            elif c == tried[0]:
+                c_next = c * tried[0] / tried[1]
+            else:
+                break
+            loss, proba = self._path(X, y, splits, [c_next])
+            table[c_next] = float(loss[0])
+            if loss[0] < min(v for k, v in table.items() if k != c_next):
+                best = proba[0]
+        c = min(table, key=table.get)
+        return c, dict(sorted(table.items())), best
+
+    def _stack_inputs(self, probas: list[np.ndarray]) -> np.ndarray:
+        """Each block's logits: log-odds of the last class for a binary target, log-probabilities else."""
+        logs = [np.log(np.clip(p, MIN_PROBA, None)) for p in probas]
+        if len(self.classes_) == 2:
+            logs = [lg[:, 1:] - lg[:, :1] for lg in logs]
+        return np.hstack(logs)
+
+    def fit(self, X, y):
+        X, y = sp.csr_matrix(X), np.asarray(y)
+        self.classes_ = np.unique(y)
+        splitter = StratifiedKFold(n_splits=self.inner_folds, shuffle=True, random_state=self.random_state)
+        splits = list(splitter.split(np.zeros(len(y)), y))
+        self.blocks_ = self._blocks(X.shape[1])
+        self.block_C_, self.block_log_loss_, self.models_, inner = [], [], [], []
+        for block in self.blocks_:
+            c, table, oof = self._choose_c(X[:, block], y, splits)
+            self.block_C_.append(c)
+            self.block_log_loss_.append(table)
+            inner.append(oof)
+            self.models_.append(self._model(c).fit(X[:, block], y))
+        if len(self.blocks_) > 1:
+            self.stack_ = LogisticRegression(max_iter=1000).fit(self._stack_inputs(inner), y)
+            self.stack_log_loss_ = log_loss(
+                y, self.stack_.predict_proba(self._stack_inputs(inner)), labels=self.classes_
+            )
+        self.C_, self.cv_log_loss_ = self.block_C_[0], self.block_log_loss_[0]
         return self
 
     def predict_proba(self, X):
-        return self.model_.predict_proba(X)
+        X = sp.csr_matrix(X)
+        probas = [model.predict_proba(X[:, block]) for model, block in zip(self.models_, self.blocks_)]
+        if len(self.blocks_) == 1:
+            return probas[0]
+        return self.stack_.predict_proba(self._stack_inputs(probas))
 
     def predict(self, X):
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]

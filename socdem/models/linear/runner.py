@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from threadpoolctl import threadpool_limits
 
 from socdem.models.linear.estimator import InnerCVLogistic, tfidf_blocks
@@ -10,30 +11,65 @@ from socdem.models.runner import PerTargetRunner
 
 
 class LinearRunner(PerTargetRunner):
+    def __init__(self):
+        self._blocks: tuple | None = None  # (workspace id, X, block sizes): built once, shared by the folds
+
+    def blocks(self, ws):
+        if self._blocks is None or self._blocks[0] != id(ws):
+            cfg = ws.exp.linear
+            counts = [ws.interactions.matrix(item)[0] for item in cfg.items]
+            self._blocks = (id(ws), *tfidf_blocks(counts, cfg.sublinear_tf, cfg.min_users))
+        return self._blocks[1:]
+
     def estimator(self, ws, seed=None) -> InnerCVLogistic:
         cfg = ws.exp.linear
-        return InnerCVLogistic(
-            cs=list(cfg.cs), inner_folds=cfg.inner_folds, max_iter=cfg.max_iter, solver=cfg.solver, random_state=seed
-        )
+        return self._estimator(cfg, seed, self.blocks(ws)[1] if cfg.block_weighting else None)
 
     def params(self, ws) -> dict:
+        # the data and the items decide the block sizes: the cache key needs no matrix
         cfg = ws.exp.linear
+        params = self._estimator(cfg, None, None).get_params()
         return {
-            **self.estimator(ws).get_params(),
+            **params,
+            "block_weighting": cfg.block_weighting,
             "items": list(cfg.items),
             "sublinear_tf": cfg.sublinear_tf,
             "min_users": cfg.min_users,
         }
 
+    @staticmethod
+    def _estimator(cfg, seed, block_sizes) -> InnerCVLogistic:
+        return InnerCVLogistic(
+            cs=list(cfg.cs),
+            block_sizes=block_sizes,
+            inner_folds=cfg.inner_folds,
+            max_iter=cfg.max_iter,
+            solver=cfg.solver,
+            max_extensions=cfg.max_extensions,
+            random_state=seed,
+        )
+
     def matrices(self, ws, train, predict_uids, seed):
-        cfg, rows = ws.exp.linear, ws.interactions.rows
-        X = tfidf_blocks([ws.interactions.matrix(item)[0] for item in cfg.items], cfg.sublinear_tf, cfg.min_users)
+        X, rows = self.blocks(ws)[0], ws.interactions.rows
         return X[rows(train["viewer_uid"].to_numpy())], [X[rows(uids)] for uids in predict_uids]
 
     def describe(self, target, estimator):
-        if hasattr(estimator, "C_"):
-            return f"linear {target}: C={estimator.C_} (inner-CV log loss {estimator.cv_log_loss_[estimator.C_]:.4f})"
-        return None
+        if not hasattr(estimator, "C_"):
+            return None
+        if estimator.block_sizes is None:
+            return f"linear {target}: C={estimator.C_:g} (inner-CV log loss {estimator.cv_log_loss_[estimator.C_]:.4f})"
+        blocks = ", ".join(
+            f"{c:g} ({min(t.values()):.4f})" for c, t in zip(estimator.block_C_, estimator.block_log_loss_)
+        )
+        return (
+            f"linear {target}: per block C (inner-CV log loss) {blocks}; stack weights {self._stack_weights(estimator)}"
+        )
+
+    @staticmethod
+    def _stack_weights(estimator) -> list[float]:
+        """Each block's weight in the stack: the mean absolute coefficient on its logits."""
+        coef = np.abs(estimator.stack_.coef_)
+        return np.round(coef.reshape(len(coef), len(estimator.blocks_), -1).mean(axis=(0, 2)), 2).tolist()
 
     def fit_predict(self, ws, train, predict_uids, seed):
         with threadpool_limits(limits=ws.exp.threads):

@@ -21,12 +21,12 @@ def sparse_problem(n=1200, items=300, seed=0):
     X.data = np.ceil(X.data)
     score = np.asarray(X @ effect).ravel() / np.sqrt(np.maximum(X.getnnz(axis=1), 1))
     y = (rng.random(n) < 1 / (1 + np.exp(-score))).astype(int)
-    return tfidf_blocks([X]), y  # sag wants rows on a common scale, as the runner gives it
+    return tfidf_blocks([X])[0], y  # sag wants rows on a common scale, as the runner gives it
 
 
 def test_estimator_contract_and_inner_cv_choice():
     X, y = sparse_problem()
-    est = InnerCVLogistic(cs=[0.01, 1.0, 10.0], inner_folds=3, random_state=0)
+    est = InnerCVLogistic(cs=[0.01, 1.0, 10.0], inner_folds=3, max_extensions=0, random_state=0)
     assert clone(est).get_params() == est.get_params()
     assert est.fit(X[:900], y[:900]) is est
     assert est.C_ in (0.01, 1.0, 10.0) and set(est.cv_log_loss_) == {0.01, 1.0, 10.0}
@@ -49,11 +49,46 @@ def test_multinomial_for_four_classes_and_deterministic():
 def test_tfidf_blocks_weigh_each_block_equally_and_drop_rare_items():
     counts = sp.csr_matrix(np.array([[3, 0, 1], [1, 1, 0], [0, 0, 0], [2, 0, 0]], dtype=np.float32))
     cats = sp.csr_matrix(np.array([[1, 0], [0, 2], [0, 0], [1, 1]], dtype=np.float32))
-    X = tfidf_blocks([counts, cats], min_users=2)
-    assert X.shape == (4, 1 + 2)  # items 1 and 2 are seen by one user each
+    X, sizes = tfidf_blocks([counts, cats], min_users=2)
+    assert X.shape == (4, 1 + 2) and sizes == (1, 2)  # items 1 and 2 are seen by one user each
     block_norms = np.sqrt(np.asarray(X[:, :1].multiply(X[:, :1]).sum(axis=1)).ravel())
     np.testing.assert_allclose(block_norms, [1, 1, 0, 1], atol=1e-12)
     assert np.isfinite(X.toarray()).all()
+
+
+def test_c_grid_is_extended_past_an_edge_while_the_best_sits_there():
+    X, y = sparse_problem()
+    est = InnerCVLogistic(cs=[0.001, 0.003], max_extensions=3, random_state=0).fit(X, y)
+    assert est.C_ > 0.003 and len(est.cv_log_loss_) > 2  # a strong signal wants far less regularisation
+    assert est.C_ == min(est.cv_log_loss_, key=est.cv_log_loss_.get)
+    tried = sorted(est.cv_log_loss_)
+    np.testing.assert_allclose(tried[2:], 0.003 * 3.0 ** np.arange(1, len(tried) - 1))  # by the grid's own step
+    fixed = InnerCVLogistic(cs=[0.001, 0.003], max_extensions=0, random_state=0).fit(X, y)
+    assert set(fixed.cv_log_loss_) == {0.001, 0.003}
+
+
+def test_block_stack_weighs_an_informative_fine_block_above_a_noise_block():
+    """Thousands of rare items carry the class; three coarse columns are noise. The stack weighs
+    the items above the noise and scores as well as the informative block alone."""
+    rng = np.random.default_rng(5)
+    n, items = 3000, 3000
+    effect = rng.normal(0, 2.0, items)
+    fine = sp.random(n, items, density=0.006, random_state=5, format="csr")
+    fine.data[:] = 1.0
+    y = (rng.random(n) < 1 / (1 + np.exp(-np.asarray(fine @ effect).ravel() / 2))).astype(int)
+    coarse = sp.csr_matrix(rng.poisson(3.0, (n, 3)).astype(np.float64))
+    X, sizes = tfidf_blocks([fine, coarse])
+    train, test = slice(0, 2000), slice(2000, None)
+    stacked = InnerCVLogistic(block_sizes=sizes, random_state=0).fit(X[train], y[train])
+    side_by_side = InnerCVLogistic(random_state=0).fit(X[train], y[train])
+    auc_stacked = roc_auc_score(y[test], stacked.predict_proba(X[test])[:, 1])
+    auc_side = roc_auc_score(y[test], side_by_side.predict_proba(X[test])[:, 1])
+    alone = InnerCVLogistic(random_state=0).fit(X[train, : sizes[0]], y[train])
+    auc_alone = roc_auc_score(y[test], alone.predict_proba(X[test, : sizes[0]])[:, 1])
+    weights = np.abs(stacked.stack_.coef_).ravel()
+    assert weights[0] > 2 * weights[1]
+    assert auc_stacked > 0.68 and auc_stacked >= max(auc_side, auc_alone) - 0.01
+    assert clone(stacked).get_params() == stacked.get_params()
 
 
 def test_runner_predicts_every_requested_user(tiny_contest, socdem_home):
