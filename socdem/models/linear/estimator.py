@@ -23,11 +23,14 @@ MIN_PROBA = 1e-15  # a class a fold's model never saw gets this before renormali
 
 def tfidf_blocks(count_matrices, sublinear_tf: bool = True, min_users: int = 1) -> tuple[sp.csr_matrix, tuple]:
     """(each users x items count block → TF-IDF rows of unit L2 norm, side by side; the column count
-    of each block). Items seen by fewer than `min_users` users (rows) are dropped first."""
+    of each block). Items seen by fewer than `min_users` users (rows) are dropped first, and a block
+    left without items with them."""
     blocks = []
     for counts in count_matrices:
         counts = sp.csr_matrix(counts)
         counts = counts[:, np.flatnonzero(np.bincount(counts.indices, minlength=counts.shape[1]) >= min_users)]
+        if counts.shape[1] == 0:  # no item kept (e.g. every video missing from the catalogue)
+            continue
         tfidf = TfidfTransformer(sublinear_tf=sublinear_tf, norm=None).fit_transform(counts)
         blocks.append(normalize(tfidf, norm="l2"))
     sizes = tuple(int(b.shape[1]) for b in blocks)

@@ -56,7 +56,7 @@ class LinearRunner(PerTargetRunner):
     def describe(self, target, estimator):
         if not hasattr(estimator, "C_"):
             return None
-        if estimator.block_sizes is None:
+        if not hasattr(estimator, "stack_"):  # one block (or block weighting off): no stack
             return f"linear {target}: C={estimator.C_:g} (inner-CV log loss {estimator.cv_log_loss_[estimator.C_]:.4f})"
         blocks = ", ".join(
             f"{c:g} ({min(t.values()):.4f})" for c, t in zip(estimator.block_C_, estimator.block_log_loss_)
