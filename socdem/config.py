@@ -40,6 +40,7 @@ class FeatureConfig:
     target_encoding: bool = True
     te_pseudo_count: float = 35.0  # credibility weight: ~33-40 views before a share is trusted
     te_inner_folds: int = 5  # cross-fitting inside the training part of a fold
+    te_hierarchical: bool = True  # a video's shares shrink toward its author's, an author's toward its category's
 
 
 @dataclass

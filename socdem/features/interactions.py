@@ -47,6 +47,19 @@ class Interactions:
             self._cache[item] = (counts, np.asarray(values))
         return self._cache[item]
 
+    def parents(self, child: str, parent: str) -> np.ndarray:
+        """For each column of `matrix(child)`, the column of `matrix(parent)` it belongs to (a video's
+        author, an author's most watched category), or -1 where it has none (a video not in the catalogue)."""
+        key = ("parents", child, parent)
+        if key not in self._cache:
+            _, child_values = self.matrix(child)
+            _, parent_values = self.matrix(parent)
+            pairs = self.events[[child, parent]].dropna().value_counts().reset_index()
+            first = pairs.sort_values(["count", parent], ascending=[False, True], kind="mergesort")
+            by_child = first.drop_duplicates(child).set_index(child)[parent]
+            self._cache[key] = pd.Index(parent_values).get_indexer(by_child.reindex(child_values).to_numpy())
+        return self._cache[key]
+
     def _title_words(self) -> tuple[sp.csr_matrix, np.ndarray]:
         watched, video_ids = self.matrix("rutube_video_id")
         if self.videos is None:

@@ -44,7 +44,8 @@ def inner_folds(train: pd.DataFrame, n_folds: int, seed: int) -> np.ndarray:
 
 
 def smoothed_shares(class_counts: np.ndarray, viewers: np.ndarray, prior: np.ndarray, pseudo: float) -> np.ndarray:
-    """(items x classes) shares; an item nobody (else) watched gets exactly the prior."""
+    """(items x classes) shares; an item nobody (else) watched gets exactly its prior: one vector for
+    every item, or (items x classes), one row per item (its parent's shares)."""
     return (class_counts + pseudo * prior) / (viewers[:, None] + pseudo)
 
 
@@ -55,18 +56,25 @@ def held_out_shares(
     total_counts: np.ndarray,
     total_viewers: np.ndarray,
     pseudo: float,
+    toward=None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(shares, prior) of the users not `held`, from the totals over all users
-    (watched: users x items, 0/1; total_counts = watched.T @ labels)."""
+    (watched: users x items, 0/1; total_counts = watched.T @ labels), each item shrunk toward
+    `toward` (items x classes) where given, else toward the prior."""
     held_watched = watched[held]
     prior = labels[~held].mean(axis=0)
     shares = smoothed_shares(
         total_counts - np.asarray(held_watched.T @ labels[held]),
         total_viewers - np.asarray(held_watched.sum(axis=0)).ravel(),
-        prior,
+        prior if toward is None else toward,
         pseudo,
     )
     return shares, prior
+
+
+def parent_rows(parent_shares: np.ndarray, parents: np.ndarray, prior: np.ndarray) -> np.ndarray:
+    """Each item's parent's shares (the prior for an item without a parent)."""
+    return np.vstack([parent_shares, prior])[np.where(parents >= 0, parents, len(parent_shares))]
 
 
 def item_evidence(shares: np.ndarray, prior: np.ndarray, binary_first: bool = True) -> np.ndarray:
@@ -108,6 +116,37 @@ def _column_names(item: str, classes: list[str]) -> list[str]:
     return [f"te_{ITEMS[item]}_{c}_{stat}" for stat in STATS for c in classes]
 
 
+class ItemLevels:
+    """The watched matrices of the training users at each level, coarse to fine (category, author,
+    video), with each level's parent: with hierarchical smoothing a video's shares shrink toward its
+    author's and an author's toward its category's, so a rarely watched video starts from what its
+    author says, not from the global prior."""
+
+    def __init__(self, inter, train_uids: np.ndarray, labels: np.ndarray, hierarchical: bool):
+        self.levels = [*(["category"] if hierarchical else []), *ITEMS]
+        self.parent = {"author_id": "category", "rutube_video_id": "author_id"} if hierarchical else {}
+        rows = inter.rows(train_uids)
+        self.counts, self.watched, self.totals, self.parents = {}, {}, {}, {}
+        for level in self.levels:
+            counts = inter.matrix(level)[0][rows]
+            watched = counts.copy()
+            watched.data[:] = 1.0  # a user counts once per item
+            self.counts[level], self.watched[level] = counts, watched
+            self.totals[level] = (np.asarray(watched.T @ labels), np.asarray(watched.sum(axis=0)).ravel())
+            if level in self.parent:
+                self.parents[level] = inter.parents(level, self.parent[level])
+
+    def shares(self, labels: np.ndarray, held: np.ndarray, pseudo: float) -> tuple[dict, np.ndarray]:
+        """({level: shares} of the users not `held`, their prior), each level shrunk toward its parent's."""
+        out, prior = {}, labels[~held].mean(axis=0)
+        for level in self.levels:
+            toward = None
+            if level in self.parent:
+                toward = parent_rows(out[self.parent[level]], self.parents[level], prior)
+            out[level], prior = held_out_shares(self.watched[level], labels, held, *self.totals[level], pseudo, toward)
+        return out, prior
+
+
 def encode_out_of_fold(
     ws, train: pd.DataFrame, predict_uids: list[np.ndarray], seed: int
 ) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
@@ -117,28 +156,23 @@ def encode_out_of_fold(
     train_uids = train["viewer_uid"].to_numpy()
     fold = inner_folds(train, cfg.te_inner_folds, seed)
     pseudo = float(cfg.te_pseudo_count)
-    train_parts, predict_parts = [], [[] for _ in predict_uids]
-    for item in ITEMS:
-        matrix, _ = inter.matrix(item)
-        counts = matrix[inter.rows(train_uids)]
-        watched = counts.copy()
-        watched.data[:] = 1.0  # a user counts once per item
-        total_counts = np.asarray(watched.T @ labels)
-        total_viewers = np.asarray(watched.sum(axis=0)).ravel()
-        features = np.empty((len(train_uids), len(STATS) * len(classes)))
-        for k in range(cfg.te_inner_folds):
-            held = fold == k
-            shares, prior = held_out_shares(watched, labels, held, total_counts, total_viewers, pseudo)
-            features[held] = user_stats(counts[held], shares, prior)
-        train_parts.append(features)
-        prior = labels.mean(axis=0)
-        shares = smoothed_shares(total_counts, total_viewers, prior, pseudo)
-        for part, uids in zip(predict_parts, predict_uids):
-            part.append(user_stats(matrix[inter.rows(uids)], shares, prior))
+    levels = ItemLevels(inter, train_uids, labels, cfg.te_hierarchical)
+    train_parts = {item: np.empty((len(train_uids), len(STATS) * len(classes))) for item in ITEMS}
+    for k in range(cfg.te_inner_folds):
+        held = fold == k
+        shares, prior = levels.shares(labels, held, pseudo)
+        for item in ITEMS:
+            train_parts[item][held] = user_stats(levels.counts[item][held], shares[item], prior)
+    shares, prior = levels.shares(labels, np.zeros(len(train_uids), dtype=bool), pseudo)
+    predict_parts = [
+        [user_stats(inter.matrix(item)[0][inter.rows(uids)], shares[item], prior) for item in ITEMS]
+        for uids in predict_uids
+    ]
     columns = [name for item in ITEMS for name in _column_names(item, classes)]
 
     def frame(blocks, uids):
         values = np.hstack(blocks).astype(np.float32) if blocks else np.empty((len(uids), 0), np.float32)
         return pd.DataFrame(values, index=pd.Index(np.asarray(uids), name="viewer_uid"), columns=columns)
 
-    return frame(train_parts, train_uids), [frame(part, uids) for part, uids in zip(predict_parts, predict_uids)]
+    train_frame = frame([train_parts[item] for item in ITEMS], train_uids)
+    return train_frame, [frame(part, uids) for part, uids in zip(predict_parts, predict_uids)]

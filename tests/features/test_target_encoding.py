@@ -135,7 +135,8 @@ def test_a_user_alone_on_an_item_gets_the_prior(tmp_path):
     events.to_csv(raw / "train_events.csv", index=False)
     videos.to_csv(raw / "video_info_v2.csv", index=False)
     targets.to_csv(raw / "train_targets.csv", index=False)
-    ws = workspace(raw, tmp_path, te_inner_folds=3, te_pseudo_count=2.0)
+    # flat smoothing (every item toward the prior): the arithmetic below is by hand
+    ws = workspace(raw, tmp_path, te_inner_folds=3, te_pseudo_count=2.0, te_hierarchical=False)
     train = ws.contest.targets
     fitted, (predicted,) = encode_out_of_fold(ws, train, [np.array([n])], seed=5)
     fold = inner_folds(train, 3, 5)
@@ -152,3 +153,40 @@ def test_a_user_alone_on_an_item_gets_the_prior(tmp_path):
     others = (fold != fold[shared_user - 1]) & (np.arange(n) < n - 1)
     expected = (female[others].sum() + 2.0 * female[fold != fold[shared_user - 1]].mean()) / (others.sum() + 2.0)
     assert fitted.loc[shared_user, "te_video_female_mean"] == pytest.approx(expected)
+
+
+def test_hierarchical_smoothing_backs_a_rare_video_off_to_its_author_and_category(tmp_path):
+    """A video one user watched, by an author whose other video only women watch: its share starts
+    from the author's (and the author's from its category's), not from the global prior."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    n = 40
+    female = (np.arange(n) < 20).astype(int)  # users 1..20 female, 21..40 male
+    video = np.where(female == 1, "v_pop", "v_other")
+    video[0] = "v_rare"  # a woman alone on the author's second video
+    events = pd.DataFrame({
+        "event_timestamp": "2024-06-03 10:00:00+03:00", "viewer_uid": np.arange(1, n + 1), "rutube_video_id": video,
+        "total_watchtime": 10, "region": "Moscow", "ua_device_type": "desktop", "ua_client_type": "browser",
+        "ua_os": "Windows", "ua_client_name": "Chrome",
+    })  # fmt: skip
+    videos = pd.DataFrame({
+        "rutube_video_id": ["v_pop", "v_rare", "v_other"], "title": ["p", "r", "o"], "category": ["c1", "c1", "c2"],
+        "duration": 60_000, "author_id": [100, 100, 200],
+    })  # fmt: skip
+    targets = pd.DataFrame(
+        {"viewer_uid": np.arange(1, n + 1), "age": 30, "age_class": 1, "sex": np.where(female == 1, "female", "male")}
+    )
+    events.to_csv(raw / "train_events.csv", index=False)
+    videos.to_csv(raw / "video_info_v2.csv", index=False)
+    targets.to_csv(raw / "train_targets.csv", index=False)
+    train = workspace(raw, tmp_path, te_inner_folds=2, te_pseudo_count=5.0).contest.targets
+    shares = {}
+    for hierarchical in (True, False):
+        ws = workspace(raw, tmp_path / str(hierarchical), te_inner_folds=2, te_pseudo_count=5.0,
+                       te_hierarchical=hierarchical)  # fmt: skip
+        _, (predicted,) = encode_out_of_fold(ws, train[train["viewer_uid"] != 1], [np.array([1])], seed=0)
+        shares[hierarchical] = predicted.loc[1, "te_video_female_mean"]
+    prior = female[1:].mean()
+    assert shares[False] == pytest.approx(prior)  # nobody else watched v_rare: flat smoothing gives the prior
+    author = (19 + 5.0 * ((19 + 5.0 * prior) / (19 + 5.0))) / (19 + 5.0)  # category c1: the same 19 women
+    assert shares[True] == pytest.approx(author, rel=1e-6) and shares[True] > 0.9
