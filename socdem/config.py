@@ -34,6 +34,7 @@ class FeatureConfig:
     top_categories: int = 20
     svd_author_dims: int = 32
     svd_video_dims: int = 32
+    svd_title_dims: int = 16  # title-word (Snowball stem) embeddings of the videos watched
     video_counts: bool = True  # JMLC's upstream per-video demographic counts, when the data has them
     video_counts_min_views: int = 40  # the seed's trust threshold: shares of videos with fewer viewers are dropped
     # label-dependent encoders (fitted out of fold)
@@ -109,6 +110,7 @@ class GenaponConfig:
     time_dim: int = 16  # Time2Vec outputs per time feature (1 linear + time_dim - 1 periodic)
     min_count: int = 3  # authors seen fewer times in the training users' events share an UNK row
     video_min_count: int = 100  # the same for videos: a rarer video's own row mostly memorises its few viewers
+    video_backoff: bool = True  # a rarer video shares its author's row for rare videos, not one global UNK row
     max_events: int = 256  # the most recent events of a user kept (deterministic cap)
     time_encoder: str = "attention"  # "attention" (masked attention pooling) or "lstm" (packed; ~10x slower on CPU)
     attention_heads: int = 4

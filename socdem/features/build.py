@@ -20,7 +20,7 @@ from socdem.features.user_features import user_aggregates
 from socdem.features.video_counts import video_count_features
 from socdem.io import hash_object, read_parquet_or_none, write_json_atomic, write_parquet_atomic
 
-FEATURE_CODE_VERSION = 2  # bump it when a feature's definition changes
+FEATURE_CODE_VERSION = 3  # bump it when a feature's definition changes
 
 FEATURES_FILE = "user_features.parquet"
 LABEL_DEPENDENT = (
@@ -83,7 +83,12 @@ def compute_features(ws) -> tuple[pd.DataFrame, dict]:
             )
         )
     if cfg.embeddings:
-        for item, dims in (("author_id", cfg.svd_author_dims), ("rutube_video_id", cfg.svd_video_dims)):
+        items = (
+            ("author_id", cfg.svd_author_dims),
+            ("rutube_video_id", cfg.svd_video_dims),
+            ("title_word", cfg.svd_title_dims),
+        )
+        for item, dims in items:
             if dims > 0:
                 parts.append(
                     timed(

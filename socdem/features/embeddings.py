@@ -14,7 +14,7 @@ from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfTransformer
 from threadpoolctl import threadpool_limits
 
-PREFIX = {"author_id": "svd_author", "rutube_video_id": "svd_video"}
+PREFIX = {"author_id": "svd_author", "rutube_video_id": "svd_video", "title_word": "svd_title"}
 
 
 def tfidf_svd(counts: sp.csr_matrix, dims: int, seed: int, min_users: int = 2, n_iter: int = 2) -> np.ndarray:

@@ -63,13 +63,21 @@ def n_rows(vocabulary: np.ndarray) -> int:
     return int(vocabulary.max(initial=0)) + 1
 
 
-def make_vocabularies(X: UserEvents, video_min_count: int, author_min_count: int) -> tuple[np.ndarray, np.ndarray]:
-    """(video_map, author_map) counted over the events of X's users."""
+def make_vocabularies(
+    X: UserEvents, video_min_count: int, author_min_count: int, video_backoff: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """(video_map, author_map) counted over the events of X's users. With `video_backoff`, a video
+    too rarely watched for a row of its own shares one row per author (after the kept videos' rows)
+    instead of the UNK row: what the network learns of an author's rare videos stays the author's."""
     events = X.event_index()
-    return (
-        item_vocabulary(X.video[events], int(X.video.max(initial=0)) + 1, video_min_count),
-        item_vocabulary(X.author[events], int(X.author.max(initial=0)) + 1, author_min_count),
-    )
+    video_map = item_vocabulary(X.video[events], int(X.video.max(initial=0)) + 1, video_min_count)
+    author_map = item_vocabulary(X.author[events], int(X.author.max(initial=0)) + 1, author_min_count)
+    if video_backoff:
+        video_author = np.zeros(len(video_map), dtype=np.int64)
+        video_author[X.video] = X.author  # label-free: every user's events, so a video only test users watched counts
+        rare = (video_map == 0) & (video_author > 0)
+        video_map[rare] = n_rows(video_map) + video_author[rare] - 1
+    return video_map, author_map
 
 
 def fit_author_evidence(
@@ -181,6 +189,7 @@ class GenaponClassifier(ClassifierMixin, BaseEstimator):
         time_dim=16,
         min_count=3,
         video_min_count=100,
+        video_backoff=True,
         max_events=256,
         time_encoder="attention",
         attention_heads=4,
@@ -205,6 +214,7 @@ class GenaponClassifier(ClassifierMixin, BaseEstimator):
         self.time_dim = time_dim
         self.min_count = min_count
         self.video_min_count = video_min_count
+        self.video_backoff = video_backoff
         self.max_events = max_events
         self.time_encoder = time_encoder
         self.attention_heads = attention_heads
@@ -230,7 +240,9 @@ class GenaponClassifier(ClassifierMixin, BaseEstimator):
         self.device_ = resolve_device(self.device)
         self.classes_ = [np.arange(max(TARGET_WIDTH[t], 2)) for t in targets]  # sex: one logit, two classes
 
-        self.video_map_, self.author_map_ = make_vocabularies(X, self.video_min_count, self.min_count)
+        self.video_map_, self.author_map_ = make_vocabularies(
+            X, self.video_min_count, self.min_count, self.video_backoff
+        )
         self.scaler_ = UserScaler().fit(X.user_features[X.selected])
         users = self.scaler_.transform(X.user_features[X.selected])
         tables, table = None, np.zeros(len(X), dtype=np.int64)

@@ -13,6 +13,7 @@ from socdem.models.genapon.fit import (
     EarlyStopping,
     GenaponClassifier,
     item_vocabulary,
+    make_vocabularies,
     split_inner_validation,
     warmup_cosine,
 )
@@ -112,3 +113,21 @@ def test_early_stopping_keeps_the_best_weights_and_waits_patience_epochs():
     assert stopping.should_stop(0.5, net, 4)  # no better than the best: a second stale epoch
     assert stopping.best_epoch == 2 and float(stopping.best_state["weight"]) == 2.0
     assert not EarlyStopping(patience=1, enabled=False).should_stop(math.nan, net, 1)
+
+
+def test_a_rare_video_backs_off_to_its_authors_row_not_the_unk_row():
+    events, _ = random_events(n_users=200, n_videos=60, n_authors=12)
+    counts = np.bincount(events.video, minlength=events.video.max() + 1)
+    min_count = int(np.median(counts[1:]))  # about half the videos are rare
+    flat, _ = make_vocabularies(events, min_count, 1, video_backoff=False)
+    video_map, author_map = make_vocabularies(events, min_count, 1, video_backoff=True)
+    kept = flat > 0
+    np.testing.assert_array_equal(video_map[kept], flat[kept])  # a frequent video keeps its own row
+    rare = np.flatnonzero(~kept & (np.arange(len(flat)) > 0) & (counts > 0))
+    assert len(rare) > 5 and (flat[rare] == 0).all()
+    author_of = np.zeros(len(flat), dtype=np.int64)
+    author_of[events.video] = events.author
+    assert (video_map[rare] > flat.max()).all()  # past the kept videos' rows, never UNK
+    for a, b in zip(rare[:-1], rare[1:]):  # one row per author
+        assert (video_map[a] == video_map[b]) == (author_of[a] == author_of[b])
+    assert video_map[0] == 0  # an unknown video still reads UNK
