@@ -72,7 +72,6 @@ from socdem.synthetic.shared import (
     oracle_scores,
     posterior_table,
     regions,
-    split_users,
     streams,
     time_model,
     video_id_strings,
@@ -80,6 +79,7 @@ from socdem.synthetic.shared import (
     write_oracle,
     write_parquet,
     write_text,
+    write_users,
 )
 
 # Effect sizes (standard deviations on the log scale); tuned so that the
@@ -411,23 +411,10 @@ def generate(out_dir: Path, users: int = 50_000, seed: int = 0, progress: bool =
     post = posterior_table(posterior_from_sample(world, s))
 
     log_progress(progress, "writing tables ...")
-    sex = np.where(s.cls >= 4, "female", "male")
     age_class = s.cls % 4
-    train, test = split_users(s)
     write_parquet(_events_table(world, s), out_dir / "train_events.parquet")
     write_parquet(_videos_table(world, seed), out_dir / "video_info_v2.parquet")
-    write_parquet(
-        pa.table(
-            {
-                "viewer_uid": pa.array(s.uid[train], pa.int64()),
-                "age": pa.array(s.age[train], pa.int64()),
-                "sex": pa.array(sex[train], pa.string()),
-                "age_class": pa.array(age_class[train], pa.int64()),
-            }
-        ),
-        out_dir / "train_targets.parquet",
-    )
-    write_parquet(pa.table({"viewer_uid": pa.array(s.uid[test], pa.int64())}), out_dir / "test_users.parquet")
+    train, test = write_users(out_dir, s)
     write_oracle(out_dir, s, post)
 
     female = (s.cls >= 4).astype(np.int64)

@@ -39,13 +39,13 @@ from socdem.synthetic.shared import (
     oracle_scores,
     posterior_table,
     regions,
-    split_users,
     time_model,
     video_id_strings,
     watch_model,
     write_oracle,
     write_parquet,
     write_text,
+    write_users,
 )
 
 WEAK_CHANNELS = {  # the strengths author_tastes uses: weak per event
@@ -202,6 +202,20 @@ def _videos_table(rng, cat: Catalogue) -> pa.Table:
     )
 
 
+def generate_family(
+    family: str, build_world, sample, log_posterior, extra: dict, out_dir: Path, users: int, seed: int, progress: bool
+) -> dict:
+    """A family's whole contest: its world, a sample of users and events, the exact posterior, the files."""
+    log_progress(progress, f"building the {family} world (seed {seed}) ...")
+    world = build_world(seed)
+    log_progress(progress, f"sampling {users} users and their events ...")
+    d = sample(world, users, seed)
+    log_progress(progress, f"{len(d.ev_user)} events; computing the exact posterior ...")
+    log_post = log_posterior(world, users, d.ev_user, d.ev_video, d.ev_hour, d.ev_day, d.ev_bin, d.device)
+    rng = family_streams(seed, family)[3]
+    return write_contest(out_dir, family, seed, d, world.catalogue, world.channels, log_post, extra, rng, progress)
+
+
 def write_contest(
     out_dir: Path, family: str, seed: int, d: Draws, cat: Catalogue, ch: Channels, log_post, extra: dict, rng, progress
 ) -> dict:
@@ -210,23 +224,10 @@ def write_contest(
     (out_dir / "oracle").mkdir(parents=True, exist_ok=True)
     log_progress(progress, "writing tables ...")
     post = posterior_table(log_post)
-    sex = np.where(d.cls >= 4, "female", "male")
     age_class = d.cls % 4
-    train, test = split_users(d)
     write_parquet(events_table(d, ch.region_names, ch.region_offset, len(cat.author)), out_dir / "train_events.parquet")
     write_parquet(_videos_table(rng, cat), out_dir / "video_info_v2.parquet")
-    write_parquet(
-        pa.table(
-            {
-                "viewer_uid": pa.array(d.uid[train], pa.int64()),
-                "age": pa.array(d.age[train], pa.int64()),
-                "sex": pa.array(sex[train], pa.string()),
-                "age_class": pa.array(age_class[train], pa.int64()),
-            }
-        ),
-        out_dir / "train_targets.parquet",
-    )
-    write_parquet(pa.table({"viewer_uid": pa.array(d.uid[test], pa.int64())}), out_dir / "test_users.parquet")
+    train, test = write_users(out_dir, d)
     write_oracle(out_dir, d, post)
     female = (d.cls >= 4).astype(np.int64)
     summary = {

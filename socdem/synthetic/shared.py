@@ -284,6 +284,21 @@ def split_users(s) -> tuple[np.ndarray, np.ndarray]:
     return train[np.argsort(s.uid[train])], test[np.argsort(s.uid[test])]
 
 
+def write_users(out_dir: Path, s) -> tuple[np.ndarray, np.ndarray]:
+    """train_targets and test_users of a sample; (positions of the labelled users, of the test users)."""
+    sex = np.where(s.cls >= 4, "female", "male")
+    train, test = split_users(s)
+    labels = {
+        "viewer_uid": pa.array(s.uid[train], pa.int64()),
+        "age": pa.array(s.age[train], pa.int64()),
+        "sex": pa.array(sex[train], pa.string()),
+        "age_class": pa.array(s.cls[train] % 4, pa.int64()),
+    }
+    write_parquet(pa.table(labels), out_dir / "train_targets.parquet")
+    write_parquet(pa.table({"viewer_uid": pa.array(s.uid[test], pa.int64())}), out_dir / "test_users.parquet")
+    return train, test
+
+
 def write_oracle(out_dir: Path, s, post: np.ndarray) -> None:
     """oracle/posterior.parquet (every user) and oracle/test_truth.csv."""
     every = np.argsort(s.uid)

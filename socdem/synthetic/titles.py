@@ -32,12 +32,12 @@ from socdem.synthetic.family import (
     durations,
     event_sums,
     family_streams,
+    generate_family,
     sample_events,
     sample_users,
-    write_contest,
 )
 from socdem.synthetic.russian_words import CASES, FAMILIES, FILLERS, TEMPLATES, inflect, padded_stems
-from socdem.synthetic.shared import CATEGORIES, class_effects, combine_effects, draw_categorical, log_progress
+from socdem.synthetic.shared import CATEGORIES, class_effects, combine_effects, draw_categorical
 
 FAMILY = "titles"
 DEFAULT_USERS = 50_000
@@ -151,12 +151,5 @@ def log_posterior(world: World, users: int, ev_user, ev_video, ev_hour, ev_day, 
 
 
 def generate(out_dir: Path, users: int = DEFAULT_USERS, seed: int = 0, progress: bool = True) -> dict:
-    log_progress(progress, f"building the {FAMILY} world (seed {seed}) ...")
-    world = build_world(seed)
-    log_progress(progress, f"sampling {users} users and their events ...")
-    d = sample(world, users, seed)
-    log_progress(progress, f"{len(d.ev_user)} events; computing the exact posterior ...")
-    log_post = log_posterior(world, users, d.ev_user, d.ev_video, d.ev_hour, d.ev_day, d.ev_bin, d.device)
     extra = {"topics": N_TOPICS, "effects": dict(EFFECTS)}
-    rng = family_streams(seed, FAMILY)[3]
-    return write_contest(out_dir, FAMILY, seed, d, world.catalogue, world.channels, log_post, extra, rng, progress)
+    return generate_family(FAMILY, build_world, sample, log_posterior, extra, out_dir, users, seed, progress)
