@@ -94,7 +94,9 @@ class LinearConfig:
     # one TF-IDF block each; "title_word": Snowball stems of the titles of the videos watched
     items: list = field(default_factory=lambda: ["author_id", "rutube_video_id", "category", "title_word"])
     min_users: int = 2  # items seen by fewer users (labelled or test) are dropped: they cannot generalise
-    sublinear_tf: bool = True  # 1 + log(count): a binge on one author counts less than breadth
+    # term frequency of each block: true, 1 + log(count) (a binge on one author counts less than breadth);
+    # false, the count (re-watches are evidence); both: each block in both forms, weighed by the stack
+    sublinear_tf: list = field(default_factory=lambda: [True, False])
 
 
 @dataclass

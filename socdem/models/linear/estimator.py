@@ -15,24 +15,27 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss
-from sklearn.model_selection import StratifiedKFold
-from sklearn.preprocessing import normalize
+from sklearn.model_selection import StratifiedKFold, train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler, normalize
 
 MIN_PROBA = 1e-15  # a class a fold's model never saw gets this before renormalising
 
 
-def tfidf_blocks(count_matrices, sublinear_tf: bool = True, min_users: int = 1) -> tuple[sp.csr_matrix, tuple]:
+def tfidf_blocks(count_matrices, sublinear_tf=True, min_users: int = 1) -> tuple[sp.csr_matrix, tuple]:
     """(each users x items count block → TF-IDF rows of unit L2 norm, side by side; the column count
     of each block). Items seen by fewer than `min_users` users (rows) are dropped first, and a block
-    left without items with them."""
+    left without items with them. `sublinear_tf` may list several choices (e.g. [True, False]): each
+    count block then gives one TF-IDF block per choice, in that order."""
     blocks = []
     for counts in count_matrices:
         counts = sp.csr_matrix(counts)
         counts = counts[:, np.flatnonzero(np.bincount(counts.indices, minlength=counts.shape[1]) >= min_users)]
         if counts.shape[1] == 0:  # no item kept (e.g. every video missing from the catalogue)
             continue
-        tfidf = TfidfTransformer(sublinear_tf=sublinear_tf, norm=None).fit_transform(counts)
-        blocks.append(normalize(tfidf, norm="l2"))
+        for sublinear in [sublinear_tf] if isinstance(sublinear_tf, bool) else sublinear_tf:
+            tfidf = TfidfTransformer(sublinear_tf=sublinear, norm=None).fit_transform(counts)
+            blocks.append(normalize(tfidf, norm="l2"))
     sizes = tuple(int(b.shape[1]) for b in blocks)
     if not sum(sizes):  # no item kept (e.g. every video missing from the catalogue): the model learns the prior
         return sp.csr_matrix((sp.csr_matrix(count_matrices[0]).shape[0], 1), dtype=np.float64), (1,)
@@ -50,7 +53,8 @@ class InnerCVLogistic(ClassifierMixin, BaseEstimator):
     logistic regression with its own C, and the blocks are weighed by a logistic regression on
     their inner out-of-fold logits (a stack): coarse blocks (a few categories) cannot drown a
     fine, informative one (thousands of videos), nor the reverse, and the weights come from the
-    training rows alone.
+    training rows alone. The stack is kept only where its nested inner-CV log loss beats the best
+    block alone; else that block is the model.
     """
 
     def __init__(
@@ -61,6 +65,7 @@ class InnerCVLogistic(ClassifierMixin, BaseEstimator):
         max_iter: int = 300,
         solver: str = "sag",
         max_extensions: int = 3,
+        stack_rows: int = 5000,
         random_state=None,
     ):
         self.cs = cs
@@ -69,6 +74,7 @@ class InnerCVLogistic(ClassifierMixin, BaseEstimator):
         self.max_iter = max_iter
         self.solver = solver
         self.max_extensions = max_extensions
+        self.stack_rows = stack_rows
         self.random_state = random_state
 
     def _model(self, c: float, warm_start: bool = False) -> LogisticRegression:
@@ -114,6 +120,25 @@ class InnerCVLogistic(ClassifierMixin, BaseEstimator):
         c = min(table, key=table.get)
         return c, dict(sorted(table.items())), best
 
+    def _stack_rows(self, y: np.ndarray) -> np.ndarray:
+        """The rows the stack is fitted on: all, or a stratified sample of `stack_rows` (a few dozen
+        weights need no more, and a multinomial fit on tens of thousands of rows costs minutes)."""
+        rows = np.arange(len(y))
+        if len(y) <= self.stack_rows:
+            return rows
+        _, counts = np.unique(y, return_counts=True)
+        stratify = y if counts.min() >= 2 else None
+        sample, _ = train_test_split(
+            rows, train_size=self.stack_rows, stratify=stratify, random_state=self.random_state
+        )
+        return np.sort(sample)
+
+    @staticmethod
+    def _stacker():
+        # standardised logits: the blocks' logits are correlated and of unequal scale, which makes L-BFGS
+        # crawl (minutes on 40,000 users) where it converges in a few dozen steps once they are scaled
+        return make_pipeline(StandardScaler(), LogisticRegression(max_iter=300))
+
     def _stack_inputs(self, probas: list[np.ndarray]) -> np.ndarray:
         """Each block's logits: log-odds of the last class for a binary target, log-probabilities else."""
         logs = [np.log(np.clip(p, MIN_PROBA, None)) for p in probas]
@@ -127,25 +152,37 @@ class InnerCVLogistic(ClassifierMixin, BaseEstimator):
         splitter = StratifiedKFold(n_splits=self.inner_folds, shuffle=True, random_state=self.random_state)
         splits = list(splitter.split(np.zeros(len(y)), y))
         self.blocks_ = self._blocks(X.shape[1])
-        self.block_C_, self.block_log_loss_, self.models_, inner = [], [], [], []
+        self.block_C_, self.block_log_loss_, inner = [], [], []
         for block in self.blocks_:
             c, table, oof = self._choose_c(X[:, block], y, splits)
             self.block_C_.append(c)
             self.block_log_loss_.append(table)
             inner.append(oof)
-            self.models_.append(self._model(c).fit(X[:, block], y))
+        losses = [min(table.values()) for table in self.block_log_loss_]
+        best = int(np.argmin(losses))
+        self.used_ = [best]
         if len(self.blocks_) > 1:
-            self.stack_ = LogisticRegression(max_iter=1000).fit(self._stack_inputs(inner), y)
-            self.stack_log_loss_ = log_loss(
-                y, self.stack_.predict_proba(self._stack_inputs(inner)), labels=self.classes_
-            )
-        self.C_, self.cv_log_loss_ = self.block_C_[0], self.block_log_loss_[0]
+            # the stack is kept only where its own (nested) inner-CV log loss beats the best block alone:
+            # on a small data set, blocks that carry nothing add noise to it
+            rows = self._stack_rows(y)
+            Z, y_rows = self._stack_inputs([oof[rows] for oof in inner]), y[rows]
+            nested = np.full((len(rows), len(self.classes_)), MIN_PROBA)
+            for train, valid in splits:
+                train, valid = np.isin(rows, train), np.isin(rows, valid)
+                stack = self._stacker().fit(Z[train], y_rows[train])
+                nested[np.ix_(valid, np.searchsorted(self.classes_, stack.classes_))] = stack.predict_proba(Z[valid])
+            self.stack_log_loss_ = float(log_loss(y_rows, nested, labels=self.classes_))
+            if self.stack_log_loss_ < float(log_loss(y_rows, inner[best][rows], labels=self.classes_)):
+                self.used_ = list(range(len(self.blocks_)))
+                self.stack_ = self._stacker().fit(Z, y_rows)
+        self.models_ = {b: self._model(self.block_C_[b]).fit(X[:, self.blocks_[b]], y) for b in self.used_}
+        self.C_, self.cv_log_loss_ = self.block_C_[best], self.block_log_loss_[best]
         return self
 
     def predict_proba(self, X):
         X = sp.csr_matrix(X)
-        probas = [model.predict_proba(X[:, block]) for model, block in zip(self.models_, self.blocks_)]
-        if len(self.blocks_) == 1:
+        probas = [self.models_[b].predict_proba(X[:, self.blocks_[b]]) for b in self.used_]
+        if len(probas) == 1:
             return probas[0]
         return self.stack_.predict_proba(self._stack_inputs(probas))
 

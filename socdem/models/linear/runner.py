@@ -18,7 +18,7 @@ class LinearRunner(PerTargetRunner):
         if self._blocks is None or self._blocks[0] != id(ws):
             cfg = ws.exp.linear
             counts = [ws.interactions.matrix(item)[0] for item in cfg.items]
-            self._blocks = (id(ws), *tfidf_blocks(counts, cfg.sublinear_tf, cfg.min_users))
+            self._blocks = (id(ws), *tfidf_blocks(counts, list(cfg.sublinear_tf), cfg.min_users))
         return self._blocks[1:]
 
     def estimator(self, ws, seed=None) -> InnerCVLogistic:
@@ -33,7 +33,7 @@ class LinearRunner(PerTargetRunner):
             **params,
             "block_weighting": cfg.block_weighting,
             "items": list(cfg.items),
-            "sublinear_tf": cfg.sublinear_tf,
+            "sublinear_tf": list(cfg.sublinear_tf),
             "min_users": cfg.min_users,
         }
 
@@ -56,19 +56,21 @@ class LinearRunner(PerTargetRunner):
     def describe(self, target, estimator):
         if not hasattr(estimator, "C_"):
             return None
-        if not hasattr(estimator, "stack_"):  # one block (or block weighting off): no stack
+        if not hasattr(estimator, "block_log_loss_") or len(estimator.block_log_loss_) == 1:
             return f"linear {target}: C={estimator.C_:g} (inner-CV log loss {estimator.cv_log_loss_[estimator.C_]:.4f})"
         blocks = ", ".join(
             f"{c:g} ({min(t.values()):.4f})" for c, t in zip(estimator.block_C_, estimator.block_log_loss_)
         )
-        return (
-            f"linear {target}: per block C (inner-CV log loss) {blocks}; stack weights {self._stack_weights(estimator)}"
-        )
+        if hasattr(estimator, "stack_"):
+            chosen = f"stack ({estimator.stack_log_loss_:.4f}), weights {self._stack_weights(estimator)}"
+        else:
+            chosen = f"block {estimator.used_[0] + 1} alone (stack {estimator.stack_log_loss_:.4f})"
+        return f"linear {target}: per block C (inner-CV log loss) {blocks}; {chosen}"
 
     @staticmethod
     def _stack_weights(estimator) -> list[float]:
         """Each block's weight in the stack: the mean absolute coefficient on its logits."""
-        coef = np.abs(estimator.stack_.coef_)
+        coef = np.abs(estimator.stack_[-1].coef_)
         return np.round(coef.reshape(len(coef), len(estimator.blocks_), -1).mean(axis=(0, 2)), 2).tolist()
 
     def fit_predict(self, ws, train, predict_uids, seed):

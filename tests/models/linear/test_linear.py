@@ -85,7 +85,7 @@ def test_block_stack_weighs_an_informative_fine_block_above_a_noise_block():
     auc_side = roc_auc_score(y[test], side_by_side.predict_proba(X[test])[:, 1])
     alone = InnerCVLogistic(random_state=0).fit(X[train, : sizes[0]], y[train])
     auc_alone = roc_auc_score(y[test], alone.predict_proba(X[test, : sizes[0]])[:, 1])
-    weights = np.abs(stacked.stack_.coef_).ravel()
+    weights = np.abs(stacked.stack_[-1].coef_).ravel()
     assert weights[0] > 2 * weights[1]
     assert auc_stacked > 0.68 and auc_stacked >= max(auc_side, auc_alone) - 0.01
     assert clone(stacked).get_params() == stacked.get_params()
