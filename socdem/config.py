@@ -113,6 +113,7 @@ class GenaponConfig:
     min_count: int = 3  # authors seen fewer times in the training users' events share an UNK row
     video_min_count: int = 100  # the same for videos: a rarer video's own row mostly memorises its few viewers
     video_backoff: bool = True  # a rarer video shares its author's row for rare videos, not one global UNK row
+    title_words: bool = True  # each event also carries the mean embedding of its video's title words (stems)
     max_events: int = 256  # the most recent events of a user kept (deterministic cap)
     time_encoder: str = "attention"  # "attention" (masked attention pooling) or "lstm" (packed; ~10x slower on CPU)
     attention_heads: int = 4

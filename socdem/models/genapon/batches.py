@@ -14,6 +14,7 @@ import pandas as pd
 import torch
 
 from socdem.contest.local_time import local_seconds
+from socdem.features.titles import video_stems
 
 TIME_FEATURES = ("local_hour", "weekday", "day_index", "watch_fraction", "log_watch_time")
 SECONDS_PER_DAY = 86_400
@@ -22,6 +23,7 @@ DAYS_PER_WEEK = 7
 EPOCH_WEEKDAY = 3  # 1970-01-01 was a Thursday (Monday = 0)
 MAX_WATCH_FRACTION = 2.0  # rewatches beyond twice the duration carry nothing more
 LOG_WATCH_SCALE = 10.0  # log1p(10 h of watching in seconds) ~ 10.5
+MAX_TITLE_WORDS = 8  # the first stems of a title: enough to say what the video is about
 
 
 def length_mask(lengths: torch.Tensor, max_len: int) -> torch.Tensor:
@@ -41,6 +43,7 @@ class PaddedBatch:
     user: torch.Tensor  # float32 (B, n_user_features), possibly zero columns
     distinct: torch.Tensor | None = None  # bool (B, L): the user's last event of each distinct author
     table: torch.Tensor | None = None  # int64 (B,): the author-evidence table each user reads (None = the last)
+    words: torch.Tensor | None = None  # int64 (B, L, MAX_TITLE_WORDS): title-word embedding rows (0 = none)
 
     @property
     def mask(self) -> torch.Tensor:
@@ -48,7 +51,7 @@ class PaddedBatch:
         return length_mask(self.lengths, self.video.shape[1])
 
     def to(self, device) -> PaddedBatch:
-        fields = (self.video, self.author, self.time, self.lengths, self.user, self.distinct, self.table)
+        fields = (self.video, self.author, self.time, self.lengths, self.user, self.distinct, self.table, self.words)
         return PaddedBatch(*(None if t is None else t.to(device, non_blocking=True) for t in fields))
 
 
@@ -64,6 +67,7 @@ class UserEvents:
     time: np.ndarray  # (n_events, len(TIME_FEATURES)) float32, each scaled to about [0, 1]
     user_features: np.ndarray  # (n_users, n_user_features) float32, raw (standardised in fit); may have 0 columns
     last_of_author: np.ndarray | None = None  # (n_events,) bool: the user's last event of that author
+    title_words: np.ndarray | None = None  # (video codes, MAX_TITLE_WORDS) int64: stem + 1 of each title (0 = none)
     rows: np.ndarray | None = None  # selected users; None = all
 
     def __post_init__(self):
@@ -162,7 +166,23 @@ def build_user_events(
     user_features = np.asarray(user_features, dtype=np.float32)
     if user_features.shape[0] != len(users):
         raise ValueError(f"genapon: user features have {user_features.shape[0]} rows for {len(users)} users")
-    return UserEvents(uids=users, offsets=offsets, video=video, author=author, time=time, user_features=user_features)
+    return UserEvents(
+        uids=users, offsets=offsets, video=video, author=author, time=time, user_features=user_features,
+        title_words=title_words(videos["title"]) if "title" in videos else None,
+    )  # fmt: skip
+
+
+def title_words(titles: pd.Series) -> np.ndarray:
+    """(len(titles) + 1, MAX_TITLE_WORDS) stem codes + 1 of each title, by video code (row 0: a
+    video not in the catalogue); 0 pads a short title."""
+    stems, _ = video_stems(titles)
+    out = np.zeros((len(titles) + 1, MAX_TITLE_WORDS), dtype=np.int64)
+    stems.sort_indices()
+    position = np.arange(stems.nnz) - np.repeat(stems.indptr[:-1], np.diff(stems.indptr))
+    keep = position < MAX_TITLE_WORDS
+    video = np.repeat(np.arange(stems.shape[0]), np.diff(stems.indptr))
+    out[video[keep] + 1, position[keep]] = stems.indices[keep] + 1
+    return out
 
 
 def pad_batch(
@@ -172,11 +192,13 @@ def pad_batch(
     video_map: np.ndarray,
     author_map: np.ndarray,
     user_matrix: np.ndarray,
+    word_map: np.ndarray | None = None,
 ) -> PaddedBatch:
     """The users at `positions` (within data's selection), each capped at its
     `max_events` most recent events, padded to the longest in the batch.
     `video_map`/`author_map` turn codes into embedding rows; `user_matrix` holds
-    the standardised user features of data's selection."""
+    the standardised user features of data's selection; `word_map` turns title-word codes
+    into rows (None: no title words)."""
     rows = data.selected[positions]
     starts, ends = data.offsets[rows], data.offsets[rows + 1]
     lengths = np.minimum(ends - starts, max_events)
@@ -188,6 +210,9 @@ def pad_batch(
     author = np.where(mask, author_map[data.author[index]], 0)
     time = data.time[index] * mask[..., None]
     distinct = data.last_of_author[index] & mask
+    words = None
+    if word_map is not None and data.title_words is not None:
+        words = torch.from_numpy(np.where(mask[..., None], word_map[data.title_words[data.video[index]]], 0))
     return PaddedBatch(
         video=torch.from_numpy(video),
         author=torch.from_numpy(author),
@@ -195,6 +220,7 @@ def pad_batch(
         lengths=torch.from_numpy(lengths.astype(np.int64)),
         user=torch.from_numpy(np.ascontiguousarray(user_matrix[positions], dtype=np.float32)),
         distinct=torch.from_numpy(distinct),
+        words=words,
     )
 
 

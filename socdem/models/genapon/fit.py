@@ -80,6 +80,14 @@ def make_vocabularies(
     return video_map, author_map
 
 
+def word_vocabulary(X: UserEvents, min_count: int) -> np.ndarray | None:
+    """Title-word code -> embedding row, counted over the words of X's users' events (None without titles)."""
+    if X.title_words is None or not X.title_words.any():
+        return None
+    words = X.title_words[X.video[X.event_index()]]
+    return item_vocabulary(words[words > 0], int(X.title_words.max()) + 1, min_count)
+
+
 def fit_author_evidence(
     X: UserEvents, y: np.ndarray, targets: tuple[str, ...], author_map: np.ndarray, pseudo_count: float, seed: int
 ) -> tuple[torch.Tensor, np.ndarray]:
@@ -190,6 +198,7 @@ class GenaponClassifier(ClassifierMixin, BaseEstimator):
         min_count=3,
         video_min_count=100,
         video_backoff=True,
+        title_words=True,
         max_events=256,
         time_encoder="attention",
         attention_heads=4,
@@ -215,6 +224,7 @@ class GenaponClassifier(ClassifierMixin, BaseEstimator):
         self.min_count = min_count
         self.video_min_count = video_min_count
         self.video_backoff = video_backoff
+        self.title_words = title_words
         self.max_events = max_events
         self.time_encoder = time_encoder
         self.attention_heads = attention_heads
@@ -243,6 +253,7 @@ class GenaponClassifier(ClassifierMixin, BaseEstimator):
         self.video_map_, self.author_map_ = make_vocabularies(
             X, self.video_min_count, self.min_count, self.video_backoff
         )
+        self.word_map_ = word_vocabulary(X, self.min_count) if self.title_words else None
         self.scaler_ = UserScaler().fit(X.user_features[X.selected])
         users = self.scaler_.transform(X.user_features[X.selected])
         tables, table = None, np.zeros(len(X), dtype=np.int64)
@@ -289,6 +300,7 @@ class GenaponClassifier(ClassifierMixin, BaseEstimator):
             attention_heads=self.attention_heads,
             dropout=self.dropout,
             evidence=evidence,
+            n_words=0 if self.word_map_ is None else n_rows(self.word_map_),
         ).to(self.device_)
 
     def _make_optimizer(self, n_train: int):
@@ -345,7 +357,7 @@ class GenaponClassifier(ClassifierMixin, BaseEstimator):
             )
 
     def _batch(self, X: UserEvents, positions: np.ndarray, users: np.ndarray, table: np.ndarray | None = None):
-        batch = pad_batch(X, positions, self.max_events, self.video_map_, self.author_map_, users)
+        batch = pad_batch(X, positions, self.max_events, self.video_map_, self.author_map_, users, self.word_map_)
         if table is not None and self.net_.evidence is not None:
             batch.table = torch.from_numpy(table[positions])
         return batch.to(self.device_)

@@ -46,6 +46,7 @@ class GenaponNet(nn.Module):
         attention_heads: int = 4,
         dropout: float = 0.1,
         evidence: torch.Tensor | None = None,
+        n_words: int = 0,
     ):
         super().__init__()
         # The submodules are built in this order on purpose: it fixes their random initialisation.
@@ -70,7 +71,8 @@ class GenaponNet(nn.Module):
             self.evidence_logits = nn.Linear(n_evidence, n_out, bias=False)
             nn.init.eye_(self.evidence_logits.weight)
         self.sum_scale = max_events**-0.5  # sums over up to max_events events, brought near a mean's scale
-        item_dim = 2 * embedding_dim + n_evidence  # video and author embeddings [+ evidence]
+        # video and author embeddings [+ evidence] [+ the mean embedding of the title's words]
+        item_dim = 2 * embedding_dim + n_evidence + (embedding_dim if n_words else 0)
         self.set_encoder = ItemSetEncoder(item_dim, hidden_dim, sum_scale=self.sum_scale, dropout=dropout)
         self.time_encoder = EventTimeEncoder(
             n_time_features, time_dim, hidden_dim, time_encoder, attention_heads, dropout, sum_scale=self.sum_scale
@@ -78,6 +80,12 @@ class GenaponNet(nn.Module):
         self.user_encoder = UserFeatureEncoder(n_user_features, hidden_dim, dropout) if n_user_features else None
         n_encoders = 2 if self.user_encoder is None else 3
         self.heads = TargetHeads(n_encoders * hidden_dim, hidden_dim, self.targets, dropout)
+        # last, so that a network without title words is initialised exactly as before they existed
+        self.words = nn.Embedding(n_words, embedding_dim, padding_idx=0) if n_words else None
+        if self.words is not None:
+            nn.init.normal_(self.words.weight, std=EMBEDDING_INIT_STD)
+            with torch.no_grad():
+                self.words.weight[0].zero_()
 
     def forward(self, batch: PaddedBatch) -> torch.Tensor:
         mask = batch.mask
@@ -88,6 +96,10 @@ class GenaponNet(nn.Module):
                 table = torch.full_like(batch.lengths, self.evidence.shape[0] - 1)
             evidence = self.evidence[table.unsqueeze(1), batch.author]
             items.append(evidence)
+        if self.words is not None:
+            present = (batch.words > 0).unsqueeze(-1).to(self.words.weight.dtype)
+            words = (self.words(batch.words) * present).sum(dim=2) / present.sum(dim=2).clamp(min=1)
+            items.append(words)  # a rare video is recognisable through its words
         encoded = [
             self.set_encoder(torch.cat(items, dim=-1), mask, batch.distinct),
             self.time_encoder(batch.time, batch.lengths, mask),

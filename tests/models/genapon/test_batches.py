@@ -100,3 +100,24 @@ def test_a_window_of_recent_events_keeps_every_author_it_holds_once():
         n = int(batch.lengths[row])
         kept = batch.author[row, :n].numpy()
         assert int(batch.distinct[row].sum()) == len(np.unique(kept))
+
+
+def test_title_words_by_video_code_and_in_the_padded_batch():
+    import dataclasses
+
+    import pandas as pd
+
+    from socdem.models.genapon.batches import MAX_TITLE_WORDS, pad_batch, title_words
+
+    words = title_words(pd.Series(["Рыбалка на Волге", "рыбалки", None]))
+    assert words.shape == (4, MAX_TITLE_WORDS) and (words[0] == 0).all() and (words[3] == 0).all()
+    assert words[1, 0] == words[2, 0] > 0  # "рыбалка" and "рыбалки": one stem
+    assert (words[1] > 0).sum() == 3 and (words[2] > 0).sum() == 1
+    events, _ = random_events(n_users=20, n_videos=3)
+    events = dataclasses.replace(events, title_words=words)
+    identity = np.arange(words.max() + 1)
+    batch = pad_batch(events, np.arange(5), 256, np.arange(4), np.arange(20), events.user_features, identity)
+    assert batch.words.shape == (*batch.video.shape, MAX_TITLE_WORDS)
+    assert (batch.words[~batch.mask] == 0).all()  # padding reads no word
+    real = batch.mask.numpy()
+    np.testing.assert_array_equal(batch.words.numpy()[real], words[batch.video.numpy()[real]])

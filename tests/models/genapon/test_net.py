@@ -123,3 +123,22 @@ def test_author_evidence_starts_as_naive_bayes_on_the_logits():
     tables = evidence_tables()[-1]
     expected = torch.stack([tables[batch.author[i, :n]].sum(0) for i, n in enumerate(batch.lengths)])
     assert torch.allclose(with_evidence - without, expected, atol=1e-5)
+
+
+def test_title_words_change_the_output_and_padding_changes_nothing():
+    g = torch.Generator().manual_seed(3)
+    batch = make_batch([4, 2, 3])
+    words = torch.randint(0, 10, (3, 4, 8), generator=g)
+    words[~batch.mask] = 0
+    batch.words = words
+    model = net(n_words=10)
+    out = model(batch)
+    padded = make_batch([4, 2, 3], width=7)
+    padded.words = torch.zeros(3, 7, 8, dtype=torch.int64)
+    for name in ("video", "author", "time"):
+        getattr(padded, name)[:, :4] = getattr(batch, name)
+    padded.words[:, :4] = words
+    padded.user = batch.user
+    torch.testing.assert_close(model(padded), out)
+    batch.words = torch.where(words > 0, (words % 9) + 1, 0)  # other words, same events
+    assert not torch.allclose(model(batch), out)
