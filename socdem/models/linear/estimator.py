@@ -9,6 +9,8 @@ be fitted once on all users without leaking a target.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -66,6 +68,7 @@ class InnerCVLogistic(ClassifierMixin, BaseEstimator):
         solver: str = "sag",
         max_extensions: int = 3,
         stack_rows: int = 5000,
+        n_jobs: int = 1,
         random_state=None,
     ):
         self.cs = cs
@@ -75,6 +78,7 @@ class InnerCVLogistic(ClassifierMixin, BaseEstimator):
         self.solver = solver
         self.max_extensions = max_extensions
         self.stack_rows = stack_rows
+        self.n_jobs = n_jobs
         self.random_state = random_state
 
     def _model(self, c: float, warm_start: bool = False) -> LogisticRegression:
@@ -152,12 +156,10 @@ class InnerCVLogistic(ClassifierMixin, BaseEstimator):
         splitter = StratifiedKFold(n_splits=self.inner_folds, shuffle=True, random_state=self.random_state)
         splits = list(splitter.split(np.zeros(len(y)), y))
         self.blocks_ = self._blocks(X.shape[1])
-        self.block_C_, self.block_log_loss_, inner = [], [], []
-        for block in self.blocks_:
-            c, table, oof = self._choose_c(X[:, block], y, splits)
-            self.block_C_.append(c)
-            self.block_log_loss_.append(table)
-            inner.append(oof)
+        # blocks in parallel threads: the SAG solver releases the GIL, and each block is seeded on its own
+        with ThreadPoolExecutor(max_workers=max(1, int(self.n_jobs))) as pool:
+            chosen = list(pool.map(lambda block: self._choose_c(X[:, block], y, splits), self.blocks_))
+        self.block_C_, self.block_log_loss_, inner = (list(part) for part in zip(*chosen))
         losses = [min(table.values()) for table in self.block_log_loss_]
         best = int(np.argmin(losses))
         self.used_ = [best]
@@ -175,7 +177,9 @@ class InnerCVLogistic(ClassifierMixin, BaseEstimator):
             if self.stack_log_loss_ < float(log_loss(y_rows, inner[best][rows], labels=self.classes_)):
                 self.used_ = list(range(len(self.blocks_)))
                 self.stack_ = self._stacker().fit(Z, y_rows)
-        self.models_ = {b: self._model(self.block_C_[b]).fit(X[:, self.blocks_[b]], y) for b in self.used_}
+        with ThreadPoolExecutor(max_workers=max(1, int(self.n_jobs))) as pool:
+            fitted = pool.map(lambda b: self._model(self.block_C_[b]).fit(X[:, self.blocks_[b]], y), self.used_)
+            self.models_ = dict(zip(self.used_, fitted))
         self.C_, self.cv_log_loss_ = self.block_C_[best], self.block_log_loss_[best]
         return self
 

@@ -23,7 +23,7 @@ class LinearRunner(PerTargetRunner):
 
     def estimator(self, ws, seed=None) -> InnerCVLogistic:
         cfg = ws.exp.linear
-        return self._estimator(cfg, seed, self.blocks(ws)[1] if cfg.block_weighting else None)
+        return self._estimator(cfg, seed, self.blocks(ws)[1] if cfg.block_weighting else None, ws.exp.threads)
 
     def params(self, ws) -> dict:
         # the data and the items decide the block sizes: the cache key needs no matrix
@@ -38,7 +38,7 @@ class LinearRunner(PerTargetRunner):
         }
 
     @staticmethod
-    def _estimator(cfg, seed, block_sizes) -> InnerCVLogistic:
+    def _estimator(cfg, seed, block_sizes, threads: int = 1) -> InnerCVLogistic:
         return InnerCVLogistic(
             cs=list(cfg.cs),
             block_sizes=block_sizes,
@@ -46,6 +46,7 @@ class LinearRunner(PerTargetRunner):
             max_iter=cfg.max_iter,
             solver=cfg.solver,
             max_extensions=cfg.max_extensions,
+            n_jobs=threads,
             random_state=seed,
         )
 
