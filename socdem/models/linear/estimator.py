@@ -9,11 +9,13 @@ be fitted once on all users without leaking a target.
 
 from __future__ import annotations
 
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss
@@ -151,6 +153,13 @@ class InnerCVLogistic(ClassifierMixin, BaseEstimator):
         return np.hstack(logs)
 
     def fit(self, X, y):
+        # SAG stops at max_iter short of convergence at the largest C of a path: harmless, since C is
+        # chosen by held-out log loss, and thousands of such lines would bury the log
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return self._fit(X, y)
+
+    def _fit(self, X, y):
         X, y = sp.csr_matrix(X), np.asarray(y)
         self.classes_ = np.unique(y)
         splitter = StratifiedKFold(n_splits=self.inner_folds, shuffle=True, random_state=self.random_state)
