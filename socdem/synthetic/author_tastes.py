@@ -45,7 +45,6 @@ n, the video within an author, the region, minute and second carry nothing.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,7 +68,6 @@ from socdem.synthetic.shared import (
     events_table,
     log_progress,
     normalise_log,
-    oracle_scores,
     posterior_table,
     regions,
     streams,
@@ -78,7 +76,7 @@ from socdem.synthetic.shared import (
     watch_model,
     write_oracle,
     write_parquet,
-    write_text,
+    write_summary,
     write_users,
 )
 
@@ -411,13 +409,11 @@ def generate(out_dir: Path, users: int = 50_000, seed: int = 0, progress: bool =
     post = posterior_table(posterior_from_sample(world, s))
 
     log_progress(progress, "writing tables ...")
-    age_class = s.cls % 4
     write_parquet(_events_table(world, s), out_dir / "train_events.parquet")
     write_parquet(_videos_table(world, seed), out_dir / "video_info_v2.parquet")
     train, test = write_users(out_dir, s)
     write_oracle(out_dir, s, post)
 
-    female = (s.cls >= 4).astype(np.int64)
     summary = {
         "generator": "socdem.synthetic.author_tastes",
         "family": "author_tastes",
@@ -432,16 +428,5 @@ def generate(out_dir: Path, users: int = 50_000, seed: int = 0, progress: bool =
         "authors": N_AUTHORS,
         "categories": len(CATEGORIES),
         "effects": dict(EFFECTS),
-        "oracle": {
-            "test": oracle_scores(female[test], age_class[test], post[test]),
-            "train": oracle_scores(female[train], age_class[train], post[train]),
-        },
     }
-    write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", out_dir / "oracle" / "summary.json")
-    o = summary["oracle"]["test"]
-    log_progress(
-        progress,
-        f"done: oracle on test users roc_auc {o['roc_auc']:.4f}, "
-        f"age_f1_weighted {o['age_f1_weighted']:.4f}, rutube2024 {o['rutube2024']:.4f}",
-    )
-    return summary
+    return write_summary(out_dir, summary, s, train, test, post, progress)

@@ -16,7 +16,6 @@ Region, minute, second and the number of events carry nothing.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,7 +35,6 @@ from socdem.synthetic.shared import (
     draw_categorical,
     events_table,
     log_progress,
-    oracle_scores,
     posterior_table,
     regions,
     time_model,
@@ -44,7 +42,7 @@ from socdem.synthetic.shared import (
     watch_model,
     write_oracle,
     write_parquet,
-    write_text,
+    write_summary,
     write_users,
 )
 
@@ -224,12 +222,10 @@ def write_contest(
     (out_dir / "oracle").mkdir(parents=True, exist_ok=True)
     log_progress(progress, "writing tables ...")
     post = posterior_table(log_post)
-    age_class = d.cls % 4
     write_parquet(events_table(d, ch.region_names, ch.region_offset, len(cat.author)), out_dir / "train_events.parquet")
     write_parquet(_videos_table(rng, cat), out_dir / "video_info_v2.parquet")
     train, test = write_users(out_dir, d)
     write_oracle(out_dir, d, post)
-    female = (d.cls >= 4).astype(np.int64)
     summary = {
         "generator": f"socdem.synthetic.{family}",
         "family": family,
@@ -242,19 +238,8 @@ def write_contest(
         "authors": int(cat.author.max()) + 1,
         "categories": int(len(np.unique(cat.category))),
         **extra,
-        "oracle": {
-            "test": oracle_scores(female[test], age_class[test], post[test]),
-            "train": oracle_scores(female[train], age_class[train], post[train]),
-        },
     }
-    write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", out_dir / "oracle" / "summary.json")
-    o = summary["oracle"]["test"]
-    log_progress(
-        progress,
-        f"done: oracle on test users roc_auc {o['roc_auc']:.4f}, "
-        f"age_f1_weighted {o['age_f1_weighted']:.4f}, rutube2024 {o['rutube2024']:.4f}",
-    )
-    return summary
+    return write_summary(out_dir, summary, d, train, test, post, progress)
 
 
 def authors_over_groups(rng, n_authors: int, video_group: np.ndarray, n_groups: int, most_groups: int) -> np.ndarray:

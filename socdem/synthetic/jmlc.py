@@ -13,7 +13,6 @@ that share the (ua_os, ua_client_name) pair JMLC shows.
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
 import numpy as np
@@ -27,12 +26,11 @@ from socdem.synthetic.shared import (
     DEVICE_PROFILES,
     JUNE_1,
     log_progress,
-    oracle_scores,
     posterior_table,
     split_users,
     write_oracle,
     write_parquet,
-    write_text,
+    write_summary,
 )
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -136,7 +134,6 @@ def generate_jmlc(out_dir: Path, users: int = 50_000, seed: int = 0, progress: b
     )
     write_parquet(pa.table({"viewer_id": pa.array(s.uid[test], pa.int64())}), out_dir / "test_users.parquet")
     write_oracle(out_dir, s, post)
-    female, age_class = (s.cls >= 4).astype(np.int64), s.cls % 4
     summary = {
         "generator": "socdem.synthetic.jmlc",
         "layout": "jmlc",
@@ -146,12 +143,5 @@ def generate_jmlc(out_dir: Path, users: int = 50_000, seed: int = 0, progress: b
         "train_users": int(len(train)),
         "test_users": int(len(test)),
         "categories": len(CATEGORIES),
-        "oracle": {
-            "test": oracle_scores(female[test], age_class[test], post[test]),
-            "train": oracle_scores(female[train], age_class[train], post[train]),
-        },
     }
-    write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", out_dir / "oracle" / "summary.json")
-    o = summary["oracle"]["test"]
-    log_progress(progress, f"done: oracle on test users roc_auc {o['roc_auc']:.4f}, best_f1 {o['best_f1']:.4f}")
-    return summary
+    return write_summary(out_dir, summary, s, train, test, post, progress)

@@ -9,6 +9,7 @@ Class-effect tables are (8, n) log-effects: +-sex/2 plus a centred age effect.
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import os
 from pathlib import Path
 
@@ -297,6 +298,28 @@ def write_users(out_dir: Path, s) -> tuple[np.ndarray, np.ndarray]:
     write_parquet(pa.table(labels), out_dir / "train_targets.parquet")
     write_parquet(pa.table({"viewer_uid": pa.array(s.uid[test], pa.int64())}), out_dir / "test_users.parquet")
     return train, test
+
+
+def write_summary(
+    out_dir: Path, fields: dict, s, train: np.ndarray, test: np.ndarray, post: np.ndarray, progress: bool
+) -> dict:
+    """oracle/summary.json: `fields`, then the oracle's scores on the test and the labelled users."""
+    female, age_class = (s.cls >= 4).astype(np.int64), s.cls % 4
+    summary = {
+        **fields,
+        "oracle": {
+            "test": oracle_scores(female[test], age_class[test], post[test]),
+            "train": oracle_scores(female[train], age_class[train], post[train]),
+        },
+    }
+    write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", out_dir / "oracle" / "summary.json")
+    o = summary["oracle"]["test"]
+    log_progress(
+        progress,
+        f"done: oracle on test users roc_auc {o['roc_auc']:.4f}, best_f1 {o['best_f1']:.4f}, "
+        f"age_f1_weighted {o['age_f1_weighted']:.4f}, rutube2024 {o['rutube2024']:.4f}",
+    )
+    return summary
 
 
 def write_oracle(out_dir: Path, s, post: np.ndarray) -> None:
