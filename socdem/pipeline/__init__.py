@@ -1,0 +1,1 @@
+"""Pipeline stages, in order: folds, train, tune, blend (with its thresholds), submission and submit."""
