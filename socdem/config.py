@@ -14,7 +14,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from socdem.io import hash_object
+from socdem.hashing import hash_object
 from socdem.paths import SHIPPED_EXPERIMENTS, paths
 
 

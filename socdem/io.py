@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from socdem.hashing import hash_object  # noqa: F401 - re-exported: the caches' keys are built from io
+
 
 @contextmanager
 def atomic_path(path: Path):
@@ -132,9 +134,3 @@ def file_digest(path: Path, memo_file: Path | None = None) -> str:
 def data_fingerprint(files: list[Path], memo_file: Path | None = None) -> str:
     parts = [f"{Path(f).name}:{file_digest(Path(f), memo_file)}" for f in sorted(files, key=lambda p: Path(p).name)]
     return hash_object(parts)
-
-
-def hash_object(obj) -> str:
-    """Stable short hash of any JSON-serialisable object."""
-    text = json.dumps(obj, sort_keys=True, default=str)
-    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()

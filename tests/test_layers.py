@@ -11,7 +11,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "socdem"
 LAYERS = [
-    {"config", "paths", "schema", "metrics", "io", "resources"},
+    {"config", "paths", "schema", "metrics", "io", "hashing", "resources"},
     {"contest"},
     {"synthetic"},
     {"features"},
@@ -103,3 +103,16 @@ def test_the_checks_catch_a_cycle_and_an_upward_import(tmp_path, monkeypatch):
         except AssertionError:
             continue
         raise AssertionError(f"{check.__name__} missed the planted fault")
+
+
+def test_the_config_imports_with_the_standard_library_alone():
+    """The Airflow DAG reads the experiment's models in Airflow's own virtualenv (no numpy, no pandas)."""
+    import subprocess
+    import sys
+
+    blocked = "import sys; [sys.modules.__setitem__(m, None) for m in ('numpy', 'pandas', 'pyarrow', 'scipy')]; "
+    run = subprocess.run(
+        [sys.executable, "-c", blocked + "import socdem.config as c; print(c.load_experiment('default').models)"],
+        cwd=PACKAGE.parent, capture_output=True, text=True,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
