@@ -15,9 +15,7 @@ already covers the data (test users included) and the feature settings.
 
 from __future__ import annotations
 
-import json
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -27,7 +25,7 @@ from sklearn.model_selection import StratifiedKFold
 from threadpoolctl import threadpool_limits
 
 from socdem.features.build import features_dir
-from socdem.io import write_json_atomic, write_parquet_atomic
+from socdem.io import read_json_or_none, write_json_atomic, write_parquet_atomic
 
 ADVERSARIAL_VERSION = 1  # bump it when the model or the importances change
 WARN_ROC_AUC = 0.6  # above it, local CV may not track the public score
@@ -112,7 +110,7 @@ def adversarial_validation(ws) -> dict:
     """{adversarial_roc_auc, top_features, ...} for the workspace's contest (None when it cannot be
     computed: fewer than N_FOLDS users in a group); cached beside the label-free features."""
     out_dir = features_dir(ws)
-    cached = _read_json(out_dir / RESULT_FILE)
+    cached = read_json_or_none(out_dir / RESULT_FILE)
     if cached and cached.get("key") == cache_key(ws):
         ws.log(f"adversarial: used the cache {out_dir / RESULT_FILE}")
         return cached
@@ -157,13 +155,6 @@ def adversarial_validation(ws) -> dict:
         f"{result['labelled_users']:,} labelled ones ({result['seconds']:.1f} s)"
     )
     return result
-
-
-def _read_json(path: Path) -> dict | None:
-    try:
-        return json.loads(path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        return None
 
 
 def _mean(values: np.ndarray) -> float | None:

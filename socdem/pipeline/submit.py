@@ -5,7 +5,6 @@ only (blend.py). The command line then appends the leaderboard log."""
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from socdem.features.adversarial import adversarial_validation, shift_warning
-from socdem.io import hash_object, write_json_atomic, write_parquet_atomic
+from socdem.io import hash_object, read_json_or_none, read_parquet_or_none, write_json_atomic, write_parquet_atomic
 from socdem.metrics import fold_scores, frame_scores, sex_scores
 from socdem.models.registry import get_runner
 from socdem.pipeline import blend as blend_module
@@ -85,9 +84,10 @@ def blend_oof(ws, sources: dict | None = None, out_dir: Path | None = None) -> p
     """The blend's nested out-of-fold predictions (with `fold`): from artifacts/<RUN>/blend/ (or
     `out_dir`) when its key still matches, else trained and blended now (no submission written)."""
     out_dir = out_dir or ws.paths.blend(ws.exp.run)
-    key, meta = blend_key(ws, sources), out_dir / "blend.json"
-    if meta.exists() and json.loads(meta.read_text()).get("key") == key and (out_dir / "oof.parquet").exists():
-        return pd.read_parquet(out_dir / "oof.parquet")
+    key = blend_key(ws, sources)
+    saved, oof = read_json_or_none(out_dir / "blend.json"), read_parquet_or_none(out_dir / "oof.parquet")
+    if isinstance(saved, dict) and saved.get("key") == key and oof is not None:  # unreadable: blended again
+        return oof
     _, result, seconds = timed_blend(ws, sources)
     write_blend(out_dir, result, key, seconds, {"blend": result.summary})
     return result.oof
