@@ -41,12 +41,21 @@ Posterior (up to a constant):
                     + sum_events [log h_c(hour) + log d_c(day) + log f_c(k)]
                     + log P(profile | c)
 n, the video within an author, the region, minute and second carry nothing.
+
+Size: up to ONE_PIECE_MAX_USERS users a contest is sampled and written in one
+piece. A larger one is written in chunks of CHUNK_USERS users (bounded
+memory): the users are drawn exactly as in one piece, each chunk's events
+from its own child of the events' random stream, and train_events.parquet
+grows row group by row group (time-ordered within a chunk). The oracle is
+exact either way: a user's posterior depends on that user's events only.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pyarrow as pa
@@ -68,6 +77,7 @@ from socdem.synthetic.shared import (
     events_table,
     log_progress,
     normalise_log,
+    parquet_chunks,
     posterior_table,
     regions,
     streams,
@@ -102,6 +112,8 @@ EFFECTS = {
     "watch_age": 0.1,
 }
 N_AUTHORS = 3000
+ONE_PIECE_MAX_USERS = 500_000  # up to this many users: sampled and written in one piece, as always
+CHUNK_USERS = 250_000  # above it: users per chunk (~5.5M events, ~2 GB while sampled)
 NO_EVENT_SHARE = 0.005  # of labelled users
 ORPHAN_EVENT_SHARE = 0.002
 
@@ -397,12 +409,25 @@ def _events_table(world: World, s: Sample) -> pa.Table:
     return events_table(s, world.region_names, world.region_offset, len(world.video_author))
 
 
-def generate(out_dir: Path, users: int = 50_000, seed: int = 0, progress: bool = True) -> dict:
-    """Write a synthetic contest with its exact oracle into `out_dir`; return the summary."""
+def generate(
+    out_dir: Path, users: int = 50_000, seed: int = 0, progress: bool = True, chunk_users: int | None = None
+) -> dict:
+    """Write a synthetic contest with its exact oracle into `out_dir`; return the summary.
+
+    `chunk_users`: sample and write the events in chunks of this many users (None: in one piece up to
+    ONE_PIECE_MAX_USERS users, else chunks of CHUNK_USERS). A contest that fits one chunk is the
+    one-piece contest byte for byte; a chunked one has the same users, labels and catalogue, and its
+    own events (each chunk draws from its own stream)."""
+    if chunk_users is None:
+        chunk_users = users if users <= ONE_PIECE_MAX_USERS else CHUNK_USERS
+    if chunk_users < 1:
+        raise ValueError(f"synthetic: chunk_users={chunk_users}; expected a positive number of users")
     out_dir = Path(out_dir)
     (out_dir / "oracle").mkdir(parents=True, exist_ok=True)
     log_progress(progress, f"building the world (seed {seed}) ...")
     world = build_world(seed)
+    if users > chunk_users:
+        return _generate_in_chunks(out_dir, world, users, seed, progress, chunk_users)
     log_progress(progress, f"sampling {users} users and their events ...")
     s = sample(world, users, seed)
     log_progress(progress, f"{len(s.ev_user)} events; computing the exact posterior ...")
@@ -410,6 +435,11 @@ def generate(out_dir: Path, users: int = 50_000, seed: int = 0, progress: bool =
 
     log_progress(progress, "writing tables ...")
     write_parquet(_events_table(world, s), out_dir / "train_events.parquet")
+    return _write_rest(out_dir, world, s, seed, post, len(s.ev_user), int((s.ev_video < 0).sum()), {}, progress)
+
+
+def _write_rest(out_dir: Path, world: World, s, seed: int, post, events: int, unknown: int, extra: dict, progress):
+    """Everything but the events: the catalogue, the users, the oracle and the summary (returned)."""
     write_parquet(_videos_table(world, seed), out_dir / "video_info_v2.parquet")
     train, test = write_users(out_dir, s)
     write_oracle(out_dir, s, post)
@@ -417,16 +447,41 @@ def generate(out_dir: Path, users: int = 50_000, seed: int = 0, progress: bool =
     summary = {
         "generator": "socdem.synthetic.author_tastes",
         "family": "author_tastes",
-        "users": users,
+        "users": int(len(s.uid)),
         "seed": seed,
-        "events": int(len(s.ev_user)),
+        "events": int(events),
         "train_users": int(len(train)),
         "test_users": int(len(test)),
         "users_without_events": int((s.n_events == 0).sum()),
-        "events_unknown_video": int((s.ev_video < 0).sum()),
+        "events_unknown_video": int(unknown),
         "videos": int(len(world.video_author)),
         "authors": N_AUTHORS,
         "categories": len(CATEGORIES),
         "effects": dict(EFFECTS),
+        **extra,
     }
     return write_summary(out_dir, summary, s, train, test, post, progress)
+
+
+def _generate_in_chunks(out_dir: Path, world: World, users: int, seed: int, progress: bool, chunk_users: int) -> dict:
+    """The users at once (as in one piece), then their events chunk by chunk: sampled, scored by the
+    exact posterior and appended to train_events.parquet, so memory holds one chunk of events at a time."""
+    _, rng_users, _ = streams(seed)
+    u = _sample_users(rng_users, world, users)
+    n_chunks = math.ceil(users / chunk_users)
+    # child k of the events' seed sequence draws chunk k's events, whatever the number of chunks
+    chunk_seeds = np.random.SeedSequence(seed).spawn(3)[2].spawn(n_chunks)
+    post = np.empty((users, 5))
+    events = unknown = 0
+    log_progress(progress, f"sampling {users} users; their events in {n_chunks} chunks of {chunk_users} users ...")
+    with parquet_chunks(out_dir / "train_events.parquet") as write:
+        for k, chunk_seed in enumerate(chunk_seeds):
+            rows = slice(k * chunk_users, min(users, (k + 1) * chunk_users))
+            part = {name: values[rows] for name, values in u.items()}
+            s = Sample(**part, **_sample_events(np.random.Generator(np.random.PCG64(chunk_seed)), world, part))
+            post[rows] = posterior_table(posterior_from_sample(world, s))
+            write(_events_table(world, s))
+            events, unknown = events + len(s.ev_user), unknown + int((s.ev_video < 0).sum())
+            log_progress(progress, f"chunk {k + 1}/{n_chunks}: {events} events so far")
+    extra = {"chunk_users": int(chunk_users)}
+    return _write_rest(out_dir, world, SimpleNamespace(**u), seed, post, events, unknown, extra, progress)

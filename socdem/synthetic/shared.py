@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -224,6 +225,32 @@ def write_parquet(table: pa.Table, path: Path) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     pq.write_table(table, tmp, compression="zstd")
     os.replace(tmp, path)
+
+
+@contextmanager
+def parquet_chunks(path: Path):
+    """Yield `write(table)`: each table is appended to one parquet file (its own row groups),
+    written to a hidden temp file and renamed onto `path` once every chunk is in."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    writer = None
+
+    def write(table: pa.Table) -> None:
+        nonlocal writer
+        if writer is None:
+            writer = pq.ParquetWriter(tmp, table.schema, compression="zstd")
+        writer.write_table(table)
+
+    try:
+        yield write
+        if writer is None:
+            raise ValueError(f"{path}: no chunk was written")
+        writer.close()
+        writer = None
+        os.replace(tmp, path)
+    finally:
+        if writer is not None:
+            writer.close()
+        tmp.unlink(missing_ok=True)
 
 
 def write_text(text: str, path: Path) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 from sklearn.metrics import roc_auc_score
 
@@ -131,7 +132,46 @@ def test_heavy_tailed_activity(contest):
     assert counts.max() > 10 * median
 
 
+@pytest.fixture(scope="module")
+def chunked(tmp_path_factory) -> Path:
+    """The same contest written in chunks of 700 users (what a contest above ONE_PIECE_MAX_USERS gets)."""
+    out = tmp_path_factory.mktemp("synth") / "chunked"
+    synth.generate(out, users=USERS, seed=7, progress=False, chunk_users=700)
+    return out
+
+
+def test_one_chunk_is_the_one_piece_contest(contest, tmp_path):
+    synth.generate(tmp_path / "c", users=USERS, seed=7, progress=False, chunk_users=USERS)
+    for name in FILES:
+        assert (contest / name).read_bytes() == (tmp_path / "c" / name).read_bytes(), name
+
+
+def test_chunked_contest_keeps_users_labels_and_catalogue(contest, chunked):
+    for name in ("train_targets.parquet", "test_users.parquet", "video_info_v2.parquet", "oracle/test_truth.csv"):
+        assert (contest / name).read_bytes() == (chunked / name).read_bytes(), name
+    one, parts = _read(contest, "train_events"), _read(chunked, "train_events")
+    assert list(parts.columns) == EVENT_COLUMNS and parts.dtypes.equals(one.dtypes)
+    # each user's number of events is drawn with the user; the events themselves come from the chunk's stream
+    pd.testing.assert_series_equal(
+        one["viewer_uid"].value_counts().sort_index(), parts["viewer_uid"].value_counts().sort_index()
+    )
+    assert not one.equals(parts)
+    assert pq.ParquetFile(chunked / "train_events.parquet").metadata.num_row_groups == 5  # one per chunk
+    summary = json.loads((chunked / "oracle" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["chunk_users"] == 700 and summary["events"] == len(parts)
+    assert summary["oracle"]["test"]["roc_auc"] > 0.75
+    assert not list(chunked.glob(".*.tmp"))
+
+
 def test_posterior_is_exact_given_public_files(contest):
+    _assert_exact_posterior(contest)
+
+
+def test_chunked_posterior_is_exact_given_public_files(chunked):
+    _assert_exact_posterior(chunked)
+
+
+def _assert_exact_posterior(contest: Path) -> None:
     """Rebuild every latent the oracle uses from the written tables alone."""
     seed = json.loads((contest / "oracle" / "summary.json").read_text())["seed"]
     world = synth.build_world(seed)
