@@ -126,11 +126,15 @@ def check_columns(df: pd.DataFrame, path: Path, required: list[str], integers: l
 
 
 def check_present(raw: pd.Series, path: Path, col: str) -> None:
+    """Every value present; rows are numbered from 1 by the frame's index (a batch of a streamed
+    table carries its rows' numbers in the file)."""
     missing = raw.isna()
     if missing.any():
+        rows = raw.index[missing.to_numpy()][:3] if isinstance(raw.index, pd.RangeIndex) else None
+        rows = np.flatnonzero(missing.to_numpy())[:3] if rows is None else np.asarray(rows)
         raise ContestError(
             f"{path}: column '{col}': {int(missing.sum())} value(s) missing, e.g. in row(s) "
-            f"{', '.join(str(i) for i in np.flatnonzero(missing.to_numpy())[:3] + 1)}; expected a value in every row"
+            f"{', '.join(str(i) for i in rows + 1)}; expected a value in every row"
         )
 
 

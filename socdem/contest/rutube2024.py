@@ -6,11 +6,13 @@ empty `ua_os`, zero durations) is tolerated and counted in `Contest.report`.
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+import socdem.contest.scan as scan
 from socdem.contest.checks import (
     ContestError,
     check_both_sexes,
@@ -69,7 +71,12 @@ def _read(path: Path, name: str) -> pd.DataFrame:
 
 
 def _load_events(path: Path) -> pd.DataFrame:
-    events = _read(path, "train_events")
+    return check_events(read_table(path, TEXT_COLUMNS["train_events"]), path)
+
+
+def check_events(events: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """The events of `path` (the whole table or a batch of it) checked and normalised."""
+    events = check_columns(events, path, SCHEMA["train_events"], INTEGER_COLUMNS["train_events"])
     check_nonnegative(events, path, "total_watchtime")
     events["viewer_uid"] = opaque_ids(events["viewer_uid"], path, "viewer_uid")
     events["rutube_video_id"] = video_ids(events["rutube_video_id"], path, "rutube_video_id")
@@ -113,25 +120,50 @@ def _load_targets(path: Path) -> pd.DataFrame:
     return targets.sort_values("viewer_uid", kind="mergesort").reset_index(drop=True)
 
 
-def load_rutube2024(data_dir: Path) -> Contest:
+def load_rutube2024(data_dir: Path, stream: bool | None = False, work_dir: Path | None = None, threads: int = 2):
+    """The contest of `data_dir`. `stream`: read a parquet events table with DuckDB into an on-disk
+    store instead of pandas (scan.py; None: from scan.STREAM_MIN_EVENTS events on); the checks and
+    the report are the same, `Contest.events` is then read into pandas only if asked for."""
     paths = {}
     for name in SCHEMA:
         path = find_table(data_dir, name)
         if path is None and name not in OPTIONAL_TABLES:
             raise ContestError(f"{data_dir}/{name}.csv: missing table (looked for {name}.parquet and {name}.csv)")
         paths[name] = path
-    events = _load_events(paths["train_events"])
+    events_path = paths["train_events"]
+    if stream is None:
+        stream = scan.is_parquet(events_path) and scan.parquet_rows(events_path) >= scan.STREAM_MIN_EVENTS
+    store = None
+    if stream and scan.is_parquet(events_path):
+        store = scan.open_store(events_path, Path(work_dir or tempfile.gettempdir()), check_events, threads)
+    try:
+        return _load(paths, store)
+    except BaseException:
+        if store is not None:
+            store.close()
+        raise
+
+
+def _load(paths: dict, store) -> Contest:
+    events = _load_events(paths["train_events"]) if store is None else None
     videos = _load_videos(paths["video_info_v2"])
     targets = _load_targets(paths["train_targets"])
     test_path = paths["test_users"]
     test = read_ids(test_path, "viewer_uid") if test_path is not None else np.zeros(0, np.int64)
-    event_ids, labelled, test = unify_ids(events["viewer_uid"].to_numpy(), targets["viewer_uid"].to_numpy(), test)
+    if store is None:
+        event_uids = events["viewer_uid"].to_numpy()
+    else:  # only the kind of the ids counts here
+        event_uids = np.zeros(0, dtype=object if store.uid_text else np.int64)
+    event_ids, labelled, test = unify_ids(event_uids, targets["viewer_uid"].to_numpy(), test)
     if event_ids.dtype == object:  # text ids somewhere: every table's ids as text, sorted as text
-        events["viewer_uid"] = event_ids
+        if store is None:
+            events["viewer_uid"] = event_ids
+        else:
+            store.to_text_ids()
         targets = targets.assign(viewer_uid=labelled).sort_values("viewer_uid", kind="mergesort")
         targets = targets.reset_index(drop=True)
         labelled = targets["viewer_uid"].to_numpy()
-    users_with_events = sorted_unique(events["viewer_uid"].to_numpy())
+    users_with_events = sorted_unique(events["viewer_uid"].to_numpy()) if store is None else store.users()
     test_users = resolve_test_users(
         test if test_path is not None else None,
         test_path,
@@ -140,6 +172,10 @@ def load_rutube2024(data_dir: Path) -> Contest:
         users_with_events,
         paths["train_targets"].name,
     )
-    report = build_report(events, videos, labelled, test_users, users_with_events)
     files = sorted(p for p in paths.values() if p is not None)
-    return Contest(events=events, videos=videos, targets=targets, test_users=test_users, files=files, report=report)
+    tables = dict(videos=videos, targets=targets, test_users=test_users, files=files)
+    if store is not None:
+        report = store.report(videos, labelled, test_users, users_with_events)
+        return scan.StreamedContest(store, report=report, **tables)
+    report = build_report(events, videos, labelled, test_users, users_with_events)
+    return Contest(events=events, report=report, **tables)

@@ -25,6 +25,7 @@ class Contest:
     report: dict = field(default_factory=dict)
     layout: str = "rutube2024"
     video_counts: pd.DataFrame | None = None  # JMLC's upstream per-video demographic counts
+    store = None  # the events' scan.EventStore when they are streamed (scan.StreamedContest)
 
     @property
     def train_users(self) -> np.ndarray:
