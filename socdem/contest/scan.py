@@ -191,7 +191,7 @@ class EventStore:
         bad = self.con.execute(
             "SELECT count(*) FROM events WHERE viewer_uid IS NULL OR rutube_video_id IS NULL "
             "OR total_watchtime IS NULL OR total_watchtime < 0 OR ts IS NULL"
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         if bad:
             self._raise_first_problem(check_batch)
             raise Unsupported("the pandas checks accept rows the SQL checks refused")
@@ -212,7 +212,7 @@ class EventStore:
             return _integer(c, kind)
         canonical = self.con.execute(
             f"SELECT coalesce(bool_and(regexp_full_match({c}, {_literal(CANONICAL_INTEGER)})), true) FROM {source}"
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         if canonical:
             return f"TRY_CAST(regexp_replace({c}, '\\.0+$', '') AS BIGINT)"
         self.uid_text = True
@@ -250,11 +250,11 @@ class EventStore:
 
     def values(self, column: str) -> list:
         """The values of an ENUM column, by code."""
-        return list(self.con.execute(f"SELECT enum_range(NULL::{self.enums[column]})").fetchone()[0])
+        return list(self.con.execute(f"SELECT enum_range(NULL::{self.enums[column]})").fetchall()[0][0])
 
     def report(self, videos: pd.DataFrame, labelled, test_users, users_with_events) -> dict:
         """tables.build_report's counts, computed in DuckDB."""
-        n, missing_os = self.con.execute("SELECT count(*), count(*) FILTER (ua_os IS NULL) FROM events").fetchone()
+        n, missing_os = self.con.execute("SELECT count(*), count(*) FILTER (ua_os IS NULL) FROM events").fetchall()[0]
         per_video = self.con.execute(
             "SELECT CAST(enum_code(rutube_video_id) AS BIGINT) AS code, count(*) AS n FROM events GROUP BY ALL"
         ).fetchnumpy()
@@ -286,7 +286,7 @@ class EventStore:
                 SELECT coalesce(sum(n - 1), 0) FROM (
                     SELECT count(*) AS n FROM events WHERE hash({columns}) IN (SELECT h FROM shared)
                     GROUP BY {columns})"""
-            ).fetchone()[0]
+            ).fetchall()[0][0]
         )
 
     def frame(self) -> pd.DataFrame:

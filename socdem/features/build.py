@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from socdem.features.embeddings import user_embeddings
-from socdem.features.user_features import user_aggregates
+from socdem.features.user_features import UserAggregates, aggregate_families, user_aggregates
 from socdem.features.video_counts import video_count_features
 from socdem.io import hash_object, read_parquet_or_none, write_json_atomic, write_parquet_atomic
 
@@ -65,23 +65,30 @@ def compute_features(ws) -> tuple[pd.DataFrame, dict]:
         return result
 
     contest = timed("load", lambda: ws.contest)
+    if contest.store is not None:  # streamed: the events coded once in the contest's DuckDB store
+        timed("coded events", lambda: ws.coded)
     users = timed("interactions", lambda: ws.interactions.users)
     parts = []
     if any(getattr(cfg, family) for family in AGGREGATE_FAMILIES):
-        parts.append(
-            timed(
-                "aggregates",
-                lambda: user_aggregates(
-                    contest.events,
-                    contest.videos,
-                    users,
-                    cfg,
-                    threads=ws.exp.threads,
-                    log=ws.log,
-                    temp_dir=str(ws.paths.duckdb_temp),
-                ),
+        if contest.store is not None:
+            parts.append(
+                timed("aggregates", lambda: aggregate_families(UserAggregates.from_coded(ws.coded), cfg, ws.log))
             )
-        )
+        else:
+            parts.append(
+                timed(
+                    "aggregates",
+                    lambda: user_aggregates(
+                        contest.events,
+                        contest.videos,
+                        users,
+                        cfg,
+                        threads=ws.exp.threads,
+                        log=ws.log,
+                        temp_dir=str(ws.paths.duckdb_temp),
+                    ),
+                )
+            )
     if cfg.embeddings:
         items = (
             ("author_id", cfg.svd_author_dims),

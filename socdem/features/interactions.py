@@ -54,11 +54,15 @@ class Interactions:
         if key not in self._cache:
             _, child_values = self.matrix(child)
             _, parent_values = self.matrix(parent)
-            pairs = self.events[[child, parent]].dropna().value_counts().reset_index()
+            pairs = self._pair_counts(child, parent)
             first = pairs.sort_values(["count", parent], ascending=[False, True], kind="mergesort")
             by_child = first.drop_duplicates(child).set_index(child)[parent]
             self._cache[key] = pd.Index(parent_values).get_indexer(by_child.reindex(child_values).to_numpy())
         return self._cache[key]
+
+    def _pair_counts(self, child: str, parent: str) -> pd.DataFrame:
+        """(child, parent, count): events per pair of values, over every event with both."""
+        return self.events[[child, parent]].dropna().value_counts().reset_index()
 
     def _title_words(self) -> tuple[sp.csr_matrix, np.ndarray]:
         watched, video_ids = self.matrix("rutube_video_id")
@@ -79,8 +83,13 @@ class Interactions:
         return self._cache["_user_pos"]
 
 
+def known_users(contest) -> np.ndarray:
+    """Every labelled or test user, sorted: the rows of every user matrix."""
+    return np.union1d(contest.train_users, contest.test_users)
+
+
 def build_interactions(contest) -> Interactions:
-    users = np.union1d(contest.train_users, contest.test_users)
+    users = known_users(contest)
     videos = contest.videos[["rutube_video_id", "author_id", "category"]]
     events = contest.events[["viewer_uid", "rutube_video_id"]].merge(videos, on="rutube_video_id", how="left")
     return Interactions(users=users, events=events, videos=contest.videos[["rutube_video_id", "title"]])

@@ -149,32 +149,50 @@ def _unique(names: list[str]) -> list[str]:
 
 
 class UserAggregates:
-    """The queries on one connection; every method returns a frame indexed by `users`."""
+    """The queries on one connection whose table `ev` holds the coded events; every method returns a
+    frame indexed by `users`. `key` is ev's user column: the user id (`from_frames`) or the user's
+    position in `users` (`from_coded`, the streamed events of features/stored_events.py)."""
 
-    def __init__(
-        self,
+    def __init__(self, con, values: dict, users: np.ndarray, events_per_user: np.ndarray, key: str = "viewer_uid"):
+        self.con, self.values, self.key = con, values, key
+        self.users = np.asarray(users)
+        self.index = pd.Index(self.users, name="viewer_uid")
+        self.keys = self.users if key == "viewer_uid" else np.arange(len(self.users))
+        self.events_per_user = events_per_user
+        self._counts = {}
+        self._owns_connection = key == "viewer_uid"
+
+    @classmethod
+    def from_frames(
+        cls,
         events: pd.DataFrame,
         videos: pd.DataFrame,
         users: np.ndarray,
         threads: int = 2,
         memory_limit: str | None = None,
         temp_dir: str | None = None,
-    ):
-        self.users = np.asarray(users)
-        self.index = pd.Index(self.users, name="viewer_uid")
-        self._counts = {}
-        table, self.values = coded_events(events, videos, self.users)
-        self.con = connect(threads, memory_limit, temp_dir)
-        self.con.register("ev", table)
-        self.events_per_user = np.bincount(
-            self._pos(table.column("viewer_uid").to_numpy()), minlength=len(self.users)
-        ).astype(np.float64)
+    ) -> UserAggregates:
+        """The events of a pandas contest, handed to DuckDB as an Arrow table of codes."""
+        users = np.asarray(users)
+        table, values = coded_events(events, videos, users)
+        con = connect(threads, memory_limit, temp_dir)
+        con.register("ev", table)
+        uids = table.column("viewer_uid").to_numpy()
+        events_per_user = np.bincount(np.searchsorted(users, uids), minlength=len(users)).astype(np.float64)
+        return cls(con, values, users, events_per_user)
+
+    @classmethod
+    def from_coded(cls, coded) -> UserAggregates:
+        """The streamed events, already coded in the contest's store (features/stored_events.py)."""
+        return cls(coded.con, coded.values, coded.users, coded.events_per_user, key="u")
 
     def close(self) -> None:
-        self.con.close()
+        if self._owns_connection:
+            self.con.close()
 
-    def _pos(self, uids) -> np.ndarray:
-        return np.searchsorted(self.users, np.asarray(uids))
+    def _pos(self, keys) -> np.ndarray:
+        keys = np.asarray(keys)
+        return np.searchsorted(self.users, keys) if self.key == "viewer_uid" else keys.astype(np.int64)
 
     def per_user(self, activity: bool, watchtime: bool, durations: bool) -> pd.DataFrame:
         """The one-row-per-user aggregates of the enabled families, in one scan."""
@@ -182,16 +200,14 @@ class UserAggregates:
             sql for on, sql in ((activity, ACTIVITY_SQL), (watchtime, WATCHTIME_SQL), (durations, DURATION_SQL)) if on
         ]
         # one query per family: DISTINCT aggregates would slow the others down in a shared query
-        tables = [
-            self.con.execute(f"SELECT viewer_uid, {sql} FROM ev GROUP BY viewer_uid").df().set_index("viewer_uid")
-            for sql in parts
-        ]
+        key = self.key
+        tables = [self.con.execute(f"SELECT {key}, {sql} FROM ev GROUP BY {key}").df().set_index(key) for sql in parts]
         out = (
-            pd.concat([t.reindex(self.users) for t in tables], axis=1).astype("float64")
+            pd.concat([t.reindex(self.keys) for t in tables], axis=1).astype("float64")
             if tables
-            else pd.DataFrame(index=self.users)
+            else pd.DataFrame(index=self.keys)
         )
-        out.index.name = "viewer_uid"
+        out.index = self.index
         if activity:  # from the (user, category) counts: no second DISTINCT in the big query
             counts, values = self._value_counts("category")
             known = counts["rank"] != values.index(MISSING) if MISSING in values else np.ones(len(counts["n"]), bool)
@@ -206,9 +222,9 @@ class UserAggregates:
 
     def time_shares(self) -> pd.DataFrame:
         t = self.con.execute(
-            "SELECT viewer_uid, hour_weekday::BIGINT AS hw, count(*)::DOUBLE AS n FROM ev GROUP BY ALL"
+            f"SELECT {self.key}, hour_weekday::BIGINT AS hw, count(*)::DOUBLE AS n FROM ev GROUP BY ALL"
         ).fetchnumpy()
-        pos, n = self._pos(t["viewer_uid"]), t["n"]
+        pos, n = self._pos(t[self.key]), t["n"]
         hours = _shares(_scatter(pos, t["hw"] // 7, n, len(self.users), 24), self.events_per_user)
         days = _shares(_scatter(pos, t["hw"] % 7, n, len(self.users), 7), self.events_per_user)
         columns = {f"hour_{h:02d}_share": hours[:, h] for h in range(24)}
@@ -222,7 +238,7 @@ class UserAggregates:
         number of events, most frequent first (ties: by value)."""
         if column not in self._counts:
             counts = self.con.execute(
-                f"SELECT viewer_uid, {column}::BIGINT AS code, count(*)::DOUBLE AS n FROM ev GROUP BY ALL"
+                f"SELECT {self.key} AS viewer_uid, {column}::BIGINT AS code, count(*)::DOUBLE AS n FROM ev GROUP BY ALL"
             ).fetchnumpy()
             values = self.values[column]
             totals = np.bincount(counts["code"], weights=counts["n"], minlength=len(values))
@@ -276,8 +292,13 @@ def user_aggregates(
 ) -> pd.DataFrame:
     """Every enabled label-free aggregate family (config `FeatureConfig`), one row per user in `users`."""
     started = time.perf_counter()
-    agg = UserAggregates(events, videos, users, threads, memory_limit, temp_dir)
+    agg = UserAggregates.from_frames(events, videos, users, threads, memory_limit, temp_dir)
     log(f"features: events encoded for DuckDB ({time.perf_counter() - started:.1f} s)")
+    return aggregate_families(agg, cfg, log)
+
+
+def aggregate_families(agg: UserAggregates, cfg, log=print) -> pd.DataFrame:
+    """The enabled aggregate families of `agg`'s events, side by side (the connection closed after, if agg's)."""
     families = []
     try:
         steps = [("per-user aggregates", lambda: agg.per_user(cfg.activity, cfg.watchtime, cfg.category))]

@@ -1,4 +1,5 @@
-"""The state one run's stages share: the experiment, the contest (loaded once),
+"""The state one run's stages share: the experiment, the contest (loaded once;
+a large one streamed by DuckDB, see contest/scan.py and features/stored_events.py),
 its fingerprint, the user x item interactions and the cached label-free
 features. Everything here is label-free; the label-dependent stages
 (folds, models, blend) sit above it.
@@ -13,7 +14,8 @@ from pathlib import Path
 from socdem.config import Experiment
 from socdem.contest import Contest, contest_files, describe_report, detect_layout, load_contest
 from socdem.features.build import build_features
-from socdem.features.interactions import Interactions, build_interactions
+from socdem.features.interactions import Interactions, build_interactions, known_users
+from socdem.features.stored_events import CodedEvents, StoredInteractions
 from socdem.io import data_fingerprint
 from socdem.paths import Paths, home
 
@@ -24,6 +26,9 @@ class Workspace:
     exp: Experiment
     root: Path = field(default_factory=home)
     log: callable = print
+    # read the events with DuckDB into a store on disk, never whole in pandas (contest/scan.py);
+    # None: for a parquet events table of scan.STREAM_MIN_EVENTS rows or more
+    stream: bool | None = None
 
     def __post_init__(self):
         if self.exp.contest == "auto":
@@ -35,8 +40,15 @@ class Workspace:
 
     @cached_property
     def contest(self) -> Contest:
-        contest = load_contest(self.data_dir, layout=self.exp.contest)
-        self.log(f"contest {self.data_dir}: {describe_report(contest.report)}")
+        contest = load_contest(
+            self.data_dir,
+            layout=self.exp.contest,
+            stream=self.stream,
+            work_dir=self.paths.duckdb_temp,
+            threads=self.exp.threads,
+        )
+        streamed = " (streamed by DuckDB)" if contest.store is not None else ""
+        self.log(f"contest {self.data_dir}{streamed}: {describe_report(contest.report)}")
         return contest
 
     @cached_property
@@ -44,7 +56,16 @@ class Workspace:
         return data_fingerprint(contest_files(self.data_dir), memo_file=self.paths.digests)
 
     @cached_property
+    def coded(self) -> CodedEvents | None:
+        """The streamed events coded for the feature builders (None when the events are in pandas)."""
+        if self.contest.store is None:
+            return None
+        return CodedEvents(self.contest, known_users(self.contest))
+
+    @cached_property
     def interactions(self) -> Interactions:
+        if self.contest.store is not None:
+            return StoredInteractions(self.coded, self.contest.videos[["rutube_video_id", "title"]])
         return build_interactions(self.contest)
 
     @cached_property
