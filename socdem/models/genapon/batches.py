@@ -3,11 +3,17 @@ user and time, with an offsets array (`UserEvents`); a batch is a set of users
 whose (capped) histories are gathered with numpy index arithmetic and padded to
 the longest one in the batch (`PaddedBatch`, which owns its lengths and mask).
 No pandas and no per-user Python work per batch.
+
+A streamed contest (features/stored_events.py) gets the same arrays from
+`stored_user_events`: DuckDB sorts its coded events and hands them over in Arrow
+batches, written chunk by chunk into memory-mapped files (the events never
+whole in pandas, nor twice in memory).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -24,6 +30,7 @@ EPOCH_WEEKDAY = 3  # 1970-01-01 was a Thursday (Monday = 0)
 MAX_WATCH_FRACTION = 2.0  # rewatches beyond twice the duration carry nothing more
 LOG_WATCH_SCALE = 10.0  # log1p(10 h of watching in seconds) ~ 10.5
 MAX_TITLE_WORDS = 8  # the first stems of a title: enough to say what the video is about
+CHUNK_EVENTS = 2_000_000  # events per chunk of the streamed layout
 
 
 def length_mask(lengths: torch.Tensor, max_len: int) -> torch.Tensor:
@@ -145,19 +152,10 @@ def build_user_events(
 
     watch = events["total_watchtime"].to_numpy(np.float64)[order]
     duration = np.where(in_catalogue, duration_s[safe_row], 0.0)
-    fraction = np.divide(watch, duration, out=np.zeros_like(watch), where=duration > 0)
     day = local // SECONDS_PER_DAY
     first_day = day.min() if len(day) else 0
     span = max(int(day.max() - first_day) if len(day) else 0, 1)
-    time = np.column_stack(
-        [
-            (local % SECONDS_PER_DAY) / SECONDS_PER_DAY,  # local hour, as a fraction of the day
-            ((day + EPOCH_WEEKDAY) % DAYS_PER_WEEK) / DAYS_PER_WEEK,
-            (day - first_day) / span,
-            np.clip(fraction, 0.0, MAX_WATCH_FRACTION),
-            np.log1p(watch) / LOG_WATCH_SCALE,
-        ]
-    ).astype(np.float32)
+    time = time_features(local, watch, duration, first_day, span)
 
     offsets = np.zeros(len(users) + 1, dtype=np.int64)
     np.cumsum(np.bincount(user_pos, minlength=len(users)), out=offsets[1:])
@@ -170,6 +168,93 @@ def build_user_events(
         uids=users, offsets=offsets, video=video, author=author, time=time, user_features=user_features,
         title_words=title_words(videos["title"]) if "title" in videos else None,
     )  # fmt: skip
+
+
+def time_features(local: np.ndarray, watch: np.ndarray, duration: np.ndarray, first_day: int, span: int) -> np.ndarray:
+    """(n, len(TIME_FEATURES)) float32 of events: local seconds, watch time and duration (0: unknown)."""
+    fraction = np.divide(watch, duration, out=np.zeros_like(watch), where=duration > 0)
+    day = local // SECONDS_PER_DAY
+    return np.column_stack(
+        [
+            (local % SECONDS_PER_DAY) / SECONDS_PER_DAY,  # local hour, as a fraction of the day
+            ((day + EPOCH_WEEKDAY) % DAYS_PER_WEEK) / DAYS_PER_WEEK,
+            (day - first_day) / span,
+            np.clip(fraction, 0.0, MAX_WATCH_FRACTION),
+            np.log1p(watch) / LOG_WATCH_SCALE,
+        ]
+    ).astype(np.float32)
+
+
+def stored_user_events(
+    coded,
+    videos: pd.DataFrame,
+    users: np.ndarray,
+    user_features: np.ndarray | None = None,
+    folder=None,
+    chunk_events: int = CHUNK_EVENTS,
+) -> UserEvents:
+    """`build_user_events` of a streamed contest: its coded events (features/stored_events.CodedEvents)
+    sorted by DuckDB and laid out `chunk_events` at a time, into memory-mapped .npy files in `folder`
+    (None: in memory). The same arrays as build_user_events gives for the contest's pandas events."""
+    users = np.asarray(users)
+    if not np.array_equal(users, coded.users):
+        raise ValueError("genapon: the streamed layout covers the contest's labelled and test users only")
+    n = coded.n_events
+    offsets = np.zeros(len(users) + 1, dtype=np.int64)
+    np.cumsum(coded.events_per_user.astype(np.int64), out=offsets[1:])
+    first_day, last_day = coded.con.execute("SELECT min(day), max(day) FROM ev").fetchall()[0]
+    first_day = int(first_day) if n else 0
+    span = max(int(last_day) - first_day if n else 0, 1)
+
+    def array(name, shape, dtype):
+        if folder is None:
+            return np.empty(shape, dtype=dtype)
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        return np.lib.format.open_memmap(Path(folder) / f"{name}.npy", mode="w+", dtype=dtype, shape=shape)
+
+    video, author = array("video", (n,), np.int64), array("author", (n,), np.int64)
+    time, last = array("time", (n, len(TIME_FEATURES)), np.float32), array("last_of_author", (n,), bool)
+    coded.con.execute("SET preserve_insertion_order = true")  # else a streamed result may leave ORDER BY's order
+    try:
+        reader = coded.con.sql(
+            "SELECT coalesce(vrow, -1) AS vrow, coalesce(author_id, -1) AS author, lts, wt, "
+            "coalesce(dur_s, 0.0) AS dur_s FROM ev ORDER BY u, lts, row"
+        ).to_arrow_reader(chunk_events)
+        _lay_out(reader, video, author, time, first_day, span)
+    finally:
+        coded.con.execute("SET preserve_insertion_order = false")
+    user = 0  # last_of_author in slices of whole users, ~chunk_events events each
+    while user < len(users):
+        stop = min(
+            max(int(np.searchsorted(offsets, offsets[user] + chunk_events, side="right")) - 1, user + 1), len(users)
+        )
+        lo, hi = offsets[user], offsets[stop]
+        last[lo:hi] = last_occurrence(offsets[user : stop + 1] - lo, author[lo:hi])
+        user = stop
+    if user_features is None:
+        user_features = np.zeros((len(users), 0), dtype=np.float32)
+    user_features = np.asarray(user_features, dtype=np.float32)
+    if user_features.shape[0] != len(users):
+        raise ValueError(f"genapon: user features have {user_features.shape[0]} rows for {len(users)} users")
+    return UserEvents(
+        uids=users, offsets=offsets, video=video, author=author, time=time, user_features=user_features,
+        last_of_author=last, title_words=title_words(videos["title"]) if "title" in videos else None,
+    )  # fmt: skip
+
+
+def _lay_out(reader, video, author, time, first_day: int, span: int) -> None:
+    """Fill the layout's arrays from Arrow batches of (vrow, author, lts, wt, dur_s) in layout order."""
+    start = 0
+    for batch in reader:
+        end = start + batch.num_rows
+        columns = {name: batch.column(name).to_numpy() for name in ("vrow", "author", "lts", "wt", "dur_s")}
+        known = columns["vrow"] >= 0
+        video[start:end] = np.where(known, columns["vrow"] + 1, 0)
+        author[start:end] = np.where(known, columns["author"] + 1, 0)
+        time[start:end] = time_features(columns["lts"], columns["wt"], columns["dur_s"], first_day, span)
+        start = end
+    if start != len(video):
+        raise AssertionError(f"genapon: {start} events laid out for {len(video)}")
 
 
 def title_words(titles: pd.Series) -> np.ndarray:

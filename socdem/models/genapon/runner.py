@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
-from socdem.models.genapon.batches import UserEvents, build_user_events
+from socdem.models.genapon.batches import UserEvents, build_user_events, stored_user_events
 from socdem.models.genapon.fit import GenaponClassifier, resolve_device
 from socdem.schema import frame_from_probas, target_column
 
@@ -42,7 +42,9 @@ def workspace_events(ws, log: bool = True) -> UserEvents:
     users = feature_matrix(ws.features, uids)
     if log:
         note = f"{users.shape[1]} user feature columns" if users.shape[1] else "no user features (user branch off)"
-        ws.log(f"genapon: {len(uids):,} users, {len(ws.contest.events):,} events; {note}")
+        ws.log(f"genapon: {len(uids):,} users, {ws.contest.report['events']:,} events; {note}")
+    if ws.coded is not None:  # streamed: laid out from DuckDB in chunks, memory-mapped beside the store
+        return stored_user_events(ws.coded, ws.contest.videos, uids, users, folder=ws.contest.store.folder / "genapon")
     return build_user_events(ws.contest.events, ws.contest.videos, uids, users)
 
 
