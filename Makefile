@@ -14,6 +14,7 @@ TRIALS ?=
 WORKERS ?=
 STORAGE ?=
 SET ?=
+SCALE ?=
 MODELS ?=
 A ?=
 B ?=
@@ -79,8 +80,8 @@ compare: $(STAMP) ## B − A with 95% paired-bootstrap intervals: make compare A
 ablate: $(STAMP) ## each feature family off, each model out vs the full run (MODELS= retrained); reports/RUN/ablation.md
 	$(RUN) ablate $(ARGS) --models "$(MODELS)"
 
-bench: $(STAMP) ## speed and memory figures, written to bench/results.json
-	$(RUN) bench $(ARGS)
+bench: $(STAMP) ## speed and memory figures, written to bench/results.json (SCALE=1: cost growth with the size)
+	$(RUN) bench $(ARGS) $(if $(SCALE),--scale,)
 
 report: $(STAMP) ## ROC / PR / calibration / importance / leaderboard plots in reports/RUN/
 	$(RUN) report $(ARGS)

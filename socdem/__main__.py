@@ -169,6 +169,15 @@ def cmd_tune(args) -> int:
 
 
 def cmd_bench(args) -> int:
+    if args.scale:  # `make bench SCALE=1`: cost growth over four contest sizes (bench/scale.py)
+        from socdem.bench.scale import run_scale, scale_sizes
+
+        try:
+            sizes = scale_sizes()
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        print(run_scale(args.exp, sizes=sizes, log=_log)["table"])
+        return 0
     from socdem.bench.run import run_bench  # torch loads only for the benchmark
 
     print(json.dumps(run_bench(args.exp, log=_log), indent=2, sort_keys=True))
@@ -260,7 +269,13 @@ def parser() -> argparse.ArgumentParser:
     tune.add_argument(
         "--storage", default="", help="an Optuna RDB URL (default: a journal file under artifacts/EXP/tune)"
     )
-    add("bench", cmd_bench, "feature-build speed and memory (BENCH_USERS=), merged into bench/results.json")
+    add(
+        "bench", cmd_bench, "feature-build speed and memory (BENCH_USERS=), merged into bench/results.json"
+    ).add_argument(
+        "--scale",
+        action="store_true",
+        help="cost growth over four contest sizes (SCALE_EVENTS=2,9,30,90 millions of events) instead",
+    )
     add("report", cmd_report, "ROC / PR / calibration / importance plots and a summary in reports/<EXP>/")
     add("eda", cmd_eda, "the contest at a glance and adversarial validation in reports/eda/<data>-<fp>/")
     lb = add("lb", cmd_lb, "record the public leaderboard score of a submission")

@@ -38,7 +38,7 @@ from socdem.features.build import build_features, features_dir
 from socdem.features.reference_pandas import reference_aggregates
 from socdem.features.target_encoding import encode_out_of_fold
 from socdem.features.workspace import Workspace
-from socdem.io import write_json_atomic
+from socdem.io import atomic_folder, write_json_atomic
 from socdem.models.baselines.estimators import AuthorShare
 from socdem.paths import paths
 from socdem.pipeline.folds import load_or_make_folds
@@ -214,11 +214,15 @@ def run_bench(exp_name: str = "default", users: int | None = None, log=print) ->
 
 
 def bench_data(users: int, log=print) -> Path:
-    """The synthetic contest of `users` users, generated once under artifacts/bench/."""
+    """The synthetic contest of `users` users, generated once under artifacts/bench/ (into a temp
+    folder renamed into place: an interrupted generation leaves nothing half-written)."""
     data_dir = paths().bench_data(users)
     if find_table(data_dir, "train_events") is None:
         log(f"bench: generating a synthetic contest of {users:,} users in {data_dir}")
-        generate(data_dir, users=users, seed=0, progress=False)
+        if data_dir.exists():  # a folder from before atomic generation, without its events
+            shutil.rmtree(data_dir)
+        with atomic_folder(data_dir) as tmp:
+            generate(tmp, users=users, seed=0, progress=False)
     return data_dir
 
 

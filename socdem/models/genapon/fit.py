@@ -185,6 +185,10 @@ def label_matrix(y, n_users: int, targets: tuple[str, ...]) -> np.ndarray:
 
 
 class GenaponClassifier(ClassifierMixin, BaseEstimator):
+    # not a parameter (no model's cache key holds it): `make bench SCALE=1` cuts each epoch after this many
+    # training steps to time a step on contests too large for whole CPU epochs (bench/scale.py)
+    max_steps_per_epoch: int | None = None
+
     def __init__(
         self,
         targets=("sex", "age_class"),
@@ -316,8 +320,11 @@ class GenaponClassifier(ClassifierMixin, BaseEstimator):
         """One pass over the training users in shuffled, length-pooled batches; the mean batch loss."""
         self.net_.train()
         y = torch.from_numpy(split.y)
+        batches = training_order(split.events.lengths, self.batch_size, rng)
+        if self.max_steps_per_epoch:
+            batches = batches[: self.max_steps_per_epoch]
         bar = tqdm(
-            training_order(split.events.lengths, self.batch_size, rng),
+            batches,
             desc=f"genapon epoch {epoch}/{self.epochs}",
             file=sys.stderr,
             disable=self.quiet or not sys.stderr.isatty(),  # in a log file: the per-epoch line only
