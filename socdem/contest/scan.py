@@ -43,7 +43,7 @@ from socdem.contest.checks import (
 from socdem.contest.tables import LATE_EVENT_DAYS, Contest
 
 STREAM_MIN_EVENTS = 20_000_000  # "auto": events tables from this many rows on are streamed
-MEMORY_LIMIT = "4GB"  # DuckDB's buffer pool for the store; beyond it, DuckDB spills to the store's folder
+MEMORY_LIMIT = "3GB"  # DuckDB's buffer pool for the store; beyond it, DuckDB spills to the store's folder
 BATCH_ROWS = 1_000_000  # rows per Arrow batch when bad rows are reported through the pandas checks
 TEXT_COLUMNS = ("region", "ua_device_type", "ua_client_type", "ua_os", "ua_client_name")
 EVENT_COLUMNS = ("event_timestamp", "viewer_uid", "rutube_video_id", "total_watchtime", *TEXT_COLUMNS)
@@ -140,6 +140,7 @@ class EventStore:
         self.path = Path(path)
         Path(work_dir).mkdir(parents=True, exist_ok=True)
         self.folder = Path(tempfile.mkdtemp(prefix="events-", dir=work_dir))
+        self.memory_limit = memory_limit
         self.con = connect(str(self.folder / "events.duckdb"), threads, memory_limit, str(self.folder / "spill"))
         self._finalizer = weakref.finalize(self, _remove, self.con, self.folder)
         self.columns: list[str] = []  # the frame's columns, in the pandas loader's order
@@ -195,6 +196,7 @@ class EventStore:
         if bad:
             self._raise_first_problem(check_batch)
             raise Unsupported("the pandas checks accept rows the SQL checks refused")
+        self.trim_memory()
 
     def _raw_columns(self) -> dict[str, tuple[str, str]]:
         """{stripped name: (name in the file, DuckDB type)}."""
@@ -236,6 +238,11 @@ class EventStore:
             check_batch(frame, self.path)
             first += len(frame)
 
+    def trim_memory(self) -> None:
+        """Hand DuckDB's cached blocks back (the tables stay on disk) between the stages that query them."""
+        self.con.execute("SET memory_limit = '32MB'")
+        self.con.execute(f"SET memory_limit = '{self.memory_limit or MEMORY_LIMIT}'")
+
     def to_text_ids(self) -> None:
         """Another table's user ids are text: every id is compared as text (checks.unify_ids)."""
         if not self.uid_text:
@@ -262,6 +269,8 @@ class EventStore:
         ts = self.con.execute("SELECT ts FROM events").fetchnumpy()["ts"]
         late = int((ts > np.percentile(ts, 99) + LATE_EVENT_DAYS * 86400).sum())
         del ts
+        duplicated = self.duplicated()
+        self.trim_memory()
         return {
             "events": int(n),
             "videos": int(len(videos)),
@@ -272,7 +281,7 @@ class EventStore:
             "test_users_without_events": int(len(np.setdiff1d(test_users, users_with_events, assume_unique=True))),
             "events_missing_ua_os": int(missing_os),
             "videos_zero_duration": int((videos["duration"] == 0).sum()),
-            "events_duplicated": self.duplicated(),
+            "events_duplicated": duplicated,
             "events_after_period": late,
         }
 

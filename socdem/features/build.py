@@ -70,10 +70,10 @@ def compute_features(ws) -> tuple[pd.DataFrame, dict]:
     users = timed("interactions", lambda: ws.interactions.users)
     parts = []
     if any(getattr(cfg, family) for family in AGGREGATE_FAMILIES):
-        if contest.store is not None:
-            parts.append(
-                timed("aggregates", lambda: aggregate_families(UserAggregates.from_coded(ws.coded), cfg, ws.log))
-            )
+        if contest.store is not None:  # float32 at once (the values the end gives them): a large contest's memory
+            families = lambda: aggregate_families(UserAggregates.from_coded(ws.coded), cfg, ws.log, np.float32)  # noqa: E731
+            parts.append(timed("aggregates", families))
+            contest.store.trim_memory()
         else:
             parts.append(
                 timed(

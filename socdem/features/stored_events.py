@@ -36,7 +36,7 @@ class CodedEvents:
 
     def __init__(self, contest, users: np.ndarray):
         store, videos = contest.store, contest.videos
-        self.con, self.users = store.con, np.asarray(users)
+        self.store, self.con, self.users = store, store.con, np.asarray(users)
         self.values: dict[str, list] = {}
         self.video_values = np.asarray(store.values("rutube_video_id"), dtype=object)
 
@@ -96,6 +96,7 @@ class CodedEvents:
         finally:
             for name in tables:
                 self.con.unregister(name)
+        store.trim_memory()
         per_user = self.con.execute("SELECT u, count(*) AS n FROM ev GROUP BY u").fetchnumpy()
         self.events_per_user = np.zeros(len(self.users))
         self.events_per_user[per_user["u"]] = per_user["n"]
@@ -133,6 +134,7 @@ class StoredInteractions(Interactions):
         triples = self.coded.con.execute(
             f"SELECT u, {column} AS code, count(*) AS n FROM ev WHERE {where} GROUP BY ALL"
         ).fetchnumpy()
+        self.coded.store.trim_memory()
         codes, values = _sorted_codes(np.asarray(triples["code"], dtype=np.int64), self.coded.item_values(item))
         counts = sp.coo_matrix(
             (np.asarray(triples["n"], dtype=np.float32), (np.asarray(triples["u"], dtype=np.int64), codes)),

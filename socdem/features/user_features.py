@@ -297,8 +297,9 @@ def user_aggregates(
     return aggregate_families(agg, cfg, log)
 
 
-def aggregate_families(agg: UserAggregates, cfg, log=print) -> pd.DataFrame:
-    """The enabled aggregate families of `agg`'s events, side by side (the connection closed after, if agg's)."""
+def aggregate_families(agg: UserAggregates, cfg, log=print, dtype=None) -> pd.DataFrame:
+    """The enabled aggregate families of `agg`'s events, side by side (the connection closed after, if agg's);
+    `dtype`: each family's numeric columns cast to it as soon as it is computed."""
     families = []
     try:
         steps = [("per-user aggregates", lambda: agg.per_user(cfg.activity, cfg.watchtime, cfg.category))]
@@ -315,7 +316,11 @@ def aggregate_families(agg: UserAggregates, cfg, log=print) -> pd.DataFrame:
             steps.append(("category shares", lambda: agg.shares("category", "category", cfg.top_categories)))
         for name, step in steps:
             t0 = time.perf_counter()
-            families.append(step())
+            family = step()
+            if dtype is not None:
+                numeric = family.select_dtypes("number").columns
+                family[numeric] = family[numeric].astype(dtype)
+            families.append(family)
             log(f"features: {name} ({time.perf_counter() - t0:.1f} s)")
     finally:
         agg.close()
