@@ -15,6 +15,8 @@ own peak RSS (getrusage), so neither the generator nor the other step is counted
             CPU epoch at 4M users takes most of an hour, so the epoch is cut after
             SCALE_GENAPON_STEPS training steps (default 100; 0: the whole epoch) and its time is
             estimated as fit + mean step x the steps left (the inner-validation pass runs whole).
+            Not run above SCALE_GENAPON_MAX_EVENTS million events (default 35): the users x
+            features matrix and its standardisation outgrow a 24 GB machine before the events do.
 
 Printed as a Markdown table (seconds and seconds per million events, peak RSS) and merged into
 bench/results.json under "scale" (other keys kept).
@@ -39,6 +41,9 @@ from socdem.models.genapon.runner import estimator_from_config, workspace_events
 DEFAULT_EVENTS = (2, 9, 30, 90)  # millions of events
 EVENTS_PER_USER = 22.4  # author_tastes: 2,237,914 events for 100,000 users
 GENAPON_STEPS = 100
+# GENAPON's users x features matrix and its standardisation hold several float32 copies of it: ~3 GB at 9M
+# events, 3x that at 30M; beyond this many million events the epoch is not run (SCALE_GENAPON_MAX_EVENTS=)
+GENAPON_MAX_EVENTS = 35
 MIN_USERS = 200  # a contest needs both sexes in every fold
 
 
@@ -105,6 +110,9 @@ def child_genapon(data_dir: str, exp_name: str, steps: int | None = None) -> dic
     ws.log = lambda message: None  # the features are the cached ones
     _ = ws.features
     started = time.perf_counter()
+    _ = ws.coded  # the streamed contest, loaded and coded as for the features (timed apart)
+    load = time.perf_counter() - started
+    started = time.perf_counter()
     events = workspace_events(ws, log=False)
     layout = time.perf_counter() - started
     exp = ws.exp
@@ -121,6 +129,7 @@ def child_genapon(data_dir: str, exp_name: str, steps: int | None = None) -> dic
     return {
         "events": int(ws.contest.report["events"]),
         "labelled_users": int(len(targets)),
+        "load_seconds": round(load, 2),
         "layout_seconds": round(layout, 2),
         "fit_seconds": round(fit, 2),
         "steps": int(done),
@@ -173,6 +182,7 @@ def growth(rows: list[dict], part: str, key: str) -> float | None:
 def run_scale(exp_name: str = "default", sizes: list[float] | None = None, log=print) -> dict:
     sizes = scale_sizes() if sizes is None else sizes
     steps = int(os.environ.get("SCALE_GENAPON_STEPS", GENAPON_STEPS))
+    genapon_max = float(os.environ.get("SCALE_GENAPON_MAX_EVENTS", GENAPON_MAX_EVENTS))
     rows = []
     for millions in sizes:
         users = users_for(millions)
@@ -187,27 +197,27 @@ def run_scale(exp_name: str = "default", sizes: list[float] | None = None, log=p
             f"scale: features {features['events']:,} events in {features['seconds']:.1f} s "
             f"({features['s_per_m_events']:.2f} s per M events), peak RSS {features['peak_rss_mb']:,.0f} MB"
         )
-        log(f"scale: GENAPON layout and one epoch ({steps or 'all'} steps), load average {os.getloadavg()[0]:.2f}")
-        genapon = _run_child("scale_genapon", data_dir, exp_name)
-        genapon["epoch_s_per_m_events"] = _per_million(genapon["epoch_seconds"], genapon["events"])
-        genapon["layout_s_per_m_events"] = _per_million(genapon["layout_seconds"], genapon["events"])
-        log(
-            f"scale: GENAPON layout {genapon['layout_seconds']:.1f} s, epoch {genapon['epoch_seconds']:.1f} s"
-            f"{' (estimated)' if genapon['epoch_estimated'] else ''}, peak RSS {genapon['peak_rss_mb']:,.0f} MB"
-        )
-        rows.append(
-            {
-                "millions": millions,
-                "features": features,
-                "genapon": genapon,
-                "load_average": [load, round(os.getloadavg()[0], 2)],
-            }
-        )
+        row = {"millions": millions, "features": features}
+        if millions <= genapon_max:
+            log(f"scale: GENAPON layout and one epoch ({steps or 'all'} steps), load average {os.getloadavg()[0]:.2f}")
+            genapon = _run_child("scale_genapon", data_dir, exp_name)
+            genapon["epoch_s_per_m_events"] = _per_million(genapon["epoch_seconds"], genapon["events"])
+            genapon["layout_s_per_m_events"] = _per_million(genapon["layout_seconds"], genapon["events"])
+            log(
+                f"scale: GENAPON layout {genapon['layout_seconds']:.1f} s, epoch {genapon['epoch_seconds']:.1f} s"
+                f"{' (estimated)' if genapon['epoch_estimated'] else ''}, peak RSS {genapon['peak_rss_mb']:,.0f} MB"
+            )
+            row["genapon"] = genapon
+        else:
+            log(f"scale: GENAPON not run above {genapon_max:g}M events (SCALE_GENAPON_MAX_EVENTS=)")
+        row["load_average"] = [load, round(os.getloadavg()[0], 2)]
+        rows.append(row)
     results = {
         "sizes": rows,
         "features_growth": growth(rows, "features", "s_per_m_events"),
         "genapon_epoch_growth": growth(rows, "genapon", "epoch_s_per_m_events"),
         "genapon_steps": steps,
+        "genapon_max_million_events": genapon_max,
         "cpus": os.cpu_count(),
         "threads": load_experiment(exp_name).threads,
         "table": table(rows),

@@ -52,4 +52,16 @@ def test_runs_end_to_end_at_tiny_sizes(socdem_home, monkeypatch):
     assert len([line for line in lines if line.startswith("| ") and line[2].isdigit()]) == 2
     assert results["features_growth"] >= 1.0 and results["genapon_steps"] == 2
     assert any(line.startswith("scale: features") for line in logs)
+    assert all(row["genapon"]["load_seconds"] >= 0 for row in results["sizes"])
     assert (socdem_home / "artifacts" / "bench" / f"data_{scale.users_for(0.01)}" / "train_events.parquet").exists()
+
+
+def test_genapon_is_left_out_above_its_size(socdem_home, monkeypatch):
+    monkeypatch.setenv("SCALE_GENAPON_MAX_EVENTS", "0.015")
+    monkeypatch.setattr(scale, "_run_child", lambda kind, data_dir, exp: scale.CHILDREN[kind](str(data_dir), exp))
+    monkeypatch.setattr(scale, "child_genapon", lambda *args: pytest.fail("GENAPON ran above its size"))
+    monkeypatch.setitem(scale.CHILDREN, "scale_genapon", scale.child_genapon)
+    logs = []
+    results = scale.run_scale("fast", sizes=[0.02], log=logs.append)
+    assert "genapon" not in results["sizes"][0] and "| - | - | - | - |" in results["table"]
+    assert any("GENAPON not run above 0.015M events" in line for line in logs)
