@@ -165,7 +165,9 @@ def _run_child(kind: str, data_dir: Path, exp_name: str) -> dict:
         [sys.executable, "-m", "socdem.bench", kind, str(data_dir), exp_name], capture_output=True, text=True
     )
     if run.returncode != 0:
-        raise RuntimeError(f"bench {kind}: child failed: {run.stderr.strip().splitlines()[-1:]}")
+        lines = run.stderr.strip().splitlines() or [f"exit code {run.returncode}"]
+        errors = [line for line in lines if "Error" in line or "Exception" in line]  # the cause, not a hint after it
+        raise RuntimeError(f"bench {kind}: child failed: {(errors or lines)[-1].strip()}")
     return json.loads(run.stdout.strip().splitlines()[-1])
 
 

@@ -144,6 +144,15 @@ def child_genapon(data_dir: str, exp_name: str, steps: int | None = None) -> dic
 CHILDREN = {"scale_features": child_features, "scale_genapon": child_genapon}
 
 
+def _child(kind: str, data_dir: Path, exp_name: str, log) -> dict:
+    """A measured child's figures, or {"error": ...} when it failed (the other sizes still run)."""
+    try:
+        return _run_child(kind, data_dir, exp_name)
+    except RuntimeError as exc:
+        log(f"scale: {exc}")
+        return {"error": str(exc)}
+
+
 def _per_million(seconds: float, events: int) -> float:
     return round(seconds / (events / 1e6), 2) if events else float("nan")
 
@@ -157,12 +166,18 @@ def table(rows: list[dict]) -> str:
     ]
     for row in rows:
         f, g = row["features"], row.get("genapon")
-        genapon = (
-            f"{g['layout_seconds']:.1f} | {g['epoch_seconds']:.1f}{'*' if g['epoch_estimated'] else ''} | "
-            f"{g['epoch_s_per_m_events']:.2f} | {g['peak_rss_mb']:,.0f}"
-            if g
-            else "- | - | - | -"
-        )
+        if "error" in f:
+            lines.append(f"| - | {row['users']:,} | failed | - | - | - | - | - | - |")
+            continue
+        if g and "error" in g:
+            genapon = "failed | - | - | -"
+        elif g:
+            genapon = (
+                f"{g['layout_seconds']:.1f} | {g['epoch_seconds']:.1f}{'*' if g['epoch_estimated'] else ''} | "
+                f"{g['epoch_s_per_m_events']:.2f} | {g['peak_rss_mb']:,.0f}"
+            )
+        else:
+            genapon = "- | - | - | -"
         lines.append(
             f"| {f['events']:,} | {f['users']:,} | {f['seconds']:.1f} | {f['s_per_m_events']:.2f} | "
             f"{f['peak_rss_mb']:,.0f} | {genapon} |"
@@ -175,7 +190,7 @@ def table(rows: list[dict]) -> str:
 
 def growth(rows: list[dict], part: str, key: str) -> float | None:
     """Largest over smallest seconds per million events of one part across the sizes."""
-    values = [row[part][key] for row in rows if row.get(part)]
+    values = [row[part][key] for row in rows if key in row.get(part, {})]
     return round(max(values) / min(values), 2) if len(values) > 1 and min(values) > 0 else None
 
 
@@ -183,7 +198,7 @@ def run_scale(exp_name: str = "default", sizes: list[float] | None = None, log=p
     sizes = scale_sizes() if sizes is None else sizes
     steps = int(os.environ.get("SCALE_GENAPON_STEPS", GENAPON_STEPS))
     genapon_max = float(os.environ.get("SCALE_GENAPON_MAX_EVENTS", GENAPON_MAX_EVENTS))
-    rows = []
+    rows, results = [], {}
     for millions in sizes:
         users = users_for(millions)
         started = time.perf_counter()
@@ -191,37 +206,39 @@ def run_scale(exp_name: str = "default", sizes: list[float] | None = None, log=p
         log(f"scale: contest of {users:,} users ready in {data_dir} ({time.perf_counter() - started:.0f} s)")
         load = round(os.getloadavg()[0], 2)
         log(f"scale: cold feature build, {users:,} users (load average {load})")
-        features = _run_child("scale_features", data_dir, exp_name)
-        features["s_per_m_events"] = _per_million(features["seconds"], features["events"])
-        log(
-            f"scale: features {features['events']:,} events in {features['seconds']:.1f} s "
-            f"({features['s_per_m_events']:.2f} s per M events), peak RSS {features['peak_rss_mb']:,.0f} MB"
-        )
-        row = {"millions": millions, "features": features}
-        if millions <= genapon_max:
-            log(f"scale: GENAPON layout and one epoch ({steps or 'all'} steps), load average {os.getloadavg()[0]:.2f}")
-            genapon = _run_child("scale_genapon", data_dir, exp_name)
-            genapon["epoch_s_per_m_events"] = _per_million(genapon["epoch_seconds"], genapon["events"])
-            genapon["layout_s_per_m_events"] = _per_million(genapon["layout_seconds"], genapon["events"])
+        row = {"millions": millions, "users": users, "features": _child("scale_features", data_dir, exp_name, log)}
+        features = row["features"]
+        if "error" not in features:
+            features["s_per_m_events"] = _per_million(features["seconds"], features["events"])
             log(
-                f"scale: GENAPON layout {genapon['layout_seconds']:.1f} s, epoch {genapon['epoch_seconds']:.1f} s"
-                f"{' (estimated)' if genapon['epoch_estimated'] else ''}, peak RSS {genapon['peak_rss_mb']:,.0f} MB"
+                f"scale: features {features['events']:,} events in {features['seconds']:.1f} s "
+                f"({features['s_per_m_events']:.2f} s per M events), peak RSS {features['peak_rss_mb']:,.0f} MB"
             )
-            row["genapon"] = genapon
-        else:
+        if millions > genapon_max:
             log(f"scale: GENAPON not run above {genapon_max:g}M events (SCALE_GENAPON_MAX_EVENTS=)")
+        elif "error" not in features:  # GENAPON reads the features just built
+            log(f"scale: GENAPON layout and one epoch ({steps or 'all'} steps), load average {os.getloadavg()[0]:.2f}")
+            genapon = row["genapon"] = _child("scale_genapon", data_dir, exp_name, log)
+            if "error" not in genapon:
+                genapon["epoch_s_per_m_events"] = _per_million(genapon["epoch_seconds"], genapon["events"])
+                genapon["layout_s_per_m_events"] = _per_million(genapon["layout_seconds"], genapon["events"])
+                log(
+                    f"scale: GENAPON layout {genapon['layout_seconds']:.1f} s, epoch {genapon['epoch_seconds']:.1f} s"
+                    f"{' (estimated)' if genapon['epoch_estimated'] else ''}, "
+                    f"peak RSS {genapon['peak_rss_mb']:,.0f} MB"
+                )
         row["load_average"] = [load, round(os.getloadavg()[0], 2)]
         rows.append(row)
-    results = {
-        "sizes": rows,
-        "features_growth": growth(rows, "features", "s_per_m_events"),
-        "genapon_epoch_growth": growth(rows, "genapon", "epoch_s_per_m_events"),
-        "genapon_steps": steps,
-        "genapon_max_million_events": genapon_max,
-        "cpus": os.cpu_count(),
-        "threads": load_experiment(exp_name).threads,
-        "table": table(rows),
-    }
-    merge_results(results_path(), {"scale": results})
+        results = {
+            "sizes": rows,
+            "features_growth": growth(rows, "features", "s_per_m_events"),
+            "genapon_epoch_growth": growth(rows, "genapon", "epoch_s_per_m_events"),
+            "genapon_steps": steps,
+            "genapon_max_million_events": genapon_max,
+            "cpus": os.cpu_count(),
+            "threads": load_experiment(exp_name).threads,
+            "table": table(rows),
+        }
+        merge_results(results_path(), {"scale": results})  # after every size: a later failure keeps these
     log(f"scale: results merged into {results_path()}")
     return results

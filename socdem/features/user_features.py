@@ -35,6 +35,7 @@ MODE_COLUMNS = {
     "ua_client_name": "top_client",
     "ua_os": "top_os",
 }
+PART_EVENTS = 16_000_000  # streamed events: per-user aggregates over ranges of users of about this many events
 ZERO_WITHOUT_EVENTS = (
     "events",
     "distinct_videos",
@@ -200,8 +201,7 @@ class UserAggregates:
             sql for on, sql in ((activity, ACTIVITY_SQL), (watchtime, WATCHTIME_SQL), (durations, DURATION_SQL)) if on
         ]
         # one query per family: DISTINCT aggregates would slow the others down in a shared query
-        key = self.key
-        tables = [self.con.execute(f"SELECT {key}, {sql} FROM ev GROUP BY {key}").df().set_index(key) for sql in parts]
+        tables = [self._grouped(sql) for sql in parts]
         out = (
             pd.concat([t.reindex(self.keys) for t in tables], axis=1).astype("float64")
             if tables
@@ -219,6 +219,21 @@ class UserAggregates:
         zero = [c for c in ZERO_WITHOUT_EVENTS if c in out.columns]
         out[zero] = out[zero].fillna(0.0)  # counts and sums of nothing
         return out
+
+    def _grouped(self, sql: str) -> pd.DataFrame:
+        """`SELECT key, sql ... GROUP BY key` as a frame indexed by key. Streamed events (key "u") go by
+        ranges of users of ~PART_EVENTS events: DISTINCT and median states of millions of users at once
+        outgrow DuckDB's memory limit, and a user's aggregates depend on that user's events only."""
+        key = self.key
+        if key == "viewer_uid" or len(self.users) == 0:
+            return self.con.execute(f"SELECT {key}, {sql} FROM ev GROUP BY {key}").df().set_index(key)
+        ends = np.cumsum(self.events_per_user)
+        bounds = np.unique(np.r_[0, np.searchsorted(ends, np.arange(PART_EVENTS, ends[-1], PART_EVENTS)), len(ends)])
+        frames = [
+            self.con.execute(f"SELECT {key}, {sql} FROM ev WHERE {key} >= {lo} AND {key} < {hi} GROUP BY {key}").df()
+            for lo, hi in zip(bounds[:-1], bounds[1:])
+        ]
+        return pd.concat(frames, ignore_index=True).set_index(key)
 
     def time_shares(self) -> pd.DataFrame:
         t = self.con.execute(

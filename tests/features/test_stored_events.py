@@ -10,6 +10,7 @@ from conftest import REPO
 from small_contest import small_tables, write_tables
 
 from socdem.config import load_experiment
+from socdem.features import user_features
 from socdem.features.build import compute_features
 from socdem.features.stored_events import StoredInteractions
 from socdem.features.workspace import Workspace
@@ -56,3 +57,10 @@ def test_unknown_users_videos_and_regions(tmp_path, uid):
     tables["train_events"] = pd.concat([events, stranger, orphans], ignore_index=True)
     tables["video_info_v2"].loc[5, "category"] = None  # a video without a category
     _assert_same(*_workspaces(write_tables(tmp_path / "c", tables, "parquet"), tmp_path))
+
+
+def test_per_user_aggregates_by_ranges_of_users(tiny_contest, tmp_path, monkeypatch):
+    """Streamed per-user aggregates go by ranges of users (DuckDB's memory); the ranges change nothing."""
+    plain, streamed = _workspaces(tiny_contest, tmp_path)
+    monkeypatch.setattr(user_features, "PART_EVENTS", 5000)  # ~13 ranges
+    pd.testing.assert_frame_equal(compute_features(plain)[0], compute_features(streamed)[0], check_exact=True)
