@@ -63,6 +63,8 @@ class CatBoostConfig:
     subsample: float = 0.8  # MVS / Bernoulli bootstrap only
     border_count: int = 64  # histogram bins: 254 costs ~1.4x the time for no measurable gain here
     one_hot_max_size: int = 2
+    max_ctr_complexity: int = 0  # most categorical features combined into one CTR; 0: CatBoost's default
+    rsm: float = 1.0  # share of the features tried at each split (random subspace); 1: all
     early_stopping_rounds: int = 50
     inner_valid_share: float = 0.1  # early stopping on a split of the *training* fold
 
@@ -88,7 +90,9 @@ class LinearConfig:
     # each block its own C, the blocks weighed by a stack on their inner out-of-fold logits (false: one
     # model on the blocks side by side, each of unit norm, so a few coarse categories weigh as much as the videos)
     block_weighting: bool = True
-    inner_folds: int = 3  # C and the block weights are chosen by log loss on folds of the *training* fold
+    # C and the block weights are chosen by log loss on folds of the *training* fold; 0: 5 folds below
+    # 20,000 training users (a small data set's choices are the noisiest, and its fits cheap), else 3
+    inner_folds: int = 0
     max_iter: int = 300
     solver: str = "sag"  # lbfgs is ~10x slower on the multinomial age model (scipy's L-BFGS-B step dominates)
     # one TF-IDF block each; "title_word": Snowball stems of the titles of the videos watched
@@ -97,6 +101,8 @@ class LinearConfig:
     # term frequency of each block: true, 1 + log(count) (a binge on one author counts less than breadth);
     # false, the count (re-watches are evidence); both: each block in both forms, weighed by the stack
     sublinear_tf: list = field(default_factory=lambda: [True, False])
+    # each block also as counts (no idf) in rows of norm ~sqrt(events): a long history weighs more than a short one
+    counts: bool = True
 
 
 @dataclass
