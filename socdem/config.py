@@ -93,6 +93,7 @@ class LinearConfig:
     # C and the block weights are chosen by log loss on folds of the *training* fold; 0: 5 folds below
     # 20,000 training users (a small data set's choices are the noisiest, and its fits cheap), else 3
     inner_folds: int = 0
+    inner_rows: int = 60_000  # the inner CV's choices on at most this many training users (a stratified sample)
     max_iter: int = 300
     solver: str = "sag"  # lbfgs is ~10x slower on the multinomial age model (scipy's L-BFGS-B step dominates)
     # one TF-IDF block each; "title_word": Snowball stems of the titles of the videos watched

@@ -91,6 +91,7 @@ class InnerCVLogistic(ClassifierMixin, BaseEstimator):
         solver: str = "sag",
         max_extensions: int = 3,
         stack_rows: int = 5000,
+        inner_rows: int = 60_000,
         n_jobs: int = 1,
         random_state=None,
     ):
@@ -101,6 +102,7 @@ class InnerCVLogistic(ClassifierMixin, BaseEstimator):
         self.solver = solver
         self.max_extensions = max_extensions
         self.stack_rows = stack_rows
+        self.inner_rows = inner_rows
         self.n_jobs = n_jobs
         self.random_state = random_state
 
@@ -154,17 +156,15 @@ class InnerCVLogistic(ClassifierMixin, BaseEstimator):
         c = min(table, key=table.get)
         return c, dict(sorted(table.items())), best
 
-    def _stack_rows(self, y: np.ndarray) -> np.ndarray:
-        """The rows the stack is fitted on: all, or a stratified sample of `stack_rows` (a few dozen
-        weights need no more, and a multinomial fit on tens of thousands of rows costs minutes)."""
+    def _sample(self, y: np.ndarray, size: int) -> np.ndarray:
+        """All rows, or a stratified sample of `size` (sorted). The stack is fitted on `stack_rows`: a few
+        dozen weights need no more, and a multinomial fit on tens of thousands of rows costs minutes."""
         rows = np.arange(len(y))
-        if len(y) <= self.stack_rows:
+        if not size or len(y) <= size:
             return rows
         _, counts = np.unique(y, return_counts=True)
         stratify = y if counts.min() >= 2 else None
-        sample, _ = train_test_split(
-            rows, train_size=self.stack_rows, stratify=stratify, random_state=self.random_state
-        )
+        sample, _ = train_test_split(rows, train_size=size, stratify=stratify, random_state=self.random_state)
         return np.sort(sample)
 
     @staticmethod
@@ -188,9 +188,13 @@ class InnerCVLogistic(ClassifierMixin, BaseEstimator):
             return self._fit(X, y)
 
     def _fit(self, X, y):
-        X, y = sp.csr_matrix(X), np.asarray(y)
-        self.classes_ = np.unique(y)
-        splitter = StratifiedKFold(n_splits=self._inner_folds(len(y)), shuffle=True, random_state=self.random_state)
+        X_all, y_all = sp.csr_matrix(X), np.asarray(y)
+        self.classes_ = np.unique(y_all)
+        # the choices (C, blocks, stack) on at most `inner_rows` rows: on a large data set they barely move
+        # with more, while the inner fits dominate the cost; the chosen models are refitted on every row
+        sample = self._sample(y_all, self.inner_rows)
+        X, y = X_all[sample], y_all[sample]
+        splitter = StratifiedKFold(n_splits=self._inner_folds(len(y_all)), shuffle=True, random_state=self.random_state)
         splits = list(splitter.split(np.zeros(len(y)), y))
         self.blocks_ = self._blocks(X.shape[1])
         # blocks in parallel threads: the SAG solver releases the GIL, and each block is seeded on its own
@@ -203,7 +207,7 @@ class InnerCVLogistic(ClassifierMixin, BaseEstimator):
         if len(self.blocks_) > 1:
             # the stack is kept only where its own (nested) inner-CV log loss beats the best block alone:
             # on a small data set, blocks that carry nothing add noise to it
-            rows = self._stack_rows(y)
+            rows = self._sample(y, self.stack_rows)
             Z, y_rows = self._stack_inputs([oof[rows] for oof in inner]), y[rows]
             nested = np.full((len(rows), len(self.classes_)), MIN_PROBA)
             for train, valid in splits:
@@ -215,7 +219,7 @@ class InnerCVLogistic(ClassifierMixin, BaseEstimator):
                 self.used_ = list(range(len(self.blocks_)))
                 self.stack_ = self._stacker().fit(Z, y_rows)
         with ThreadPoolExecutor(max_workers=max(1, int(self.n_jobs))) as pool:
-            fitted = pool.map(lambda b: self._model(self.block_C_[b]).fit(X[:, self.blocks_[b]], y), self.used_)
+            fitted = pool.map(lambda b: self._model(self.block_C_[b]).fit(X_all[:, self.blocks_[b]], y_all), self.used_)
             self.models_ = dict(zip(self.used_, fitted))
         self.C_, self.cv_log_loss_ = self.block_C_[best], self.block_log_loss_[best]
         return self

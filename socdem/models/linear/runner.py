@@ -44,6 +44,7 @@ class LinearRunner(PerTargetRunner):
             cs=list(cfg.cs),
             block_sizes=block_sizes,
             inner_folds=cfg.inner_folds,
+            inner_rows=cfg.inner_rows,
             max_iter=cfg.max_iter,
             solver=cfg.solver,
             max_extensions=cfg.max_extensions,

@@ -132,3 +132,12 @@ def test_counts_block_keeps_the_evidence_of_long_histories():
 
     raw, unit = auc(slice(items, None)), auc(slice(0, items))
     assert raw > unit + 0.01
+
+
+def test_choices_on_a_sample_of_inner_rows_then_refitted_on_every_row():
+    X, y = sparse_problem(n=2000)
+    sampled = InnerCVLogistic(cs=[0.3, 1.0], inner_rows=600, max_extensions=0, random_state=0).fit(X, y)
+    full = InnerCVLogistic(cs=[0.3, 1.0], inner_rows=0, max_extensions=0, random_state=0).fit(X, y)
+    assert set(sampled.cv_log_loss_) == {0.3, 1.0} and sampled.cv_log_loss_ != full.cv_log_loss_
+    refit = InnerCVLogistic(cs=[sampled.C_], max_extensions=0, random_state=0).fit(X, y)
+    np.testing.assert_allclose(sampled.predict_proba(X), refit.predict_proba(X))  # the final model saw every row
