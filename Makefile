@@ -15,6 +15,8 @@ WORKERS ?=
 STORAGE ?=
 SET ?=
 MODELS ?=
+BENCH ?=
+PIPELINE_USERS ?=
 A ?=
 B ?=
 SUB ?=
@@ -79,8 +81,8 @@ compare: $(STAMP) ## B − A with 95% paired-bootstrap intervals: make compare A
 ablate: $(STAMP) ## each feature family off, each model out vs the full run (MODELS= retrained); reports/RUN/ablation.md
 	$(RUN) ablate $(ARGS) --models "$(MODELS)"
 
-bench: $(STAMP) ## speed and memory figures, written to bench/results.json
-	$(RUN) bench $(ARGS)
+bench: $(STAMP) ## speed and memory figures in bench/results.json (BENCH=features,genapon,pipeline; PIPELINE_USERS=)
+	$(RUN) bench $(ARGS) --parts "$(BENCH)" --pipeline-users "$(PIPELINE_USERS)"
 
 report: $(STAMP) ## ROC / PR / calibration / importance / leaderboard plots in reports/RUN/
 	$(RUN) report $(ARGS)
