@@ -102,8 +102,10 @@ class LinearConfig:
     items: list = field(default_factory=lambda: ["author_id", "rutube_video_id", "category", "title_word"])
     min_users: int = 2  # items seen by fewer users (labelled or test) are dropped: they cannot generalise
     # term frequency of each block: true, 1 + log(count) (a binge on one author counts less than breadth);
-    # false, the count (re-watches are evidence); both: each block in both forms, weighed by the stack
-    sublinear_tf: list = field(default_factory=lambda: [True, False])
+    # false, the count (re-watches are evidence); both: each block in both forms, weighed by the stack.
+    # [true] with the counts block below: one fold on each 50,000-user family scored as [true, false] did
+    # (within 0.0003 ROC-AUC; author_tastes -0.005) at half the linear model's CPU
+    sublinear_tf: list = field(default_factory=lambda: [True])
     # each block also as counts (no idf) in rows of norm ~sqrt(events): a long history weighs more than a short one
     counts: bool = True
 
