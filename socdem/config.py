@@ -66,7 +66,6 @@ class CatBoostConfig:
     # most categorical features combined into one CTR (CatBoost: 4): at 225,000 users 1 cost a third less CPU
     # for the same score (fold 0: ROC-AUC 0.8690 vs 0.8693, age weighted F1 0.6140 vs 0.6142); 0: CatBoost's default
     max_ctr_complexity: int = 1
-    rsm: float = 1.0  # share of the features tried at each split (random subspace); 1: all
     early_stopping_rounds: int = 50
     inner_valid_share: float = 0.1  # early stopping on a split of the *training* fold
 

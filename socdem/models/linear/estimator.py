@@ -34,7 +34,7 @@ def tfidf_blocks(
     of each block). Items seen by fewer than `min_users` users (rows) are dropped first, and a block
     left without items with them. `sublinear_tf` may list several choices (e.g. [True, False]): each
     count block then gives one TF-IDF block per choice, in that order. With `raw_counts`, each count block
-    also gives its raw counts (no idf, rows not normalised), after its TF-IDF forms."""
+    also gives its counts without idf in rows of norm ~sqrt(events) (`scaled_counts`), after its TF-IDF forms."""
     blocks = []
     for counts in count_matrices:
         counts = sp.csr_matrix(counts)
