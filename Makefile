@@ -16,6 +16,8 @@ STORAGE ?=
 SET ?=
 SCALE ?=
 MODELS ?=
+BENCH ?=
+PIPELINE_USERS ?=
 A ?=
 B ?=
 SUB ?=
@@ -80,8 +82,8 @@ compare: $(STAMP) ## B − A with 95% paired-bootstrap intervals: make compare A
 ablate: $(STAMP) ## each feature family off, each model out vs the full run (MODELS= retrained); reports/RUN/ablation.md
 	$(RUN) ablate $(ARGS) --models "$(MODELS)"
 
-bench: $(STAMP) ## speed and memory figures, written to bench/results.json (SCALE=1: cost growth with the size)
-	$(RUN) bench $(ARGS) $(if $(SCALE),--scale,)
+bench: $(STAMP) ## speed and memory figures in bench/results.json (BENCH=features,genapon,pipeline; PIPELINE_USERS=; SCALE=1: cost growth with the size)
+	$(RUN) bench $(ARGS) --parts "$(BENCH)" --pipeline-users "$(PIPELINE_USERS)" $(if $(SCALE),--scale,)
 
 report: $(STAMP) ## ROC / PR / calibration / importance / leaderboard plots in reports/RUN/
 	$(RUN) report $(ARGS)

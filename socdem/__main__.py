@@ -178,9 +178,19 @@ def cmd_bench(args) -> int:
             raise ConfigError(str(exc)) from None
         print(run_scale(args.exp, sizes=sizes, log=_log)["table"])
         return 0
+    from socdem.bench.pipeline import PipelineBenchError, bench_parts, run_pipeline_bench
     from socdem.bench.run import run_bench  # torch loads only for the benchmark
 
-    print(json.dumps(run_bench(args.exp, log=_log), indent=2, sort_keys=True))
+    parts, results = bench_parts(args.parts), {}
+    if parts & {"features", "genapon"}:
+        results = run_bench(args.exp, log=_log, parts=parts)
+    if "pipeline" in parts:  # the whole experiment, cold, then a CatBoost change re-scored and a re-blend
+        try:
+            results = run_pipeline_bench(args.exp, users=args.pipeline_users, overrides=args.set, log=_log)
+        except PipelineBenchError as exc:
+            _log(f"error: {exc}")
+            return 1
+    print(json.dumps(results, indent=2, sort_keys=True))
     return 0
 
 
@@ -269,9 +279,14 @@ def parser() -> argparse.ArgumentParser:
     tune.add_argument(
         "--storage", default="", help="an Optuna RDB URL (default: a journal file under artifacts/EXP/tune)"
     )
-    add(
-        "bench", cmd_bench, "feature-build speed and memory (BENCH_USERS=), merged into bench/results.json"
-    ).add_argument(
+    bench = add("bench", cmd_bench, "speed and memory figures (BENCH_USERS=), merged into bench/results.json")
+    bench.add_argument(
+        "--parts", default=os.environ.get("BENCH", ""), help="features,genapon,pipeline (default: all of them)"
+    )
+    bench.add_argument(
+        "--pipeline-users", default=os.environ.get("PIPELINE_USERS", ""), help="default: 225,000 (Rutube 2024)"
+    )
+    bench.add_argument(
         "--scale",
         action="store_true",
         help="cost growth over four contest sizes (SCALE_EVENTS=2,9,30,90 millions of events) instead",

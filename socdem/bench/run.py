@@ -9,7 +9,8 @@ not include the generator or each other:
   cached     `python -m socdem features` again: a cache hit, start-up included;
   genapon    one GENAPON training epoch at default sizes on GENAPON_BENCH_USERS
              users (default 280,000, the seed's scale).
-Other stages add their own keys to the same JSON; only ours are replaced.
+Other stages add their own keys to the same JSON; only ours are replaced
+(pipeline.py: the whole experiment, BENCH=pipeline; BENCH=features or genapon: one part alone).
 """
 
 from __future__ import annotations
@@ -171,7 +172,9 @@ def _run_child(kind: str, data_dir: Path, exp_name: str) -> dict:
     return json.loads(run.stdout.strip().splitlines()[-1])
 
 
-def run_bench(exp_name: str = "default", users: int | None = None, log=print) -> dict:
+def run_bench(exp_name: str = "default", users: int | None = None, log=print, parts=("features", "genapon")) -> dict:
+    if "features" not in parts:  # BENCH=genapon: the epoch alone
+        return merge_results(results_path(), _genapon_results(exp_name, log))
     users = int(users or os.environ.get("BENCH_USERS", DEFAULT_USERS))
     data_dir = bench_data(users, log)
     log(
@@ -207,12 +210,17 @@ def run_bench(exp_name: str = "default", users: int | None = None, log=print) ->
         "features_bench_load_average": round(os.getloadavg()[0], 2),
         "features_bench_threads": _workspace(str(data_dir), exp_name).exp.threads,
     }
-    genapon_users = int(os.environ.get("GENAPON_BENCH_USERS", GENAPON_USERS))
-    log(f"bench: one GENAPON training epoch at {genapon_users:,} users (GENAPON_BENCH_USERS=)")
-    results.update(_run_child("genapon", bench_data(genapon_users, log), exp_name))
+    if "genapon" in parts:
+        results.update(_genapon_results(exp_name, log))
     merged = merge_results(results_path(), results)
     log(f"bench: results merged into {results_path()}")
     return merged
+
+
+def _genapon_results(exp_name: str, log) -> dict:
+    genapon_users = int(os.environ.get("GENAPON_BENCH_USERS", GENAPON_USERS))
+    log(f"bench: one GENAPON training epoch at {genapon_users:,} users (GENAPON_BENCH_USERS=)")
+    return _run_child("genapon", bench_data(genapon_users, log), exp_name)
 
 
 def bench_data(users: int, log=print) -> Path:

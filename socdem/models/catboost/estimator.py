@@ -62,6 +62,7 @@ class CatBoostModel(ClassifierMixin, BaseEstimator):
         subsample: float = DEFAULTS.subsample,
         border_count: int = DEFAULTS.border_count,
         one_hot_max_size: int = DEFAULTS.one_hot_max_size,
+        max_ctr_complexity: int = DEFAULTS.max_ctr_complexity,
         early_stopping_rounds: int = DEFAULTS.early_stopping_rounds,
         inner_valid_share: float = DEFAULTS.inner_valid_share,
         random_state: int = 0,
@@ -78,6 +79,7 @@ class CatBoostModel(ClassifierMixin, BaseEstimator):
         self.subsample = subsample
         self.border_count = border_count
         self.one_hot_max_size = one_hot_max_size
+        self.max_ctr_complexity = max_ctr_complexity
         self.early_stopping_rounds = early_stopping_rounds
         self.inner_valid_share = inner_valid_share
         self.random_state = random_state
@@ -98,6 +100,8 @@ class CatBoostModel(ClassifierMixin, BaseEstimator):
             verbose=0,
             allow_writing_files=False,
         )
+        if self.max_ctr_complexity:  # 0: CatBoost's own default
+            params["max_ctr_complexity"] = int(self.max_ctr_complexity)
         if self.grow_policy != "SymmetricTree":  # CatBoost ignores it for symmetric trees
             params["min_data_in_leaf"] = int(self.min_data_in_leaf)
         if self.bootstrap_type is not None:

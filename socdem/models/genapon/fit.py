@@ -426,6 +426,16 @@ class GenaponClassifier(ClassifierMixin, BaseEstimator):
             state["device_"] = torch.device("cpu")
         return state
 
+    def __setstate__(self, state):
+        """Unpickle onto the device the model asks for where this machine has it (a GPU model loaded on
+        the GPU predicts as it did before saving), else onto the CPU."""
+        super().__setstate__(state)
+        if "net_" in self.__dict__:
+            device = resolve_device(self.device)
+            if device.type == "cuda" and not torch.cuda.is_available():
+                device = torch.device("cpu")
+            self.net_, self.device_ = self.net_.to(device), device
+
 
 def _auc(y: np.ndarray, score: np.ndarray) -> float:
     return float(roc_auc_score(y, score)) if len(np.unique(y)) == 2 else float("nan")

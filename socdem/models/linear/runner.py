@@ -18,7 +18,7 @@ class LinearRunner(PerTargetRunner):
         if self._blocks is None or self._blocks[0] != id(ws):
             cfg = ws.exp.linear
             counts = [ws.interactions.matrix(item)[0] for item in cfg.items]
-            self._blocks = (id(ws), *tfidf_blocks(counts, list(cfg.sublinear_tf), cfg.min_users))
+            self._blocks = (id(ws), *tfidf_blocks(counts, list(cfg.sublinear_tf), cfg.min_users, cfg.counts))
         return self._blocks[1:]
 
     def estimator(self, ws, seed=None) -> InnerCVLogistic:
@@ -34,6 +34,7 @@ class LinearRunner(PerTargetRunner):
             "block_weighting": cfg.block_weighting,
             "items": list(cfg.items),
             "sublinear_tf": list(cfg.sublinear_tf),
+            "counts": cfg.counts,
             "min_users": cfg.min_users,
         }
 
@@ -43,6 +44,7 @@ class LinearRunner(PerTargetRunner):
             cs=list(cfg.cs),
             block_sizes=block_sizes,
             inner_folds=cfg.inner_folds,
+            inner_rows=cfg.inner_rows,
             max_iter=cfg.max_iter,
             solver=cfg.solver,
             max_extensions=cfg.max_extensions,

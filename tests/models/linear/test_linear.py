@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import scipy.sparse as sp
 from conftest import REPO
 from sklearn.base import clone
@@ -35,6 +36,11 @@ def test_estimator_contract_and_inner_cv_choice():
     assert proba.shape == (300, 2) and np.allclose(proba.sum(axis=1), 1)
     assert list(est.classes_) == [0, 1]
     assert roc_auc_score(y[900:], proba[:, 1]) > 0.7
+
+
+def test_inner_folds_default_to_five_on_a_small_data_set_and_three_on_a_large_one():
+    assert InnerCVLogistic()._inner_folds(800) == 5 and InnerCVLogistic()._inner_folds(50_000) == 3
+    assert InnerCVLogistic(inner_folds=4)._inner_folds(800) == 4
 
 
 def test_multinomial_for_four_classes_and_deterministic():
@@ -100,3 +106,38 @@ def test_runner_predicts_every_requested_user(tiny_contest, socdem_home):
     assert list(pred.index) == list(valid["viewer_uid"]) and len(test) == len(ws.contest.test_users)
     assert np.allclose(pred[[f"age_p{k}" for k in range(4)]].sum(axis=1), 1)
     assert roc_auc_score(valid["female"], pred["female_proba"]) > 0.7
+
+
+def test_counts_block_keeps_the_evidence_of_long_histories():
+    """Events drawn i.i.d. from P(item | class), histories from 5 to 200 events: each event adds the
+    same evidence, which unit-norm TF-IDF rows discard and the counts block (rows of norm ~sqrt(events)) keeps."""
+    rng = np.random.default_rng(7)
+    n, items = 4000, 400
+    y = rng.integers(0, 2, n)
+    logits = rng.normal(0, 0.1, (2, items))
+    p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    lengths = rng.integers(5, 200, n)
+    rows = np.repeat(np.arange(n), lengths)
+    cols = np.concatenate([rng.choice(items, size=k, p=p[c]) for c, k in zip(y, lengths)])
+    counts = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, items))
+    X, sizes = tfidf_blocks([counts], sublinear_tf=[True], raw_counts=True)
+    assert sizes == (items, items)
+    norms = np.sqrt(np.asarray(X[:, items:].multiply(X[:, items:]).sum(axis=1)).ravel())
+    assert np.median(norms) == pytest.approx(1.0) and norms.max() > 3 * norms.min()
+    train, test = slice(0, 3000), slice(3000, None)
+
+    def auc(block):
+        model = InnerCVLogistic(random_state=0).fit(X[train, block], y[train])
+        return roc_auc_score(y[test], model.predict_proba(X[test, block])[:, 1])
+
+    raw, unit = auc(slice(items, None)), auc(slice(0, items))
+    assert raw > unit + 0.01
+
+
+def test_choices_on_a_sample_of_inner_rows_then_refitted_on_every_row():
+    X, y = sparse_problem(n=2000)
+    sampled = InnerCVLogistic(cs=[0.3, 1.0], inner_rows=600, max_extensions=0, random_state=0).fit(X, y)
+    full = InnerCVLogistic(cs=[0.3, 1.0], inner_rows=0, max_extensions=0, random_state=0).fit(X, y)
+    assert set(sampled.cv_log_loss_) == {0.3, 1.0} and sampled.cv_log_loss_ != full.cv_log_loss_
+    refit = InnerCVLogistic(cs=[sampled.C_], max_extensions=0, random_state=0).fit(X, y)
+    np.testing.assert_allclose(sampled.predict_proba(X), refit.predict_proba(X))  # the final model saw every row
