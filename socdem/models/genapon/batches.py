@@ -159,15 +159,21 @@ def build_user_events(
 
     offsets = np.zeros(len(users) + 1, dtype=np.int64)
     np.cumsum(np.bincount(user_pos, minlength=len(users)), out=offsets[1:])
-    if user_features is None:
-        user_features = np.zeros((len(users), 0), dtype=np.float32)
-    user_features = np.asarray(user_features, dtype=np.float32)
-    if user_features.shape[0] != len(users):
-        raise ValueError(f"genapon: user features have {user_features.shape[0]} rows for {len(users)} users")
+    user_features = checked_user_features(user_features, len(users))
     return UserEvents(
         uids=users, offsets=offsets, video=video, author=author, time=time, user_features=user_features,
         title_words=title_words(videos["title"]) if "title" in videos else None,
     )  # fmt: skip
+
+
+def checked_user_features(user_features: np.ndarray | None, n_users: int) -> np.ndarray:
+    """float32 user features, one row per user (none given: zero columns)."""
+    if user_features is None:
+        return np.zeros((n_users, 0), dtype=np.float32)
+    user_features = np.asarray(user_features, dtype=np.float32)
+    if user_features.shape[0] != n_users:
+        raise ValueError(f"genapon: user features have {user_features.shape[0]} rows for {n_users} users")
+    return user_features
 
 
 def time_features(local: np.ndarray, watch: np.ndarray, duration: np.ndarray, first_day: int, span: int) -> np.ndarray:
@@ -231,11 +237,7 @@ def stored_user_events(
         lo, hi = offsets[user], offsets[stop]
         last[lo:hi] = last_occurrence(offsets[user : stop + 1] - lo, author[lo:hi])
         user = stop
-    if user_features is None:
-        user_features = np.zeros((len(users), 0), dtype=np.float32)
-    user_features = np.asarray(user_features, dtype=np.float32)
-    if user_features.shape[0] != len(users):
-        raise ValueError(f"genapon: user features have {user_features.shape[0]} rows for {len(users)} users")
+    user_features = checked_user_features(user_features, len(users))
     return UserEvents(
         uids=users, offsets=offsets, video=video, author=author, time=time, user_features=user_features,
         last_of_author=last, title_words=title_words(videos["title"]) if "title" in videos else None,
