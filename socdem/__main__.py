@@ -57,7 +57,7 @@ def _workspace(args, labels: bool = False):
         cmd_data(argparse.Namespace(data=args.data, users=None, seed=0, layout="rutube2024", family="author_tastes"))
     ws = Workspace(data_dir=Path(args.data), exp=exp, log=_log)
     if labels:
-        check_n_folds(ws.contest.targets, exp.n_folds, f"experiment {exp.name}")
+        check_n_folds(ws.contest.targets, ws.n_folds, f"experiment {exp.name}")
     return ws
 
 

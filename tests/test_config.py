@@ -2,13 +2,20 @@ from __future__ import annotations
 
 import pytest
 
-from socdem.config import ConfigError, Experiment, load_experiment
+from socdem.config import LARGE_CONTEST_USERS, ConfigError, Experiment, load_experiment
 
 
 def test_experiment_files_hold_only_differences():
     fast = load_experiment("fast")
-    assert fast.name == "fast" and fast.n_folds < Experiment().n_folds
+    assert fast.name == "fast" and fast.n_folds == 3 and Experiment().n_folds == 0
     assert load_experiment("default").n_folds == Experiment().n_folds
+
+
+def test_automatic_folds_follow_the_labelled_users():
+    auto = Experiment()
+    assert auto.folds_for(800) == 5 and auto.folds_for(LARGE_CONTEST_USERS - 1) == 5
+    assert auto.folds_for(LARGE_CONTEST_USERS) == 3 and auto.folds_for(10 * LARGE_CONTEST_USERS) == 3
+    assert Experiment(n_folds=7).folds_for(10 * LARGE_CONTEST_USERS) == 7  # an explicit value is kept
 
 
 @pytest.mark.parametrize(
@@ -20,6 +27,7 @@ def test_experiment_files_hold_only_differences():
         ("[features]\nactivity = 1\n", r"features.activity: expected bool"),
         ("contest = 'kaggle'\n", "expected 'auto', 'rutube2024' or 'jmlc'"),
         ("n_folds = \n", "not valid TOML"),
+        ("n_folds = 1\n", "expected 0 \\(automatic\\) or at least 2"),
     ],
 )
 def test_bad_experiment_fails_loudly(tmp_path, text, message):

@@ -168,6 +168,10 @@ def _events(data_dir: Path) -> int | None:
     return json.loads(summary.read_text()).get("events") if summary.exists() else None
 
 
+def _labelled_users(data_dir: Path) -> int:
+    return int(json.loads((data_dir / "oracle" / "summary.json").read_text())["train_users"])
+
+
 def _expect(stage: Stage, models, fit: set, n_folds: int, cached: bool = False) -> None:
     """The models in `fit` fitted all their folds in this stage, the others none; with `cached`, those
     others went through their cache (all folds cached), as a `train` over a warm run does."""
@@ -241,7 +245,7 @@ def run_pipeline_bench(
         )
         return done
 
-    n = exp.n_folds
+    n = exp.folds_for(_labelled_users(data_dir))
     cold = {name: stage(name, name, overrides) for name in ("features", "train", "submit")}
     if "features: building" not in cold["features"].text():
         raise PipelineBenchError(f"bench pipeline: features: not a cold build (log: {cold['features'].log})")

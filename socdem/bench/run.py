@@ -119,7 +119,7 @@ def signal_check(data_dir: str, exp_name: str) -> dict:
     def model():
         return make_pipeline(SimpleImputer(strategy="median"), StandardScaler(), LogisticRegression(max_iter=1000))
 
-    for k in range(ws.exp.n_folds):
+    for k in range(ws.n_folds):
         valid = folds["fold"].to_numpy() == k
         train = targets[~valid].reset_index()
         te_train, (te_valid,) = encode_out_of_fold(ws, train, [targets.index[valid].to_numpy()], ws.exp.seed + k)
@@ -145,14 +145,14 @@ def signal_check(data_dir: str, exp_name: str) -> dict:
             }
             for name, proba in {"author_share": share, **fitted}.items():
                 out[name][valid] = proba[:, 1] if target == "female" else proba
-        ws.log(f"signal: fold {k + 1}/{ws.exp.n_folds} done")
+        ws.log(f"signal: fold {k + 1}/{ws.n_folds} done")
     posterior = (
         pd.read_parquet(Path(data_dir) / "oracle" / "posterior.parquet").set_index("viewer_uid").loc[targets.index]
     )
     female["oracle"] = posterior["female_proba"].to_numpy()
     age["oracle"] = posterior[[f"age_p{k}" for k in range(4)]].to_numpy()
     y_female, y_age = targets["female"].to_numpy(), targets["age_class"].to_numpy()
-    return {"labelled_users": int(len(targets)), "folds": ws.exp.n_folds} | {
+    return {"labelled_users": int(len(targets)), "folds": ws.n_folds} | {
         name: {
             "roc_auc": round(roc_auc_score(y_female, female[name]), 4),
             "age_f1_weighted": round(f1_score(y_age, age[name].argmax(axis=1), average="weighted"), 4),

@@ -214,7 +214,7 @@ def write_report(ws) -> dict:
     plots, notes = {}, []
     if "sex" in result.summary:
         y = truth["female"].to_numpy()
-        probas = _female_curves(frames, ws.exp.n_folds)
+        probas = _female_curves(frames, ws.n_folds)
         thresholds = result.thresholds
         submitted = sex_threshold(ws.exp, thresholds)
         plots["ROC curves"] = plot_roc(probas, y, out / "roc.png")
@@ -238,7 +238,7 @@ def write_report(ws) -> dict:
         f"# Report: experiment `{ws.exp.name}`"
         + (f", run `{ws.exp.run}` ({ws.exp.overrides_text()})" if ws.exp.overrides else ""),
         "",
-        f"Data fingerprint `{ws.data_fp}`, {len(uids):,} labelled users, {ws.exp.n_folds} folds. "
+        f"Data fingerprint `{ws.data_fp}`, {len(uids):,} labelled users, {ws.n_folds} folds. "
         "All scores are out of fold (the blend's: nested CV over the models' out-of-fold predictions).",
         "",
         f"Blend: {describe(result.summary)}.",

@@ -52,6 +52,11 @@ class Workspace:
         return contest
 
     @cached_property
+    def n_folds(self) -> int:
+        """The number of cross-validation folds: the experiment's, or chosen by the labelled users (0)."""
+        return self.exp.folds_for(len(self.contest.targets))
+
+    @cached_property
     def data_fp(self) -> str:
         return data_fingerprint(contest_files(self.data_dir), memo_file=self.paths.digests)
 

@@ -47,7 +47,7 @@ def check_n_folds(targets: pd.DataFrame, n_folds: int, where: str) -> None:
 
 def folds_path(ws):
     exp = ws.exp
-    return ws.paths.folds(ws.data_fp, exp.targets, exp.n_folds, exp.seed)
+    return ws.paths.folds(ws.data_fp, exp.targets, ws.n_folds, exp.seed)
 
 
 def load_or_make_folds(ws) -> pd.DataFrame:
@@ -56,7 +56,7 @@ def load_or_make_folds(ws) -> pd.DataFrame:
     saved = read_parquet_or_none(path)  # an unreadable file is made again (the same folds: seeded)
     if saved is not None:
         return saved
-    folds = assign_folds(ws.contest.targets, ws.exp.targets, ws.exp.n_folds, ws.exp.seed)
+    folds = assign_folds(ws.contest.targets, ws.exp.targets, ws.n_folds, ws.exp.seed)
     write_parquet_atomic(path, folds)
-    ws.log(f"folds: {ws.exp.n_folds} stratified folds saved to {path}")
+    ws.log(f"folds: {ws.n_folds} stratified folds saved to {path}")
     return folds

@@ -42,7 +42,7 @@ def cache_key(ws, name: str, runner) -> str:
             "model": name,
             "params": runner.params(ws),
             "seed": exp.seed,
-            "n_folds": exp.n_folds,
+            "n_folds": ws.n_folds,
             "targets": exp.targets,
             "threads": exp.threads,
         }
@@ -84,13 +84,13 @@ def run_model_cv(ws, name: str) -> dict:
     folds, targets = load_or_make_folds(ws), ws.contest.targets
     test_uids = ws.contest.test_users
     valid_parts, test_parts = [], []
-    for k in range(ws.exp.n_folds):
+    for k in range(ws.n_folds):
         meta_path, pred_path = out_dir / f"fold{k}.json", out_dir / f"fold{k}.parquet"
         cached = _has_fold(meta_path, key)
         source = None if cached else reuse_fold(ws, name, k, key, out_dir)
         preds = read_parquet_or_none(pred_path) if cached or source else None  # unreadable: computed again
         if preds is not None:
-            ws.log(f"train {name}: fold {k + 1}/{ws.exp.n_folds} cached" + (f" (from run {source})" if source else ""))
+            ws.log(f"train {name}: fold {k + 1}/{ws.n_folds} cached" + (f" (from run {source})" if source else ""))
         else:
             started = time.perf_counter()
             in_valid = folds["fold"].to_numpy() == k
@@ -103,7 +103,7 @@ def run_model_cv(ws, name: str) -> dict:
             write_parquet_atomic(pred_path, preds)
             seconds = time.perf_counter() - started
             write_json_atomic(meta_path, {"key": key, "fold": k, "scores": scores, "seconds": round(seconds, 2)})
-            ws.log(f"train {name}: fold {k + 1}/{ws.exp.n_folds} {_brief(scores)} ({seconds:.1f} s)")
+            ws.log(f"train {name}: fold {k + 1}/{ws.n_folds} {_brief(scores)} ({seconds:.1f} s)")
         valid_parts.append(preds[preds["part"] == "valid"].drop(columns="part").assign(fold=k))
         test_parts.append(preds[preds["part"] == "test"].drop(columns="part"))
     oof = pd.concat(valid_parts).sort_index()
@@ -111,7 +111,7 @@ def run_model_cv(ws, name: str) -> dict:
     scores = frame_scores(oof.drop(columns="fold"), targets)
     write_parquet_atomic(out_dir / "oof.parquet", oof)
     write_parquet_atomic(out_dir / "test.parquet", test)
-    seconds = sum(read_json_or_none(out_dir / f"fold{k}.json").get("seconds", 0.0) for k in range(ws.exp.n_folds))
+    seconds = sum(read_json_or_none(out_dir / f"fold{k}.json").get("seconds", 0.0) for k in range(ws.n_folds))
     # seconds: what the folds cost to compute (wherever they ran), not this call's time
     write_json_atomic(out_dir / "scores.json", {"key": key, "scores": scores, "seconds": round(seconds, 2)})
     ws.log(f"train {name}: out of fold {_brief(scores)}")

@@ -147,7 +147,7 @@ def fold_data(ws) -> list[dict]:
     """X/y of the training and validation users of each tuned fold, as `make train` builds them."""
     folds, targets = load_or_make_folds(ws), ws.contest.targets
     out = []
-    for k in tune_folds(ws.exp):
+    for k in tune_folds(ws):
         in_valid = folds["fold"].to_numpy() == k
         train = targets[targets["viewer_uid"].isin(folds["viewer_uid"][~in_valid])]
         valid = targets.set_index("viewer_uid").loc[folds["viewer_uid"].to_numpy()[in_valid]].reset_index()
@@ -254,7 +254,7 @@ def tune(ws, trials: int | None = None, workers: int | None = None, storage: str
     matrices = tune_dir(ws) / f"matrices_{study_key(ws)}.pkl"
     if trials > 0 and not matrices.exists():
         write_pickle_atomic(matrices, fold_data(ws))
-    ws.log(f"tune: {trials} trials per target on folds {tune_folds(exp)} with {workers} worker(s)")
+    ws.log(f"tune: {trials} trials per target on folds {tune_folds(ws)} with {workers} worker(s)")
 
     defaults = default_params(exp)
     jobs = [

@@ -36,3 +36,17 @@ def test_folds_are_saved_once_and_reused(tiny_contest, socdem_home):
     again = load_or_make_folds(Workspace(tiny_contest, load_experiment("fast"), root=socdem_home, log=lambda m: None))
     assert path.stat().st_mtime_ns == mtime and first.equals(again)
     assert set(first["viewer_uid"]) == set(ws.contest.targets["viewer_uid"])
+
+
+def test_automatic_folds_are_resolved_once_for_every_stage(tiny_contest, socdem_home, monkeypatch):
+    """n_folds = 0 (the default): the number comes from the labelled users, and the saved folds, their
+    file name and the models' cache keys all use it (here a 'large' contest from 10 labelled users)."""
+    monkeypatch.setattr("socdem.config.LARGE_CONTEST_USERS", 10)
+    exp = load_experiment("fast", overrides="n_folds=0")
+    ws = Workspace(tiny_contest, exp, root=socdem_home, log=lambda m: None)
+    folds = load_or_make_folds(ws)
+    assert ws.n_folds == 3 and sorted(folds["fold"].unique()) == [0, 1, 2]
+    assert folds_path(ws).name.endswith("_k3_seed42.parquet")
+    monkeypatch.setattr("socdem.config.LARGE_CONTEST_USERS", 10**9)
+    small = Workspace(tiny_contest, load_experiment("fast", overrides="n_folds=0"), root=socdem_home, log=lambda m: None)
+    assert small.n_folds == 5 and load_or_make_folds(small)["fold"].nunique() == 5

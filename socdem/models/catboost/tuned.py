@@ -18,9 +18,9 @@ from socdem.io import hash_object
 SEARCH_SPACE_VERSION = 1
 
 
-def tune_folds(exp) -> list[int]:
-    n = exp.tune.folds
-    return list(range(exp.n_folds if n <= 0 else min(n, exp.n_folds)))
+def tune_folds(ws) -> list[int]:
+    n, n_folds = ws.exp.tune.folds, ws.n_folds
+    return list(range(n_folds if n <= 0 else min(n, n_folds)))
 
 
 def study_key(ws) -> str:
@@ -32,8 +32,8 @@ def study_key(ws) -> str:
             "features": dataclasses.asdict(exp.features),
             "feature_code": FEATURE_CODE_VERSION,
             "seed": exp.seed,
-            "n_folds": exp.n_folds,
-            "tune_folds": tune_folds(exp),
+            "n_folds": ws.n_folds,
+            "tune_folds": tune_folds(ws),
             "targets": exp.targets,
             "age_objective": exp.tune.age_objective,
             "max_iterations": exp.tune.max_iterations,
