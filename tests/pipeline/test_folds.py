@@ -48,5 +48,6 @@ def test_automatic_folds_are_resolved_once_for_every_stage(tiny_contest, socdem_
     assert ws.n_folds == 3 and sorted(folds["fold"].unique()) == [0, 1, 2]
     assert folds_path(ws).name.endswith("_k3_seed42.parquet")
     monkeypatch.setattr("socdem.config.LARGE_CONTEST_USERS", 10**9)
-    small = Workspace(tiny_contest, load_experiment("fast", overrides="n_folds=0"), root=socdem_home, log=lambda m: None)
+    auto = load_experiment("fast", overrides="n_folds=0")
+    small = Workspace(tiny_contest, auto, root=socdem_home, log=lambda m: None)
     assert small.n_folds == 5 and load_or_make_folds(small)["fold"].nunique() == 5

@@ -60,6 +60,7 @@ class CatBoostModel(ClassifierMixin, BaseEstimator):
         bootstrap_type: str | None = DEFAULTS.bootstrap_type or None,
         bagging_temperature: float = DEFAULTS.bagging_temperature,
         subsample: float = DEFAULTS.subsample,
+        sample_rows: int = DEFAULTS.sample_rows,
         border_count: int = DEFAULTS.border_count,
         one_hot_max_size: int = DEFAULTS.one_hot_max_size,
         max_ctr_complexity: int = DEFAULTS.max_ctr_complexity,
@@ -77,6 +78,7 @@ class CatBoostModel(ClassifierMixin, BaseEstimator):
         self.bootstrap_type = bootstrap_type
         self.bagging_temperature = bagging_temperature
         self.subsample = subsample
+        self.sample_rows = sample_rows
         self.border_count = border_count
         self.one_hot_max_size = one_hot_max_size
         self.max_ctr_complexity = max_ctr_complexity
@@ -85,7 +87,7 @@ class CatBoostModel(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.thread_count = thread_count
 
-    def _catboost_params(self, n_classes: int) -> dict:
+    def _catboost_params(self, n_classes: int, n_rows: int = 0) -> dict:
         params = dict(
             iterations=int(self.iterations),
             learning_rate=float(self.learning_rate),
@@ -106,6 +108,11 @@ class CatBoostModel(ClassifierMixin, BaseEstimator):
             params["min_data_in_leaf"] = int(self.min_data_in_leaf)
         if self.bootstrap_type is not None:
             params["bootstrap_type"] = self.bootstrap_type
+        elif self.sample_rows and n_rows > self.sample_rows:
+            # CatBoost's own bootstrap for MultiClass (Bayesian) weighs every row: no time saved on a large set
+            params["bootstrap_type"] = "MVS"
+            params["subsample"] = float(self.sample_rows) / n_rows
+            return params
         bootstrap = self.bootstrap_type or ("MVS" if n_classes == 2 else "Bayesian")  # CatBoost's CPU defaults
         if bootstrap == "Bayesian":
             params["bagging_temperature"] = float(self.bagging_temperature)
@@ -127,7 +134,7 @@ class CatBoostModel(ClassifierMixin, BaseEstimator):
             rows, test_size=self.inner_valid_share, random_state=self.random_state, stratify=codes
         )
         take = (lambda r: X.iloc[r]) if isinstance(X, pd.DataFrame) else (lambda r: np.asarray(X)[r])
-        model = CatBoostClassifier(**self._catboost_params(len(self.classes_)))
+        model = CatBoostClassifier(**self._catboost_params(len(self.classes_), len(fit_rows)))
         model.fit(
             _as_pool(take(fit_rows), self.cat_features_, codes[fit_rows]),
             eval_set=_as_pool(take(stop_rows), self.cat_features_, codes[stop_rows]),

@@ -43,6 +43,18 @@ def test_clone_and_get_params_round_trip():
     assert twin.depth == 3 and twin.thread_count == 2 and twin.random_state == 5
 
 
+def test_a_large_training_set_grows_each_tree_on_an_mvs_sample_of_sample_rows():
+    """Above sample_rows rows (800 x 0.9 = 720 fit rows here) each tree sees an MVS sample of about
+    sample_rows of them; below it, or with a bootstrap chosen by hand (a tuned one), CatBoost's own."""
+    X, _, y = _frame()
+    sampled = CatBoostModel(**FAST, sample_rows=360).fit(X, y).model_.get_all_params()
+    assert sampled["bootstrap_type"] == "MVS" and sampled["subsample"] == pytest.approx(0.5)
+    whole = CatBoostModel(**FAST, sample_rows=720).fit(X, y).model_.get_all_params()
+    assert whole["bootstrap_type"] == "Bayesian"  # CatBoost's default for MultiClass
+    chosen = CatBoostModel(**FAST, sample_rows=360, bootstrap_type="Bernoulli", subsample=0.7).fit(X, y)
+    assert chosen.model_.get_all_params()["subsample"] == pytest.approx(0.7)
+
+
 def test_binary_uses_logloss_and_learns_from_the_categorical_column():
     X, y, _ = _frame()
     model = CatBoostModel(**FAST).fit(X, y)
