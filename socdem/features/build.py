@@ -28,6 +28,7 @@ LABEL_DEPENDENT = (
     "te_pseudo_count",
     "te_inner_folds",
     "te_hierarchical",
+    "te_title_words",
 )  # not part of the label-free key
 AGGREGATE_FAMILIES = ("activity", "watchtime", "time", "device", "category")
 

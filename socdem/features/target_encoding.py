@@ -18,6 +18,7 @@ import scipy.sparse as sp
 from sklearn.model_selection import KFold, StratifiedKFold
 
 ITEMS = {"author_id": "author", "rutube_video_id": "video"}
+NAMES = ITEMS | {"title_word": "title"}  # title words: each stem's shares among the users whose titles had it
 STATS = ("mean", "std", "max", "min", "evidence")
 
 
@@ -113,7 +114,12 @@ def user_stats(counts: sp.csr_matrix, shares: np.ndarray, prior: np.ndarray) -> 
 
 
 def _column_names(item: str, classes: list[str]) -> list[str]:
-    return [f"te_{ITEMS[item]}_{c}_{stat}" for stat in STATS for c in classes]
+    return [f"te_{NAMES[item]}_{c}_{stat}" for stat in STATS for c in classes]
+
+
+def encoded_items(cfg) -> list[str]:
+    """The items encoded: authors and videos, and the title words (stems) where switched on."""
+    return [*ITEMS, *(["title_word"] if cfg.te_title_words else [])]
 
 
 class ItemLevels:
@@ -122,8 +128,8 @@ class ItemLevels:
     author's and an author's toward its category's, so a rarely watched video starts from what its
     author says, not from the global prior."""
 
-    def __init__(self, inter, train_uids: np.ndarray, labels: np.ndarray, hierarchical: bool):
-        self.levels = [*(["category"] if hierarchical else []), *ITEMS]
+    def __init__(self, inter, train_uids: np.ndarray, labels: np.ndarray, hierarchical: bool, items=tuple(ITEMS)):
+        self.levels = [*(["category"] if hierarchical else []), *items]
         self.parent = {"author_id": "category", "rutube_video_id": "author_id"} if hierarchical else {}
         rows = inter.rows(train_uids)
         self.counts, self.watched, self.totals, self.parents = {}, {}, {}, {}
@@ -156,23 +162,24 @@ def encode_out_of_fold(
     train_uids = train["viewer_uid"].to_numpy()
     fold = inner_folds(train, cfg.te_inner_folds, seed)
     pseudo = float(cfg.te_pseudo_count)
-    levels = ItemLevels(inter, train_uids, labels, cfg.te_hierarchical)
-    train_parts = {item: np.empty((len(train_uids), len(STATS) * len(classes))) for item in ITEMS}
+    items = encoded_items(cfg)
+    levels = ItemLevels(inter, train_uids, labels, cfg.te_hierarchical, items)
+    train_parts = {item: np.empty((len(train_uids), len(STATS) * len(classes))) for item in items}
     for k in range(cfg.te_inner_folds):
         held = fold == k
         shares, prior = levels.shares(labels, held, pseudo)
-        for item in ITEMS:
+        for item in items:
             train_parts[item][held] = user_stats(levels.counts[item][held], shares[item], prior)
     shares, prior = levels.shares(labels, np.zeros(len(train_uids), dtype=bool), pseudo)
     predict_parts = [
-        [user_stats(inter.matrix(item)[0][inter.rows(uids)], shares[item], prior) for item in ITEMS]
+        [user_stats(inter.matrix(item)[0][inter.rows(uids)], shares[item], prior) for item in items]
         for uids in predict_uids
     ]
-    columns = [name for item in ITEMS for name in _column_names(item, classes)]
+    columns = [name for item in items for name in _column_names(item, classes)]
 
     def frame(blocks, uids):
         values = np.hstack(blocks).astype(np.float32) if blocks else np.empty((len(uids), 0), np.float32)
         return pd.DataFrame(values, index=pd.Index(np.asarray(uids), name="viewer_uid"), columns=columns)
 
-    train_frame = frame([train_parts[item] for item in ITEMS], train_uids)
+    train_frame = frame([train_parts[item] for item in items], train_uids)
     return train_frame, [frame(part, uids) for part, uids in zip(predict_parts, predict_uids)]

@@ -190,3 +190,33 @@ def test_hierarchical_smoothing_backs_a_rare_video_off_to_its_author_and_categor
     assert shares[False] == pytest.approx(prior)  # nobody else watched v_rare: flat smoothing gives the prior
     author = (19 + 5.0 * ((19 + 5.0 * prior) / (19 + 5.0))) / (19 + 5.0)  # category c1: the same 19 women
     assert shares[True] == pytest.approx(author, rel=1e-6) and shares[True] > 0.9
+
+
+def test_title_words_are_encoded_out_of_fold_when_switched_on(ws, tmp_path):
+    """te_title_words: each title stem's shares, summarised per user like the authors' and videos'; shuffled
+    labels carry nothing through them, real ones carry signal."""
+    words = workspace(ws.data_dir, tmp_path, te_title_words=True)
+    targets = words.contest.targets
+    fitted, (valid,) = encode_out_of_fold(words, targets.iloc[::2], [targets["viewer_uid"].to_numpy()[1::2]], 0)
+    title = fitted.filter(like="te_title_")
+    assert fitted.shape[1] == 3 * 5 * 5 and title.shape[1] == 5 * 5 and list(valid.columns) == list(fitted.columns)
+    assert title.filter(like="_female_std").to_numpy().max() > 0  # users' stems differ in their shares
+    rng = np.random.default_rng(0)
+    shuffled = targets.assign(
+        female=rng.permutation(targets["female"].to_numpy()), age_class=rng.permutation(targets["age_class"].to_numpy())
+    )
+    title_only = [c for c in fitted.columns if c.startswith("te_title_")]
+
+    def title_auc(frame):
+        y = frame["female"].to_numpy()
+        proba = np.empty(len(frame))
+        for train_idx, valid_idx in StratifiedKFold(n_splits=5, shuffle=True, random_state=0).split(y, y):
+            uids = frame["viewer_uid"].to_numpy()[valid_idx]
+            fit, (held,) = encode_out_of_fold(words, frame.iloc[train_idx], [uids], seed=3)
+            model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500))
+            model.fit(fit[title_only].to_numpy(), y[train_idx])
+            proba[valid_idx] = model.predict_proba(held[title_only].to_numpy())[:, 1]
+        return roc_auc_score(y, proba)
+
+    assert abs(title_auc(shuffled) - 0.5) < 0.03
+    assert title_auc(targets) > 0.55

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
+from socdem.features.build import label_free_config
 from socdem.models.genapon.batches import UserEvents, build_user_events, stored_user_events
 from socdem.models.genapon.fit import GenaponClassifier, resolve_device
 from socdem.schema import frame_from_probas, target_column
@@ -62,7 +63,7 @@ class GenaponRunner:
         params["device"] = resolve_device(params["device"]).type
         params["targets"] = list(params["targets"])
         params["user_features"] = hasattr(type(ws), "features")
-        params["feature_config"] = dataclasses.asdict(ws.exp.features)
+        params["feature_config"] = label_free_config(ws)  # the user features it reads; not CatBoost's encodings
         return params
 
     def events(self, ws) -> UserEvents:
