@@ -41,16 +41,19 @@ def oof_auc(features: pd.DataFrame, y: np.ndarray) -> float:
     return roc_auc_score(y, cross_val_predict(model, features.to_numpy(), y, cv=folds, method="predict_proba")[:, 1])
 
 
-def pipeline_oof_auc(ws, targets: pd.DataFrame) -> float:
+def pipeline_oof_auc(ws, targets: pd.DataFrame, prefix: str = "te_") -> float:
     """As a model runner uses the encoders: per outer fold, a logistic regression on the cross-fitted
-    features of the training users, scored on the validation users' features (fitted on all of train)."""
+    features of the training users (those whose name starts with `prefix`), scored on the validation
+    users' features (fitted on all of train)."""
     y = targets["female"].to_numpy()
     proba = np.empty(len(targets))
     for train_idx, valid_idx in StratifiedKFold(n_splits=5, shuffle=True, random_state=0).split(y, y):
         train = targets.iloc[train_idx]
         fitted, (valid,) = encode_out_of_fold(ws, train, [targets["viewer_uid"].to_numpy()[valid_idx]], seed=3)
-        model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(fitted.to_numpy(), y[train_idx])
-        proba[valid_idx] = model.predict_proba(valid.to_numpy())[:, 1]
+        columns = [c for c in fitted.columns if c.startswith(prefix)]
+        model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500))
+        model.fit(fitted[columns].to_numpy(), y[train_idx])
+        proba[valid_idx] = model.predict_proba(valid[columns].to_numpy())[:, 1]
     return roc_auc_score(y, proba)
 
 
@@ -205,18 +208,5 @@ def test_title_words_are_encoded_out_of_fold_when_switched_on(ws, tmp_path):
     shuffled = targets.assign(
         female=rng.permutation(targets["female"].to_numpy()), age_class=rng.permutation(targets["age_class"].to_numpy())
     )
-    title_only = [c for c in fitted.columns if c.startswith("te_title_")]
-
-    def title_auc(frame):
-        y = frame["female"].to_numpy()
-        proba = np.empty(len(frame))
-        for train_idx, valid_idx in StratifiedKFold(n_splits=5, shuffle=True, random_state=0).split(y, y):
-            uids = frame["viewer_uid"].to_numpy()[valid_idx]
-            fit, (held,) = encode_out_of_fold(words, frame.iloc[train_idx], [uids], seed=3)
-            model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500))
-            model.fit(fit[title_only].to_numpy(), y[train_idx])
-            proba[valid_idx] = model.predict_proba(held[title_only].to_numpy())[:, 1]
-        return roc_auc_score(y, proba)
-
-    assert abs(title_auc(shuffled) - 0.5) < 0.03
-    assert title_auc(targets) > 0.55
+    assert abs(pipeline_oof_auc(words, shuffled, "te_title_") - 0.5) < 0.03
+    assert pipeline_oof_auc(words, targets, "te_title_") > 0.55
