@@ -163,13 +163,12 @@ def _contest(users: int, log) -> Path:
     return data_dir
 
 
-def _events(data_dir: Path) -> int | None:
-    summary = data_dir / "oracle" / "summary.json"
-    return json.loads(summary.read_text()).get("events") if summary.exists() else None
-
-
-def _labelled_users(data_dir: Path) -> int:
-    return int(json.loads((data_dir / "oracle" / "summary.json").read_text())["train_users"])
+def _summary(data_dir: Path) -> dict:
+    """The generator's summary of the contest (its events, labelled and test users)."""
+    path = data_dir / "oracle" / "summary.json"
+    if not path.exists():
+        raise PipelineBenchError(f"bench pipeline: {data_dir} holds no oracle/summary.json; remove it and rerun")
+    return json.loads(path.read_text())
 
 
 def _expect(stage: Stage, models, fit: set, n_folds: int, cached: bool = False) -> None:
@@ -245,7 +244,8 @@ def run_pipeline_bench(
         )
         return done
 
-    n = exp.folds_for(_labelled_users(data_dir))
+    summary = _summary(data_dir)
+    n = exp.folds_for(int(summary["train_users"]))
     cold = {name: stage(name, name, overrides) for name in ("features", "train", "submit")}
     if "features: building" not in cold["features"].text():
         raise PipelineBenchError(f"bench pipeline: features: not a cold build (log: {cold['features'].log})")
@@ -281,7 +281,7 @@ def run_pipeline_bench(
     rescore_seconds = round(rescore_train.seconds + rescore_submit.seconds, 2)
     results = {
         "pipeline_users": users,
-        "pipeline_events": _events(data_dir),
+        "pipeline_events": summary.get("events"),
         "pipeline_experiment": exp.run,
         "pipeline_overrides": exp.overrides_text(),
         "pipeline_models": list(exp.models),
