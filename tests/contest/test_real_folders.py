@@ -245,7 +245,8 @@ def test_duplicated_and_late_events_are_counted(tmp_path):
     tables = small_tables(n_users=40)
     events = tables["train_events"]
     late = events.iloc[:2].assign(event_timestamp="2031-01-01 00:00:00+03:00")
-    tables["train_events"] = pd.concat([events, events.iloc[:3], late], ignore_index=True)
+    same_second = events.iloc[3:4].assign(total_watchtime=events["total_watchtime"].iloc[3] + 1)  # not a repeat
+    tables["train_events"] = pd.concat([events, events.iloc[:3], late, same_second], ignore_index=True)
     report = load_contest(write_tables(tmp_path / "c", tables)).report
     assert report["events_duplicated"] == 3 and report["events_after_period"] == 2
 

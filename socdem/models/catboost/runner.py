@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from socdem.features.build import FEATURE_CODE_VERSION
-from socdem.features.target_encoding import encode_out_of_fold
+from socdem.features.encoding_cache import cached_encodings
 from socdem.models.catboost.estimator import CatBoostModel
 from socdem.models.catboost.tuned import best_params
 from socdem.models.runner import PerTargetRunner
@@ -35,13 +35,14 @@ def fold_matrices(ws, train: pd.DataFrame, predict_uids: list, seed: int) -> tup
     """Feature matrices of the training users and of each predict set.
 
     Rows follow `train` and each of `predict_uids`; the label-dependent
-    columns are fitted on `train` only (cross-fitted for the training rows).
+    columns are fitted on `train` only (cross-fitted for the training rows) and
+    cached per fold, so a change of CatBoost's parameters does not encode again.
     """
     base = ws.features
     train_uids = train["viewer_uid"].to_numpy()
     X_train, X_preds = base.loc[train_uids], [base.loc[np.asarray(uids)] for uids in predict_uids]
     if ws.exp.features.target_encoding:
-        te_train, te_preds = encode_out_of_fold(ws, train, list(predict_uids), seed)
+        te_train, te_preds = cached_encodings(ws, train, list(predict_uids), seed)
         X_train = pd.concat([X_train, te_train.loc[train_uids]], axis=1)
         X_preds = [pd.concat([X, te.loc[X.index]], axis=1) for X, te in zip(X_preds, te_preds)]
     return X_train, X_preds
