@@ -80,7 +80,10 @@ class CatBoostConfig:
     # most categorical features combined into one CTR (CatBoost: 4): at 225,000 users 1 cost a third less CPU
     # for the same score (fold 0: ROC-AUC 0.8690 vs 0.8693, age weighted F1 0.6140 vs 0.6142); 0: CatBoost's default
     max_ctr_complexity: int = 1
-    early_stopping_rounds: int = 50
+    # trees without a gain on the inner split before a fit stops. 50 spent ~10% more trees for nothing:
+    # fold 0 at 225,000 users 84.5 s against 92.1 s for the same scores (0.8684 / 0.6148); every 50,000-user
+    # family's CatBoost and blend within 0.0002 ROC-AUC and 0.001 age weighted F1
+    early_stopping_rounds: int = 25
     inner_valid_share: float = 0.1  # early stopping on a split of the *training* fold
 
 
