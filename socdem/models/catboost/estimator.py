@@ -14,10 +14,18 @@ from catboost import CatBoostClassifier, Pool
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import train_test_split
 
-from socdem.config import CatBoostConfig
+from socdem.config import LARGE_FIT_ROWS, CatBoostConfig
 
 MISSING_CATEGORY = "__missing__"
 DEFAULTS = CatBoostConfig()  # the one source of CatBoost's defaults
+SMALL_FIT_LEARNING_RATE, LARGE_FIT_LEARNING_RATE = 0.06, 0.1  # learning_rate = 0: by the rows fitted
+
+
+def auto_learning_rate(learning_rate: float, n_rows: int) -> float:
+    """`learning_rate`, or where it is 0 the one the rows fitted call for (config.py says why)."""
+    if learning_rate:
+        return float(learning_rate)
+    return SMALL_FIT_LEARNING_RATE if n_rows <= LARGE_FIT_ROWS else LARGE_FIT_LEARNING_RATE
 
 
 def categorical_columns(X: pd.DataFrame) -> list[str]:
@@ -90,7 +98,7 @@ class CatBoostModel(ClassifierMixin, BaseEstimator):
     def _catboost_params(self, n_classes: int, n_rows: int = 0) -> dict:
         params = dict(
             iterations=int(self.iterations),
-            learning_rate=float(self.learning_rate),
+            learning_rate=auto_learning_rate(self.learning_rate, n_rows),
             depth=int(self.depth),
             l2_leaf_reg=float(self.l2_leaf_reg),
             grow_policy=self.grow_policy,

@@ -75,6 +75,7 @@ class UserEvents:
     user_features: np.ndarray  # (n_users, n_user_features) float32, raw (standardised in fit); may have 0 columns
     last_of_author: np.ndarray | None = None  # (n_events,) bool: the user's last event of that author
     title_words: np.ndarray | None = None  # (video codes, MAX_TITLE_WORDS) int64: stem + 1 of each title (0 = none)
+    video_category: np.ndarray | None = None  # (video codes,) int64: category code + 1 of each video (0 = none)
     rows: np.ndarray | None = None  # selected users; None = all
 
     def __post_init__(self):
@@ -163,6 +164,7 @@ def build_user_events(
     return UserEvents(
         uids=users, offsets=offsets, video=video, author=author, time=time, user_features=user_features,
         title_words=title_words(videos["title"]) if "title" in videos else None,
+        video_category=video_categories(videos),
     )  # fmt: skip
 
 
@@ -241,6 +243,7 @@ def stored_user_events(
     return UserEvents(
         uids=users, offsets=offsets, video=video, author=author, time=time, user_features=user_features,
         last_of_author=last, title_words=title_words(videos["title"]) if "title" in videos else None,
+        video_category=video_categories(videos),
     )  # fmt: skip
 
 
@@ -257,6 +260,15 @@ def _lay_out(reader, video, author, time, first_day: int, span: int) -> None:
         start = end
     if start != len(video):
         raise AssertionError(f"genapon: {start} events laid out for {len(video)}")
+
+
+def video_categories(videos: pd.DataFrame) -> np.ndarray | None:
+    """(len(videos) + 1,) category code + 1 of each video by video code (0: not in the catalogue, or no
+    category); None without a category column."""
+    if "category" not in videos:
+        return None
+    codes, _ = pd.factorize(videos["category"], sort=True)  # -1 where missing
+    return np.r_[0, codes + 1].astype(np.int64)
 
 
 def title_words(titles: pd.Series) -> np.ndarray:

@@ -90,14 +90,24 @@ def word_vocabulary(X: UserEvents, min_count: int) -> np.ndarray | None:
 
 
 def fit_author_evidence(
-    X: UserEvents, y: np.ndarray, targets: tuple[str, ...], author_map: np.ndarray, pseudo_count: float, seed: int
+    X: UserEvents,
+    y: np.ndarray,
+    targets: tuple[str, ...],
+    author_map: np.ndarray,
+    pseudo_count: float,
+    seed: int,
+    hierarchical: bool = True,
 ) -> tuple[torch.Tensor, np.ndarray]:
-    """Cross-fitted author evidence tables (evidence.py) and the table each user of X reads."""
+    """Cross-fitted author evidence tables (evidence.py) and the table each user of X reads;
+    `hierarchical`: each author shrunk toward its category (where X knows the videos' categories)."""
     owner = np.repeat(np.arange(len(X)), X.lengths)
+    events = X.event_index()
+    categories = X.video_category[X.video[events]] if hierarchical and X.video_category is not None else None
     rng = np.random.default_rng([seed, EVIDENCE_SEED_STREAM])
     tables, table = evidence_tables(
-        owner, author_map[X.author[X.event_index()]], n_rows(author_map), y, targets, EVIDENCE_FOLDS, pseudo_count, rng
-    )
+        owner, author_map[X.author[events]], n_rows(author_map), y, targets, EVIDENCE_FOLDS, pseudo_count, rng,
+        categories,
+    )  # fmt: skip
     return torch.from_numpy(tables), table
 
 
@@ -216,6 +226,7 @@ class GenaponClassifier(ClassifierMixin, BaseEstimator):
         dropout=0.1,
         author_evidence=True,
         evidence_pseudo_count=35.0,
+        evidence_hierarchical=True,
         age_loss_weight=1.0,
         patience=3,
         inner_valid_share=0.1,
@@ -242,6 +253,7 @@ class GenaponClassifier(ClassifierMixin, BaseEstimator):
         self.dropout = dropout
         self.author_evidence = author_evidence
         self.evidence_pseudo_count = evidence_pseudo_count
+        self.evidence_hierarchical = evidence_hierarchical
         self.age_loss_weight = age_loss_weight
         self.patience = patience
         self.inner_valid_share = inner_valid_share
@@ -270,8 +282,9 @@ class GenaponClassifier(ClassifierMixin, BaseEstimator):
         tables, table = None, np.zeros(len(X), dtype=np.int64)
         if self.author_evidence:
             tables, table = fit_author_evidence(
-                X, y, targets, self.author_map_, self.evidence_pseudo_count, self.random_state
-            )
+                X, y, targets, self.author_map_, self.evidence_pseudo_count, self.random_state,
+                self.evidence_hierarchical,
+            )  # fmt: skip
         train, valid = split_inner_validation(len(X), self.inner_valid_share, rng)
         self.net_ = self._build_network(users.shape[1], tables)
         optimizer, scheduler = self._make_optimizer(len(train))

@@ -9,9 +9,14 @@ from conftest import REPO
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 
-from socdem.config import load_experiment
+from socdem.config import LARGE_FIT_ROWS, load_experiment
 from socdem.features.workspace import Workspace
-from socdem.models.catboost.estimator import CatBoostModel, categorical_columns
+from socdem.models.catboost.estimator import (
+    LARGE_FIT_LEARNING_RATE,
+    SMALL_FIT_LEARNING_RATE,
+    CatBoostModel,
+    categorical_columns,
+)
 from socdem.models.catboost.runner import CatBoostRunner
 from socdem.models.catboost.tuned import best_path, study_name
 from socdem.models.registry import get_runner
@@ -53,6 +58,17 @@ def test_a_large_training_set_grows_each_tree_on_an_mvs_sample_of_sample_rows():
     assert whole["bootstrap_type"] == "Bayesian"  # CatBoost's default for MultiClass
     chosen = CatBoostModel(**FAST, sample_rows=360, bootstrap_type="Bernoulli", subsample=0.7).fit(X, y)
     assert chosen.model_.get_all_params()["subsample"] == pytest.approx(0.7)
+
+
+def test_learning_rate_zero_is_chosen_by_the_rows_fitted():
+    small, large = LARGE_FIT_ROWS, LARGE_FIT_ROWS + 1
+    assert CatBoostModel(learning_rate=0)._catboost_params(2, small)["learning_rate"] == SMALL_FIT_LEARNING_RATE
+    assert CatBoostModel(learning_rate=0)._catboost_params(4, large)["learning_rate"] == LARGE_FIT_LEARNING_RATE
+    assert SMALL_FIT_LEARNING_RATE < LARGE_FIT_LEARNING_RATE
+    assert CatBoostModel(learning_rate=0.2)._catboost_params(2, small)["learning_rate"] == 0.2  # set by hand or tuned
+    X, _, y = _frame()
+    fitted = CatBoostModel(**{**FAST, "learning_rate": 0}).fit(X, y).model_.get_all_params()
+    assert fitted["learning_rate"] == pytest.approx(SMALL_FIT_LEARNING_RATE)
 
 
 def test_binary_uses_logloss_and_learns_from_the_categorical_column():

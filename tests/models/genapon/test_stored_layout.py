@@ -21,7 +21,8 @@ def test_the_streamed_layout_equals_the_pandas_one(tiny_contest, tmp_path):
     a = build_user_events(plain.contest.events, plain.contest.videos, users, features)
     b = stored_user_events(streamed.coded, streamed.contest.videos, users, features, tmp_path / "mm", chunk_events=997)
     assert isinstance(b.time, np.memmap) and isinstance(b.video, np.memmap)
-    for name in ("uids", "offsets", "video", "author", "time", "user_features", "last_of_author", "title_words"):
+    names = ("uids", "offsets", "video", "author", "time", "user_features", "last_of_author", "title_words")
+    for name in (*names, "video_category"):
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
     assert b.time.dtype == a.time.dtype and b.video.dtype == a.video.dtype
     c = stored_user_events(streamed.coded, streamed.contest.videos, users, features)  # in memory
