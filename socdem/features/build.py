@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from socdem.features.communities import user_communities
 from socdem.features.embeddings import user_embeddings
 from socdem.features.user_features import UserAggregates, aggregate_families, user_aggregates
 from socdem.features.video_counts import video_count_features
@@ -104,6 +105,9 @@ def compute_features(ws) -> tuple[pd.DataFrame, dict]:
                         lambda i=item, d=dims: user_embeddings(ws.interactions, i, d, ws.exp.seed, ws.exp.threads),
                     )
                 )
+    if cfg.communities > 0:
+        communities = lambda: user_communities(ws.interactions, cfg.communities, ws.exp.seed, ws.exp.threads)  # noqa: E731
+        parts.append(timed("communities", communities))
     if cfg.video_counts and contest.video_counts is not None:
         parts.append(
             timed(
