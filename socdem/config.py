@@ -18,7 +18,7 @@ from socdem.hashing import hash_object
 from socdem.paths import SHIPPED_EXPERIMENTS, paths
 
 LARGE_CONTEST_USERS = 100_000  # labelled users from which the automatic n_folds is 3, not 5
-LARGE_FIT_ROWS = 65_000  # CatBoost rows fitted above which the automatic learning rate is the faster one
+LARGE_FIT_ROWS = 65_000  # CatBoost rows fitted above which a fit is large: the faster learning rate, MVS row sampling
 
 
 class ConfigError(ValueError):
@@ -81,7 +81,7 @@ class CatBoostConfig:
     # sample_rows / rows), where bootstrap_type is left to CatBoost; 0: every row. Fold 0 at 225,000 users (130,000
     # rows): 148 s for 204 s, ROC-AUC / age weighted F1 0.8693 / 0.6158 against 0.8690 / 0.6140; the 50,000-user
     # families stay below it (MVS on half their rows cost their CatBoost ~0.001 ROC-AUC)
-    sample_rows: int = 65_000
+    sample_rows: int = LARGE_FIT_ROWS
     border_count: int = 64  # histogram bins: 254 costs ~1.4x the time for no measurable gain here
     # categorical columns of at most this many values are one-hot encoded, not CTRs: device, client and OS
     # (top_values + "other"). Fold 0 at 225,000 users: 137 s against 204 s with CatBoost's CPU default of 2,
