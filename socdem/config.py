@@ -39,10 +39,8 @@ class FeatureConfig:
     svd_video_dims: int = 32
     svd_title_dims: int = 16  # title-word (Snowball stem) embeddings of the videos watched
     # co-watching communities: a user's posterior over this many communities of a mixture of multinomials over
-    # videos (features/communities.py); 0: none. Off: 80 on the 50,000-user families moved the blend's ROC-AUC
-    # by 0.0000 to +0.0004 (GENAPON on cowatch +0.005 / +0.014 age weighted F1) but cost titles' blend 0.003 age
-    # weighted F1, and its dense users x communities arrays would not fit the 90M-event contest's budget
-    communities: int = 0
+    # videos (features/communities.py), read by CatBoost's class mixture (te_naive_bayes); 0: none
+    communities: int = 80
     video_counts: bool = True  # JMLC's upstream per-video demographic counts, when the data has them
     video_counts_min_views: int = 40  # the seed's trust threshold: shares of videos with fewer viewers are dropped
     # label-dependent encoders (fitted out of fold)
@@ -54,6 +52,9 @@ class FeatureConfig:
     # lifted CatBoost on titles (+0.0018 ROC-AUC, +0.0057 age weighted F1) but the blend only by +0.0006, and
     # cost cowatch's blend 0.0004, for 25 more CatBoost columns
     te_title_words: bool = False
+    # naive-Bayes encodings of the joint class (features/mixture_encoding.py): the channels' evidence (hour,
+    # weekday, device profile, region), the community mixture when communities > 0, and their posterior
+    te_naive_bayes: bool = True
 
 
 @dataclass

@@ -21,7 +21,7 @@ from socdem.features.user_features import UserAggregates, aggregate_families, us
 from socdem.features.video_counts import video_count_features
 from socdem.io import hash_object, read_parquet_or_none, write_json_atomic, write_parquet_atomic
 
-FEATURE_CODE_VERSION = 3  # bump it when a feature's definition changes
+FEATURE_CODE_VERSION = 4  # bump it when a feature's definition changes
 
 FEATURES_FILE = "user_features.parquet"
 LABEL_DEPENDENT = (
@@ -30,6 +30,7 @@ LABEL_DEPENDENT = (
     "te_inner_folds",
     "te_hierarchical",
     "te_title_words",
+    "te_naive_bayes",
 )  # not part of the label-free key
 AGGREGATE_FAMILIES = ("activity", "watchtime", "time", "device", "category")
 

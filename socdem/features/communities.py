@@ -14,25 +14,87 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from scipy.special import logsumexp
+from sklearn.cluster import KMeans
+from sklearn.preprocessing import normalize
 from threadpoolctl import threadpool_limits
 
+from socdem.features.embeddings import tfidf_svd
+
 PREFIX = "community"
-ITERATIONS = 40
+MAX_ITERATIONS = 200
+TOLERANCE = 1e-4  # nats a user: EM stops when an iteration gains less log-likelihood than this
 SMOOTHING = 0.1  # pseudo-count per (community, video): a video seen once does not define a community
+FIT_USERS = 200_000  # EM runs on at most this many users with events; then every user is assigned
+CHUNK_USERS = 250_000  # users assigned at a time: bounded (chunk x k) dense arrays
+INIT_DIMS = 64
+INIT_SAMPLE = 50_000  # users the k-means start is fitted on; every user is then assigned
+INIT_WEIGHT = 0.9  # of a user's starting responsibility on its k-means cluster
 
 
-def community_posteriors(counts: sp.csr_matrix, k: int, seed: int, iterations: int = ITERATIONS) -> np.ndarray:
-    """(users x k) float32 posteriors of a k-community mixture of multinomials over the columns of `counts`."""
-    counts = sp.csr_matrix(counts, dtype=np.float64)
-    rng = np.random.default_rng(seed)
-    resp = rng.dirichlet(np.ones(k), counts.shape[0])
-    for _ in range(iterations):
+def kmeans_start(counts: sp.csr_matrix, k: int, seed: int) -> np.ndarray:
+    """(users x k) starting responsibilities from k-means on the users' unit TF-IDF SVD vectors.
+
+    EM from random responsibilities settles in a poor optimum (niches merged, others split). On the
+    cowatch family (40 planted communities) at k = 40 it ended 1.7e5 under the true model's
+    log-likelihood and its posteriors, encoded, gave sex ROC-AUC 0.847; from k-means 4.7e4 under and
+    0.884; at k = 80, 1.1e4 under and 0.887, where the true communities give 0.887."""
+    n_users = counts.shape[0]
+    vectors = normalize(tfidf_svd(counts, INIT_DIMS, seed))
+    has = np.flatnonzero(np.abs(vectors).sum(axis=1) > 0)
+    start = np.full((n_users, k), 1.0 / k)
+    if len(has) < 2 * k:  # too few users to place k centres
+        return np.random.default_rng(seed).dirichlet(np.ones(k), n_users)
+    fit_rows = has
+    if len(has) > INIT_SAMPLE:
+        fit_rows = np.sort(np.random.default_rng(seed).choice(has, INIT_SAMPLE, replace=False))
+    kmeans = KMeans(n_clusters=k, n_init=2, random_state=seed).fit(vectors[fit_rows])
+    cluster = kmeans.predict(vectors[has])
+    start[has] = (1 - INIT_WEIGHT) / k
+    start[has, cluster] += INIT_WEIGHT
+    return start
+
+
+def fit_mixture(counts: sp.csr_matrix, k: int, seed: int, max_iterations: int) -> tuple[np.ndarray, np.ndarray]:
+    """(log P(video | community): k x videos, log community shares: k) by EM on `counts` (users with
+    events), run until an iteration gains under TOLERANCE nats a user."""
+    resp = kmeans_start(counts, k, seed)
+    previous = -np.inf
+    for _ in range(max_iterations):
         weights = np.asarray(counts.T @ resp).T + SMOOTHING  # (k x videos)
         log_video = np.log(weights) - np.log(weights.sum(axis=1, keepdims=True))
         log_share = np.log(resp.mean(axis=0) + 1e-12)
         log_joint = np.asarray(counts @ log_video.T) + log_share
-        resp = np.exp(log_joint - logsumexp(log_joint, axis=1, keepdims=True))
-    return resp.astype(np.float32)
+        log_lik = logsumexp(log_joint, axis=1, keepdims=True)
+        resp = np.exp(log_joint - log_lik)
+        mean_log_lik = float(log_lik.mean())
+        if mean_log_lik - previous < TOLERANCE:
+            break
+        previous = mean_log_lik
+    return log_video, log_share
+
+
+def community_posteriors(
+    counts: sp.csr_matrix, k: int, seed: int, max_iterations: int = MAX_ITERATIONS, fit_users: int = FIT_USERS
+) -> np.ndarray:
+    """(users x k) float32 posteriors of a k-community mixture of multinomials over the columns of `counts`,
+    fitted on at most `fit_users` users with events (a seeded sample), then every user assigned in chunks,
+    so a contest of millions of users costs one more pass over its events, not millions of users x k per
+    EM step. A user without events gets the communities' shares."""
+    counts = sp.csr_matrix(counts)
+    has = np.flatnonzero(np.diff(counts.indptr) > 0)
+    if len(has) > fit_users:
+        has = np.sort(np.random.default_rng(seed).choice(has, fit_users, replace=False))
+    log_video, log_share = fit_mixture(counts[has].astype(np.float64), k, seed, max_iterations)
+    out = np.empty((counts.shape[0], k), dtype=np.float32)
+    for first in range(0, counts.shape[0], CHUNK_USERS):
+        part = counts[first : first + CHUNK_USERS].astype(np.float64)
+        log_joint = np.asarray(part @ log_video.T) + log_share
+        out[first : first + CHUNK_USERS] = np.exp(log_joint - logsumexp(log_joint, axis=1, keepdims=True))
+    return out
+
+
+def community_columns(features: pd.DataFrame) -> list[str]:
+    return [c for c in features.columns if c.startswith(f"{PREFIX}_")]
 
 
 def user_communities(interactions, k: int, seed: int, threads: int = 2) -> pd.DataFrame:

@@ -3,7 +3,8 @@
 Per author and per video: the female share and the age-class shares among
 the training users who watched it (each user counts once per item), smoothed
 toward the prior with a pseudo-count. Per user: the event-weighted mean and
-standard deviation and the max and min over the items watched.
+standard deviation and the max and min over the items watched. With
+`te_naive_bayes`, the naive-Bayes blocks of mixture_encoding.py too.
 
 Training users get cross-fitted values (inner K folds: a user's own label
 never enters the shares it is described by); predict sets get values fitted
@@ -16,6 +17,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from sklearn.model_selection import KFold, StratifiedKFold
+
+from socdem.features.mixture_encoding import mixture_encodings
 
 ITEMS = {"author_id": "author", "rutube_video_id": "video"}
 NAMES = ITEMS | {"title_word": "title"}  # title words: each stem's shares among the users whose titles had it
@@ -176,6 +179,14 @@ def encode_out_of_fold(
         for uids in predict_uids
     ]
     columns = [name for item in items for name in _column_names(item, classes)]
+    if cfg.te_naive_bayes:
+        train_parts["naive_bayes"], predicted, names = mixture_encodings(
+            ws, train_uids, labels, classes, fold, cfg.te_inner_folds, predict_uids, pseudo
+        )
+        for part, block in zip(predict_parts, predicted):
+            part.append(block)
+        columns += names
+        items = [*items, "naive_bayes"]
 
     def frame(blocks, uids):
         values = np.hstack(blocks).astype(np.float32) if blocks else np.empty((len(uids), 0), np.float32)

@@ -22,6 +22,8 @@ from socdem.synthetic.author_tastes import generate
 
 
 def workspace(data, root, contest="rutube2024", **features):
+    """The per-item encoders alone unless `features` switches the naive-Bayes blocks (test_mixture_encoding) on."""
+    features = {"te_naive_bayes": False, "communities": 0, **features}
     exp = load_experiment("fast", REPO / "experiments")
     exp.contest = contest
     exp.features = dataclasses.replace(exp.features, **features)

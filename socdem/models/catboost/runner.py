@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from socdem.features.build import FEATURE_CODE_VERSION
+from socdem.features.communities import community_columns
 from socdem.features.encoding_cache import cached_encodings
 from socdem.models.catboost.estimator import CatBoostModel
 from socdem.models.catboost.tuned import best_params
@@ -39,6 +40,8 @@ def fold_matrices(ws, train: pd.DataFrame, predict_uids: list, seed: int) -> tup
     cached per fold, so a change of CatBoost's parameters does not encode again.
     """
     base = ws.features
+    if ws.exp.features.target_encoding and ws.exp.features.te_naive_bayes:
+        base = base.drop(columns=community_columns(base))  # their class mixture is among the encodings
     train_uids = train["viewer_uid"].to_numpy()
     X_train, X_preds = base.loc[train_uids], [base.loc[np.asarray(uids)] for uids in predict_uids]
     if ws.exp.features.target_encoding:

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
-from socdem.features.build import label_free_config
+from socdem.features.build import FEATURE_CODE_VERSION, label_free_config
+from socdem.features.communities import community_columns
 from socdem.models.genapon.batches import UserEvents, build_user_events, stored_user_events
 from socdem.models.genapon.fit import GenaponClassifier, resolve_device
 from socdem.schema import frame_from_probas, target_column
@@ -40,7 +41,9 @@ def feature_matrix(frame: pd.DataFrame | None, uids: np.ndarray) -> np.ndarray:
 
 def workspace_events(ws, log: bool = True) -> UserEvents:
     uids = ws.interactions.users
-    users = feature_matrix(ws.features, uids)
+    # the co-watching communities reach the blend through CatBoost's class mixture; in GENAPON's user branch
+    # they lifted the co-watching family's GENAPON but cost the titles family's (and its blend) age F1
+    users = feature_matrix(ws.features.drop(columns=community_columns(ws.features)), uids)
     if log:
         note = f"{users.shape[1]} user feature columns" if users.shape[1] else "no user features (user branch off)"
         ws.log(f"genapon: {len(uids):,} users, {ws.contest.report['events']:,} events; {note}")
@@ -63,7 +66,9 @@ class GenaponRunner:
         params["device"] = resolve_device(params["device"]).type
         params["targets"] = list(params["targets"])
         params["user_features"] = hasattr(type(ws), "features")
-        params["feature_config"] = label_free_config(ws)  # the user features it reads; not CatBoost's encodings
+        # the user features it reads: not CatBoost's encodings, nor the communities
+        params["feature_config"] = {k: v for k, v in label_free_config(ws).items() if k != "communities"}
+        params["feature_code"] = FEATURE_CODE_VERSION
         return params
 
     def events(self, ws) -> UserEvents:

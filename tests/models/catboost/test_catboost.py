@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -17,7 +18,7 @@ from socdem.models.catboost.estimator import (
     CatBoostModel,
     categorical_columns,
 )
-from socdem.models.catboost.runner import CatBoostRunner
+from socdem.models.catboost.runner import CatBoostRunner, fold_matrices
 from socdem.models.catboost.tuned import best_path, study_name
 from socdem.models.registry import get_runner
 from socdem.pipeline.train import cache_key, model_dir, run_model_cv
@@ -219,3 +220,14 @@ def test_tuned_parameters_change_the_params_and_the_cache_key(tiny_contest, home
     assert after["catboost"]["sex"]["depth"] == 3 and after["catboost"]["sex"]["learning_rate"] == 0.1
     assert after["catboost"]["age_class"] == before["catboost"]["age_class"]
     assert cache_key(ws, "catboost", runner) != key_before
+
+
+def test_the_fold_matrices_carry_the_class_mixture_not_the_raw_communities(tiny_contest, home):
+    ws = _workspace(tiny_contest, home, "communities")
+    ws.exp.features = dataclasses.replace(ws.exp.features, communities=3)
+    targets = ws.contest.targets
+    X_train, (X_valid,) = fold_matrices(ws, targets.iloc[::2], [targets["viewer_uid"].to_numpy()[1::2]], seed=0)
+    assert ws.features.filter(regex="^community_").shape[1] == 3
+    for X in (X_train, X_valid):
+        assert X.filter(regex="^community_").shape[1] == 0
+        assert X.filter(regex="^te_community_").shape[1] == 8 and "te_nbayes_female" in X.columns

@@ -78,3 +78,15 @@ def test_feature_matrix_codes_categoricals_and_aligns_users():
     assert matrix.shape == (3, 3)  # n + one column per level
     assert matrix[0].tolist() == [3.0, 1.0, 0.0] and matrix[1].tolist() == [1.0, 1.0, 0.0]
     assert np.isnan(matrix[2, 0])  # a user the features do not know
+
+
+def test_the_communities_stay_out_of_the_user_branch_and_the_cache_key(workspace):
+    """GENAPON does not read the co-watching communities (CatBoost's class mixture does), so turning
+    them on neither widens its user matrix nor retrains it."""
+    exp = dataclasses.replace(workspace.exp, features=dataclasses.replace(workspace.exp.features, communities=3))
+    with_communities = Workspace(workspace.data_dir, exp, root=workspace.root, log=lambda m: None)
+    assert with_communities.features.filter(like="community_").shape[1] == 3
+    runner = get_runner("genapon")
+    assert runner.params(with_communities) == runner.params(workspace)
+    widths = [runner.events(ws).user_features.shape[1] for ws in (workspace, with_communities)]
+    assert widths[0] == widths[1] > 0

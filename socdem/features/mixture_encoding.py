@@ -1,0 +1,151 @@
+"""Naive-Bayes encodings of the joint class, fitted out of fold.
+
+Two label-dependent blocks that model the class the generative way rather than per item:
+- the community mixture: with co-watching communities among the label-free features, each
+  community's class shares (among the training users, each weighted by its posterior) mixed per
+  user by the user's posterior: P(class | videos) where the class acts on them through a community;
+- the channel evidence: per channel (local hour, weekday: counted over events; the device profile and
+  the home region: once a user), the naive-Bayes log-likelihood ratio of the user's values under each
+  class, sum_values n_v log(P(v | class) / P(v)), summed over the channels.
+Together they give the naive-Bayes posterior of the class (`te_nbayes_*`): one column trees need not
+assemble from many weak ones. The classes are the 8 joint ones (sex x age class) when both targets
+are present, the two sexes when only sex is.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from scipy.optimize import minimize
+from scipy.special import logsumexp
+
+from socdem.features.communities import community_columns
+
+COUNTED = {"hour": r"hour_\d\d_share", "weekday": r"weekday_\d_share"}  # shares of the user's events
+ONCE = {"profile": ("top_device", "top_os", "top_client"), "region": ("top_region",)}  # one value a user
+MAX_WEIGHT = 2.0
+
+
+def joint_classes(labels: np.ndarray, classes: list[str]) -> tuple[np.ndarray, list[str]]:
+    """(users x joint classes) one-hot and their names: f0..f3, m0..m3 with both targets, f, m with sex only."""
+    female = labels[:, :1]
+    if len(classes) < 5:
+        return np.hstack([female, 1 - female]), ["f", "m"]
+    joint = np.hstack([female * labels[:, 1:5], (1 - female) * labels[:, 1:5]])
+    return joint, [f"{s}{k}" for s in ("f", "m") for k in range(4)]
+
+
+def marginals(joint: np.ndarray, classes: list[str]) -> np.ndarray:
+    """(users x classes): P(female) and, with both targets, P(age 0..3), from joint probabilities."""
+    if len(classes) < 5:
+        return joint[:, :1]
+    return np.hstack([joint[:, :4].sum(axis=1, keepdims=True), joint[:, :4] + joint[:, 4:]])
+
+
+def channel_counts(features: pd.DataFrame) -> list[sp.csr_matrix]:
+    """Per channel the label-free features hold, (users x values) counts, in the rows of `features`."""
+    blocks = []
+    events = features["events"].to_numpy(np.float64) if "events" in features.columns else None
+    for pattern in COUNTED.values():
+        shares = features.filter(regex=f"^{pattern}$")
+        if events is not None and shares.shape[1] > 0:
+            blocks.append(sp.csr_matrix(shares.to_numpy(np.float64) * events[:, None]))
+    for columns in ONCE.values():
+        if all(c in features.columns for c in columns):
+            codes = features.groupby(list(columns), sort=True, observed=True, dropna=False).ngroup().to_numpy()
+            one_hot = (np.ones(len(codes)), (np.arange(len(codes)), codes))
+            blocks.append(sp.csr_matrix(one_hot, shape=(len(codes), int(codes.max()) + 1)))
+    return blocks
+
+
+def channel_evidence(fit: sp.csr_matrix, fit_classes: np.ndarray, apply: sp.csr_matrix, pseudo: float) -> np.ndarray:
+    """(apply users x joint classes): sum over a channel's values of n_v log(P(v | class) / P(v)), the
+    per-class distributions from the fit users' counts, each smoothed toward P(v) with `pseudo` counts."""
+    per_class = np.asarray((fit.T @ fit_classes).T)  # (classes x values)
+    overall = per_class.sum(axis=0) + 1e-9
+    overall /= overall.sum()
+    smoothed = (per_class + pseudo * overall) / (per_class.sum(axis=1, keepdims=True) + pseudo)
+    return np.asarray(apply @ (np.log(smoothed) - np.log(overall)).T)
+
+
+def community_mixture(posteriors: np.ndarray, fit_classes: np.ndarray, apply_posteriors: np.ndarray, pseudo: float):
+    """(apply users x classes): sum over communities of P(community | history) x the community's class shares
+    among the fit users (each weighted by its posterior, smoothed toward their prior): the class posterior
+    itself where the class acts on the videos only through the community."""
+    prior = fit_classes.mean(axis=0)
+    shares = (posteriors.T @ fit_classes + pseudo * prior) / (posteriors.sum(axis=0)[:, None] + pseudo)
+    return apply_posteriors @ shares
+
+
+def naive_bayes_terms(counts, posteriors, fit_rows, fit_classes, apply_rows, pseudo: float) -> np.ndarray:
+    """(terms x apply users x joint classes), fitted on the `fit_rows` users: the log community mixture (the
+    log prior without communities), then each channel's evidence."""
+    if posteriors is not None:
+        mixture = community_mixture(posteriors[fit_rows], fit_classes, posteriors[apply_rows], pseudo)
+    else:
+        mixture = np.tile(fit_classes.mean(axis=0), (len(apply_rows), 1))
+    terms = [np.log(np.clip(mixture, 1e-9, None))]
+    terms += [channel_evidence(c[fit_rows], fit_classes, c[apply_rows], pseudo) for c in counts]
+    return np.stack(terms)
+
+
+def log_posterior(terms: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    logits = np.tensordot(weights, terms, axes=1)
+    return logits - logsumexp(logits, axis=1, keepdims=True)
+
+
+def fit_weights(terms: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """One non-negative weight a term (at most MAX_WEIGHT), by the multinomial log-loss of the class.
+
+    Naive Bayes counts every channel as independent evidence; where a channel is not (in the co-watching
+    family the hour follows the community the videos already tell) or is noise, its weight falls toward 0.
+    A handful of weights fitted on the training users' cross-fitted terms, so it cannot learn the labels."""
+    observed = (terms * classes[None]).sum(axis=2)  # (terms x users)
+
+    def loss(weights):
+        log_p = log_posterior(terms, weights)
+        p = np.exp(log_p)
+        gradient = -(observed - (terms * p[None]).sum(axis=2)).sum(axis=1)
+        return -(log_p * classes).sum(), gradient
+
+    start = np.ones(len(terms))
+    result = minimize(loss, start, jac=True, method="L-BFGS-B", bounds=[(0.0, MAX_WEIGHT)] * len(terms))
+    return result.x
+
+
+def mixture_encodings(ws, train_uids, labels, classes, fold, n_folds, predict_uids, pseudo):
+    """(train block, [predict blocks], column names), the training users' values cross-fitted on `fold`."""
+    features = ws.features
+    joint, names = joint_classes(labels, classes)
+    communities = community_columns(features) if ws.exp.features.communities > 0 else []
+    posteriors = features[communities].to_numpy(np.float64) if communities else None
+    counts = channel_counts(features)
+    train_rows = features.index.get_indexer(train_uids)
+    train_terms = np.empty((1 + len(counts), len(train_uids), len(names)))
+    for k in range(n_folds):
+        held = fold == k
+        train_terms[:, held] = naive_bayes_terms(
+            counts, posteriors, train_rows[~held], joint[~held], train_rows[held], pseudo
+        )
+    weights = fit_weights(train_terms, joint)
+
+    def block(terms):
+        evidence = np.tensordot(weights[1:], terms[1:], axes=1)
+        posterior = marginals(np.exp(log_posterior(terms, weights)), classes)
+        return np.hstack([*([np.exp(terms[0])] if communities else []), evidence, posterior])
+
+    predict_blocks = [
+        block(
+            naive_bayes_terms(
+                counts, posteriors, train_rows, joint, features.index.get_indexer(np.asarray(uids)), pseudo
+            )
+        )
+        for uids in predict_uids
+    ]
+    columns = [
+        *(f"te_community_{c}_mean" for c in names if communities),
+        *(f"te_channels_{c}_evidence" for c in names),
+        *(f"te_nbayes_{c}" for c in classes),
+    ]
+    return block(train_terms), predict_blocks, columns

@@ -1,0 +1,97 @@
+"""Naive-Bayes encodings: the community mixture and the channels' evidence are fitted without the
+user's own label, a channel that repeats what another says is weighted down, shuffled labels carry
+nothing, real labels carry signal."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from test_target_encoding import pipeline_oof_auc, workspace
+
+from socdem.features.mixture_encoding import (
+    channel_evidence,
+    community_mixture,
+    fit_weights,
+    joint_classes,
+    marginals,
+)
+from socdem.features.target_encoding import encode_out_of_fold
+from socdem.synthetic.author_tastes import generate
+
+JOINT = [f"{s}{k}" for s in "fm" for k in range(4)]
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory):
+    root = tmp_path_factory.mktemp("nb")
+    generate(root / "raw", users=6000, seed=11, progress=False)
+    return workspace(root / "raw", root, communities=6, te_naive_bayes=True)
+
+
+def test_columns_follow_the_targets_and_the_posterior_is_a_distribution(ws):
+    targets = ws.contest.targets
+    fitted, (valid,) = encode_out_of_fold(ws, targets.iloc[::2], [targets["viewer_uid"].to_numpy()[1::2]], 0)
+    names = [c for c in fitted.columns if c.startswith(("te_community_", "te_channels_", "te_nbayes_"))]
+    assert names == [
+        *(f"te_community_{c}_mean" for c in JOINT),
+        *(f"te_channels_{c}_evidence" for c in JOINT),
+        *(f"te_nbayes_{c}" for c in ("female", "age0", "age1", "age2", "age3")),
+    ]
+    assert list(valid.columns) == list(fitted.columns)
+    for frame in (fitted, valid):
+        np.testing.assert_allclose(frame.filter(regex="te_community_").sum(axis=1), 1.0, rtol=1e-4)
+        np.testing.assert_allclose(frame.filter(regex="te_nbayes_age").sum(axis=1), 1.0, rtol=1e-4)
+        assert frame["te_nbayes_female"].between(0, 1).all()
+    sex_only = targets.drop(columns="age_class").iloc[::2]
+    fitted, _ = encode_out_of_fold(ws, sex_only, [targets["viewer_uid"].to_numpy()[1::2]], 0)
+    assert list(fitted.filter(regex="te_(community|channels|nbayes)_").columns) == [
+        "te_community_f_mean", "te_community_m_mean", "te_channels_f_evidence", "te_channels_m_evidence",
+        "te_nbayes_female",
+    ]  # fmt: skip
+
+
+def test_shuffled_labels_carry_nothing_and_real_labels_carry_signal(ws):
+    targets = ws.contest.targets
+    rng = np.random.default_rng(0)
+    shuffled = targets.assign(
+        female=rng.permutation(targets["female"].to_numpy()), age_class=rng.permutation(targets["age_class"].to_numpy())
+    )
+    for prefix in ("te_channels_", "te_nbayes_"):
+        assert abs(pipeline_oof_auc(ws, shuffled, prefix) - 0.5) < 0.03, prefix
+    assert pipeline_oof_auc(ws, targets, "te_nbayes_") > 0.6
+
+
+def test_the_mixture_and_the_evidence_by_hand():
+    """Fitted on the given users only: a community's smoothed class shares; a value's log-ratio per event."""
+    posteriors = np.eye(3)[[0, 0, 1, 1, 2, 2]]
+    classes = joint_classes(np.array([[1.0], [0.0], [1.0], [1.0], [0.0], [0.0]]), ["female"])[0]
+    mixture = community_mixture(posteriors, classes, np.eye(3)[[0]], 2.0)
+    prior = classes.mean(axis=0)
+    np.testing.assert_allclose(mixture[0], (classes[:2].sum(axis=0) + 2.0 * prior) / (2 + 2.0))
+    counts = sp.csr_matrix(np.array([[3, 0], [0, 3], [2, 1], [3, 0], [0, 2], [1, 1]], dtype=float))
+    apply = sp.csr_matrix(np.array([[2.0, 0.0]]))
+    evidence = channel_evidence(counts, classes, apply, 1.0)
+    per_class = np.array([[8.0, 1.0], [1.0, 6.0]])  # value counts of the women (rows 0, 2, 3) and the men
+    overall = per_class.sum(axis=0) / per_class.sum()
+    smoothed = (per_class + overall) / (per_class.sum(axis=1, keepdims=True) + 1.0)
+    np.testing.assert_allclose(evidence[0], 2 * (np.log(smoothed[:, 0]) - np.log(overall[0])))
+    assert evidence[0, 0] > 0 > evidence[0, 1]  # value 0 is mostly women's
+    np.testing.assert_allclose(marginals(np.array([[0.1, 0.2, 0.3, 0.1, 0.1, 0.1, 0.05, 0.05]]), ["female"] * 5),
+                               [[0.7, 0.2, 0.3, 0.35, 0.15]])  # fmt: skip
+
+
+def test_a_channel_that_repeats_another_is_weighted_down():
+    """Term 1 is the class's own evidence; term 2 repeats it exactly (naive Bayes would count it twice);
+    term 3 is noise: the weights keep one copy's worth on the first two together and drop the noise."""
+    rng = np.random.default_rng(0)
+    n = 4000
+    cls = rng.integers(0, 2, n)
+    x = rng.normal(np.where(cls == 1, 0.8, -0.8), 1.0)
+    signal = -((x[:, None] - np.array([-0.8, 0.8])[None, :]) ** 2) / 2  # the exact log-likelihood of each class
+    prior = np.log(np.full((n, 2), 0.5))
+    terms = np.stack([prior, signal, signal, rng.normal(0, 1.0, (n, 2))])
+    weights = fit_weights(terms, np.eye(2)[cls])
+    assert weights[1] + weights[2] == pytest.approx(1.0, abs=0.15) and weights[3] < 0.1
+    assert pd.Series(weights).between(0, 2).all()
