@@ -22,7 +22,9 @@ from socdem.features.embeddings import tfidf_svd
 
 PREFIX = "community"
 MAX_ITERATIONS = 200
-TOLERANCE = 1e-4  # nats a user: EM stops when an iteration gains less log-likelihood than this
+# nats a user: EM stops when an iteration gains less log-likelihood than this. On the author_tastes family
+# 1e-4 took 43 iterations and 1e-3 19, for the same encoded ROC-AUC (0.6623); the co-watching family stops at 8-9
+TOLERANCE = 1e-3
 SMOOTHING = 0.1  # pseudo-count per (community, video): a video seen once does not define a community
 FIT_USERS = 200_000  # EM runs on at most this many users with events; then every user is assigned
 CHUNK_USERS = 250_000  # users assigned at a time: bounded (chunk x k) dense arrays
