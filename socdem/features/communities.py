@@ -48,7 +48,7 @@ def kmeans_start(counts: sp.csr_matrix, k: int, seed: int) -> np.ndarray:
     fit_rows = has
     if len(has) > INIT_SAMPLE:
         fit_rows = np.sort(np.random.default_rng(seed).choice(has, INIT_SAMPLE, replace=False))
-    kmeans = KMeans(n_clusters=k, n_init=2, random_state=seed).fit(vectors[fit_rows])
+    kmeans = KMeans(n_clusters=k, n_init=1, random_state=seed).fit(vectors[fit_rows])
     cluster = kmeans.predict(vectors[has])
     start[has] = (1 - INIT_WEIGHT) / k
     start[has, cluster] += INIT_WEIGHT
