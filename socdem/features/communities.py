@@ -4,7 +4,9 @@ Each community is a distribution over videos; a user's whole history is taken to
 them, and the features are the user's posterior over the communities. Where a class acts through
 which videos users watch together (a niche of rarely watched videos), the posterior says which niche
 a short history belongs to better than an SVD of the same counts does. Label-free, so it is fitted on
-every user with events (test users included); a user without events gets the communities' shares.
+the users with events, test users included (a sample of them in a large contest, see
+community_posteriors); a user without events gets the communities' shares. Read by CatBoost's class
+mixture (mixture_encoding.py), not by the models directly.
 Vectorised sparse algebra, no per-user loop; seeded, so the same counts give the same columns.
 """
 
