@@ -21,7 +21,7 @@ from socdem.features.user_features import UserAggregates, aggregate_families, us
 from socdem.features.video_counts import video_count_features
 from socdem.io import hash_object, read_parquet_or_none, write_json_atomic, write_parquet_atomic
 
-FEATURE_CODE_VERSION = 4  # bump it when a feature's definition changes
+FEATURE_CODE_VERSION = 5  # bump it when a feature's definition changes
 
 FEATURES_FILE = "user_features.parquet"
 LABEL_DEPENDENT = (
