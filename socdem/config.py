@@ -55,6 +55,10 @@ class FeatureConfig:
     # naive-Bayes encodings of the joint class (features/mixture_encoding.py): the channels' evidence (hour,
     # weekday, device profile, region), the community mixture when communities > 0, and their posterior
     te_naive_bayes: bool = True
+    # with te_naive_bayes, a mixture of this many topics over the videos' title words, author and category,
+    # fitted with the viewers' classes (features/video_topics.py): a rare video's class shares come from the
+    # videos it resembles; 0: none
+    video_topics: int = 100
 
 
 @dataclass

@@ -31,6 +31,7 @@ LABEL_DEPENDENT = (
     "te_hierarchical",
     "te_title_words",
     "te_naive_bayes",
+    "video_topics",
 )  # not part of the label-free key
 AGGREGATE_FAMILIES = ("activity", "watchtime", "time", "device", "category")
 

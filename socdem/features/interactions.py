@@ -64,15 +64,36 @@ class Interactions:
         """(child, parent, count): events per pair of values, over every event with both."""
         return self.events[[child, parent]].dropna().value_counts().reset_index()
 
+    def derived(self, key, build):
+        """build(self), computed once per key: a label-free view of these matrices kept for the run."""
+        if key not in self._cache:
+            self._cache[key] = build(self)
+        return self._cache[key]
+
+    def video_title_stems(self) -> tuple[sp.csr_matrix, np.ndarray]:
+        """((videos x stems) 0/1 in the columns of matrix("rutube_video_id"): the Snowball stems of each
+        video's title (an empty row for a video outside the catalogue), the stem of each column), computed once."""
+        if "_video_stems" not in self._cache:
+            _, video_ids = self.matrix("rutube_video_id")
+            if self.videos is None:
+                self._cache["_video_stems"] = (
+                    sp.csr_matrix((len(video_ids), 0), dtype=np.float32),
+                    np.array([], dtype=object),
+                )
+            else:
+                per_video, stem_values = video_stems(self.videos["title"])
+                row = pd.Index(self.videos["rutube_video_id"]).get_indexer(video_ids)  # -1: not in the catalogue
+                known = np.flatnonzero(row >= 0)
+                pick = sp.csr_matrix(
+                    (np.ones(len(known)), (known, row[known])), shape=(len(video_ids), per_video.shape[0])
+                )
+                self._cache["_video_stems"] = (sp.csr_matrix(pick @ per_video, dtype=np.float32), stem_values)
+        return self._cache["_video_stems"]
+
     def _title_words(self) -> tuple[sp.csr_matrix, np.ndarray]:
-        watched, video_ids = self.matrix("rutube_video_id")
-        if self.videos is None:
-            return sp.csr_matrix((len(self.users), 0), dtype=np.float32), np.array([], dtype=object)
-        per_video, stem_values = video_stems(self.videos["title"])
-        row = pd.Index(self.videos["rutube_video_id"]).get_indexer(video_ids)  # -1: not in the catalogue
-        known = np.flatnonzero(row >= 0)
-        counts = sp.csr_matrix(watched[:, known] @ per_video[row[known]], dtype=np.float32)
-        return counts, stem_values
+        watched, _ = self.matrix("rutube_video_id")
+        stems, stem_values = self.video_title_stems()
+        return sp.csr_matrix(watched @ stems, dtype=np.float32), stem_values
 
     def _user_positions(self) -> tuple[np.ndarray, np.ndarray]:
         """(row of each event's user, whether that user is a known one), computed once."""

@@ -1,9 +1,11 @@
 """Naive-Bayes encodings of the joint class, fitted out of fold.
 
-Two label-dependent blocks that model the class the generative way rather than per item:
+Label-dependent blocks that model the class the generative way rather than per item:
 - the community mixture: with co-watching communities among the label-free features, each
   community's class shares (among the training users, each weighted by its posterior) mixed per
   user by the user's posterior: P(class | videos) where the class acts on them through a community;
+- the video topics' evidence (video_topics.py): sum_events log(P(class | video) / P(class)), a rare
+  video's class shares taken from the topic its title, author and category place it in;
 - the channel evidence: per channel (local hour, weekday: counted over events; the device profile and
   the home region: once a user), the naive-Bayes log-likelihood ratio of the user's values under each
   class, sum_values n_v log(P(v | class) / P(v)), summed over the channels.
@@ -14,6 +16,8 @@ are present, the two sexes when only sex is.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -21,6 +25,7 @@ from scipy.optimize import minimize
 from scipy.special import logsumexp
 
 from socdem.features.communities import community_columns
+from socdem.features.video_topics import VideoTopics, video_topics
 
 COUNTED = {"hour": r"hour_\d\d_share", "weekday": r"weekday_\d_share"}  # shares of the user's events
 ONCE = {"profile": ("top_device", "top_os", "top_client"), "region": ("top_region",)}  # one value a user
@@ -78,16 +83,37 @@ def community_mixture(posteriors: np.ndarray, fit_classes: np.ndarray, apply_pos
     return apply_posteriors @ shares
 
 
-def naive_bayes_terms(counts, posteriors, fit_rows, fit_classes, apply_rows, pseudo: float) -> np.ndarray:
-    """(terms x apply users x joint classes), fitted on the `fit_rows` users: the log community mixture (the
-    log prior without communities), then each channel's evidence."""
-    if posteriors is not None:
-        mixture = community_mixture(posteriors[fit_rows], fit_classes, posteriors[apply_rows], pseudo)
-    else:
-        mixture = np.tile(fit_classes.mean(axis=0), (len(apply_rows), 1))
-    terms = [np.log(np.clip(mixture, 1e-9, None))]
-    terms += [channel_evidence(c[fit_rows], fit_classes, c[apply_rows], pseudo) for c in counts]
-    return np.stack(terms)
+@dataclass
+class Evidence:
+    """What the naive-Bayes terms read, label-free and built once per encoding."""
+
+    counts: list  # per channel, (users x values) counts (channel_counts)
+    posteriors: np.ndarray | None  # (users x communities), or None without communities
+    topics: VideoTopics | None  # the video topics, or None when off
+
+    @property
+    def n_terms(self) -> int:
+        return 1 + (self.topics is not None) + len(self.counts)
+
+
+def naive_bayes_terms(sources: Evidence, fit_rows, fit_classes, apply_sets: list, pseudo: float) -> list[np.ndarray]:
+    """Per apply set (row positions), (terms x users x joint classes) fitted on the `fit_rows` users: the log
+    community mixture (the log prior without communities), the video topics' evidence where on, then each
+    channel's evidence."""
+    per_set = [[] for _ in apply_sets]
+    for terms, rows in zip(per_set, apply_sets):
+        if sources.posteriors is not None:
+            mixture = community_mixture(sources.posteriors[fit_rows], fit_classes, sources.posteriors[rows], pseudo)
+        else:
+            mixture = np.tile(fit_classes.mean(axis=0), (len(rows), 1))
+        terms.append(np.log(np.clip(mixture, 1e-9, None)))
+    if sources.topics is not None:
+        for terms, evidence in zip(per_set, sources.topics.evidence(fit_rows, fit_classes, apply_sets)):
+            terms.append(evidence)
+    for counts in sources.counts:
+        for terms, rows in zip(per_set, apply_sets):
+            terms.append(channel_evidence(counts[fit_rows], fit_classes, counts[rows], pseudo))
+    return [np.stack(terms) for terms in per_set]
 
 
 def log_posterior(terms: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -116,35 +142,40 @@ def fit_weights(terms: np.ndarray, classes: np.ndarray) -> np.ndarray:
 
 def mixture_encodings(ws, train_uids, labels, classes, fold, n_folds, predict_uids, pseudo):
     """(train block, [predict blocks], column names), the training users' values cross-fitted on `fold`."""
-    features = ws.features
+    cfg, features = ws.exp.features, ws.features
     joint, names = joint_classes(labels, classes)
-    communities = community_columns(features) if ws.exp.features.communities > 0 else []
-    posteriors = features[communities].to_numpy(np.float64) if communities else None
-    counts = channel_counts(features)
+    communities = community_columns(features) if cfg.communities > 0 else []
+    topics = video_topics(ws.interactions, cfg.video_topics, ws.exp.seed) if cfg.video_topics > 0 else None
+    sources = Evidence(
+        channel_counts(features), features[communities].to_numpy(np.float64) if communities else None, topics
+    )
     train_rows = features.index.get_indexer(train_uids)
-    train_terms = np.empty((1 + len(counts), len(train_uids), len(names)))
+    train_terms = np.empty((sources.n_terms, len(train_uids), len(names)))
     for k in range(n_folds):
         held = fold == k
-        train_terms[:, held] = naive_bayes_terms(
-            counts, posteriors, train_rows[~held], joint[~held], train_rows[held], pseudo
+        (train_terms[:, held],) = naive_bayes_terms(
+            sources, train_rows[~held], joint[~held], [train_rows[held]], pseudo
         )
     weights = fit_weights(train_terms, joint)
+    first_channel = 1 + (topics is not None)
 
     def block(terms):
-        evidence = np.tensordot(weights[1:], terms[1:], axes=1)
+        evidence = np.tensordot(weights[first_channel:], terms[first_channel:], axes=1)
         posterior = marginals(np.exp(log_posterior(terms, weights)), classes)
-        return np.hstack([*([np.exp(terms[0])] if communities else []), evidence, posterior])
-
-    predict_blocks = [
-        block(
-            naive_bayes_terms(
-                counts, posteriors, train_rows, joint, features.index.get_indexer(np.asarray(uids)), pseudo
-            )
+        return np.hstack(
+            [
+                *([np.exp(terms[0])] if communities else []),
+                *([terms[1]] if topics is not None else []),
+                evidence,
+                posterior,
+            ]
         )
-        for uids in predict_uids
-    ]
+
+    predict_rows = [features.index.get_indexer(np.asarray(uids)) for uids in predict_uids]
+    predict_blocks = [block(t) for t in naive_bayes_terms(sources, train_rows, joint, predict_rows, pseudo)]
     columns = [
         *(f"te_community_{c}_mean" for c in names if communities),
+        *(f"te_topics_{c}_evidence" for c in names if topics is not None),
         *(f"te_channels_{c}_evidence" for c in names),
         *(f"te_nbayes_{c}" for c in classes),
     ]

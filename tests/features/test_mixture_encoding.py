@@ -27,15 +27,16 @@ JOINT = [f"{s}{k}" for s in "fm" for k in range(4)]
 def ws(tmp_path_factory):
     root = tmp_path_factory.mktemp("nb")
     generate(root / "raw", users=6000, seed=11, progress=False)
-    return workspace(root / "raw", root, communities=6, te_naive_bayes=True)
+    return workspace(root / "raw", root, communities=6, te_naive_bayes=True, video_topics=12)
 
 
 def test_columns_follow_the_targets_and_the_posterior_is_a_distribution(ws):
     targets = ws.contest.targets
     fitted, (valid,) = encode_out_of_fold(ws, targets.iloc[::2], [targets["viewer_uid"].to_numpy()[1::2]], 0)
-    names = [c for c in fitted.columns if c.startswith(("te_community_", "te_channels_", "te_nbayes_"))]
+    names = [c for c in fitted.columns if c.startswith(("te_community_", "te_topics_", "te_channels_", "te_nbayes_"))]
     assert names == [
         *(f"te_community_{c}_mean" for c in JOINT),
+        *(f"te_topics_{c}_evidence" for c in JOINT),
         *(f"te_channels_{c}_evidence" for c in JOINT),
         *(f"te_nbayes_{c}" for c in ("female", "age0", "age1", "age2", "age3")),
     ]
@@ -46,9 +47,9 @@ def test_columns_follow_the_targets_and_the_posterior_is_a_distribution(ws):
         assert frame["te_nbayes_female"].between(0, 1).all()
     sex_only = targets.drop(columns="age_class").iloc[::2]
     fitted, _ = encode_out_of_fold(ws, sex_only, [targets["viewer_uid"].to_numpy()[1::2]], 0)
-    assert list(fitted.filter(regex="te_(community|channels|nbayes)_").columns) == [
-        "te_community_f_mean", "te_community_m_mean", "te_channels_f_evidence", "te_channels_m_evidence",
-        "te_nbayes_female",
+    assert list(fitted.filter(regex="te_(community|topics|channels|nbayes)_").columns) == [
+        "te_community_f_mean", "te_community_m_mean", "te_topics_f_evidence", "te_topics_m_evidence",
+        "te_channels_f_evidence", "te_channels_m_evidence", "te_nbayes_female",
     ]  # fmt: skip
 
 
@@ -58,9 +59,10 @@ def test_shuffled_labels_carry_nothing_and_real_labels_carry_signal(ws):
     shuffled = targets.assign(
         female=rng.permutation(targets["female"].to_numpy()), age_class=rng.permutation(targets["age_class"].to_numpy())
     )
-    for prefix in ("te_channels_", "te_nbayes_"):
-        assert abs(pipeline_oof_auc(ws, shuffled, prefix) - 0.5) < 0.03, prefix
-    assert pipeline_oof_auc(ws, targets, "te_nbayes_") > 0.6
+    for prefix, auc in pipeline_oof_auc(ws, shuffled, ("te_topics_", "te_channels_", "te_nbayes_")).items():
+        assert abs(auc - 0.5) < 0.03, prefix
+    real = pipeline_oof_auc(ws, targets, ("te_topics_", "te_nbayes_"))
+    assert real["te_topics_"] > 0.6 and real["te_nbayes_"] > 0.6, real
 
 
 def test_the_mixture_and_the_evidence_by_hand():

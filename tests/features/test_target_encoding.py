@@ -23,7 +23,7 @@ from socdem.synthetic.author_tastes import generate
 
 def workspace(data, root, contest="rutube2024", **features):
     """The per-item encoders alone unless `features` switches the naive-Bayes blocks (test_mixture_encoding) on."""
-    features = {"te_naive_bayes": False, "communities": 0, **features}
+    features = {"te_naive_bayes": False, "communities": 0, "video_topics": 0, **features}
     exp = load_experiment("fast", REPO / "experiments")
     exp.contest = contest
     exp.features = dataclasses.replace(exp.features, **features)
@@ -43,20 +43,24 @@ def oof_auc(features: pd.DataFrame, y: np.ndarray) -> float:
     return roc_auc_score(y, cross_val_predict(model, features.to_numpy(), y, cv=folds, method="predict_proba")[:, 1])
 
 
-def pipeline_oof_auc(ws, targets: pd.DataFrame, prefix: str = "te_") -> float:
+def pipeline_oof_auc(ws, targets: pd.DataFrame, prefix="te_"):
     """As a model runner uses the encoders: per outer fold, a logistic regression on the cross-fitted
     features of the training users (those whose name starts with `prefix`), scored on the validation
-    users' features (fitted on all of train)."""
+    users' features (fitted on all of train). Several prefixes (a tuple): {prefix: ROC-AUC} from the same
+    encodings."""
+    prefixes = prefix if isinstance(prefix, tuple) else (prefix,)
     y = targets["female"].to_numpy()
-    proba = np.empty(len(targets))
+    proba = {p: np.empty(len(targets)) for p in prefixes}
     for train_idx, valid_idx in StratifiedKFold(n_splits=5, shuffle=True, random_state=0).split(y, y):
         train = targets.iloc[train_idx]
         fitted, (valid,) = encode_out_of_fold(ws, train, [targets["viewer_uid"].to_numpy()[valid_idx]], seed=3)
-        columns = [c for c in fitted.columns if c.startswith(prefix)]
-        model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500))
-        model.fit(fitted[columns].to_numpy(), y[train_idx])
-        proba[valid_idx] = model.predict_proba(valid[columns].to_numpy())[:, 1]
-    return roc_auc_score(y, proba)
+        for p in prefixes:
+            columns = [c for c in fitted.columns if c.startswith(p)]
+            model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500))
+            model.fit(fitted[columns].to_numpy(), y[train_idx])
+            proba[p][valid_idx] = model.predict_proba(valid[columns].to_numpy())[:, 1]
+    aucs = {p: roc_auc_score(y, proba[p]) for p in prefixes}
+    return aucs if isinstance(prefix, tuple) else aucs[prefix]
 
 
 def test_frames_share_columns_and_follow_the_uids(ws):

@@ -14,7 +14,7 @@ import pandas as pd
 
 from socdem.features.build import FEATURE_CODE_VERSION
 from socdem.features.communities import community_columns
-from socdem.features.encoding_cache import cached_encodings
+from socdem.features.encoding_cache import ENCODING_CODE_VERSION, cached_encodings
 from socdem.models.catboost.estimator import CatBoostModel
 from socdem.models.catboost.tuned import best_params
 from socdem.models.runner import PerTargetRunner
@@ -63,6 +63,7 @@ class CatBoostRunner(PerTargetRunner):
             "catboost": {target: catboost_params(ws, target) for target in ws.exp.targets},
             "features": dataclasses.asdict(ws.exp.features),
             "feature_code": FEATURE_CODE_VERSION,
+            "encoding_code": ENCODING_CODE_VERSION,
         }
 
     def matrices(self, ws, train, predict_uids, seed):

@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 from socdem.features.build import FEATURE_CODE_VERSION
+from socdem.features.encoding_cache import ENCODING_CODE_VERSION
 from socdem.io import hash_object
 
 SEARCH_SPACE_VERSION = 1
@@ -31,6 +32,7 @@ def study_key(ws) -> str:
             "data": ws.data_fp,
             "features": dataclasses.asdict(exp.features),
             "feature_code": FEATURE_CODE_VERSION,
+            "encoding_code": ENCODING_CODE_VERSION,
             "seed": exp.seed,
             "n_folds": ws.n_folds,
             "tune_folds": tune_folds(ws),
