@@ -25,6 +25,7 @@ from scipy.optimize import minimize
 from scipy.special import logsumexp
 
 from socdem.features.communities import community_columns
+from socdem.features.shares import smoothed_shares
 from socdem.features.video_topics import VideoTopics, video_topics
 
 COUNTED = {"hour": r"hour_\d\d_share", "weekday": r"weekday_\d_share"}  # shares of the user's events
@@ -70,7 +71,7 @@ def channel_evidence(fit: sp.csr_matrix, fit_classes: np.ndarray, apply: sp.csr_
     per_class = np.asarray((fit.T @ fit_classes).T)  # (classes x values)
     overall = per_class.sum(axis=0) + 1e-9
     overall /= overall.sum()
-    smoothed = (per_class + pseudo * overall) / (per_class.sum(axis=1, keepdims=True) + pseudo)
+    smoothed = smoothed_shares(per_class, per_class.sum(axis=1), overall, pseudo)
     return np.asarray(apply @ (np.log(smoothed) - np.log(overall)).T)
 
 
@@ -79,7 +80,7 @@ def community_mixture(posteriors: np.ndarray, fit_classes: np.ndarray, apply_pos
     among the fit users (each weighted by its posterior, smoothed toward their prior): the class posterior
     itself where the class acts on the videos only through the community."""
     prior = fit_classes.mean(axis=0)
-    shares = (posteriors.T @ fit_classes + pseudo * prior) / (posteriors.sum(axis=0)[:, None] + pseudo)
+    shares = smoothed_shares(posteriors.T @ fit_classes, posteriors.sum(axis=0), prior, pseudo)
     return apply_posteriors @ shares
 
 

@@ -19,6 +19,7 @@ import scipy.sparse as sp
 from sklearn.model_selection import KFold, StratifiedKFold
 
 from socdem.features.mixture_encoding import mixture_encodings
+from socdem.features.shares import smoothed_shares
 
 ITEMS = {"author_id": "author", "rutube_video_id": "video"}
 NAMES = ITEMS | {"title_word": "title"}  # title words: each stem's shares among the users whose titles had it
@@ -45,12 +46,6 @@ def inner_folds(train: pd.DataFrame, n_folds: int, seed: int) -> np.ndarray:
     for k, (_, part) in enumerate(splits):
         fold[part] = k
     return fold
-
-
-def smoothed_shares(class_counts: np.ndarray, viewers: np.ndarray, prior: np.ndarray, pseudo: float) -> np.ndarray:
-    """(items x classes) shares; an item nobody (else) watched gets exactly its prior: one vector for
-    every item, or (items x classes), one row per item (its parent's shares)."""
-    return (class_counts + pseudo * prior) / (viewers[:, None] + pseudo)
 
 
 def held_out_shares(

@@ -24,23 +24,30 @@ from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.preprocessing import normalize
 
 from socdem.features.communities import kmeans_responsibilities, normalise_rows
+from socdem.features.shares import smoothed_shares
 
 START_DIMS = 64
 SMOOTHING = 0.1  # pseudo-count per (topic, value)
 CLASS_SMOOTHING = 1.0  # pseudo-events per topic, spread as the overall class shares
 START_ITERATIONS = 40  # label-free EM
-FIT_ITERATIONS = 30  # EM with the viewers' classes, from the label-free start
+FIT_ITERATIONS = 30  # EM with the viewers' classes from that start; titles, fold 0: 15 lost 0.0008 ROC-AUC, 60 gained 0
 
 
 @dataclass
 class VideoCatalogue:
-    """The label-free observations of each video (the columns of the user x video matrix), 0/1: title stems
-    and category (words a topic emits) and the author (a document: it posts in a few topics). A video
-    outside the catalogue has empty rows."""
+    """The label-free observations of each video (the columns of the user x video matrix): its title stems
+    and its category (words a topic emits), its author (a document: it posts in a few topics). A video
+    outside the catalogue has no stems and code -1."""
 
-    stems: sp.csr_matrix
-    category: sp.csr_matrix
-    author: sp.csr_matrix
+    stems: sp.csr_matrix  # (videos x stems) 0/1
+    category: np.ndarray  # (videos,) codes, -1: none
+    author: np.ndarray  # (videos,) codes, -1: none
+
+    def __post_init__(self):
+        self.stems = sp.csr_matrix(self.stems, dtype=np.float32)
+        self.stems_by_stem = self.stems.T.tocsr()
+        self.videos_by_category = one_hot(self.category).T.tocsr()
+        self.videos_by_author = one_hot(self.author).T.tocsr()
 
     @property
     def n_videos(self) -> int:
@@ -48,16 +55,18 @@ class VideoCatalogue:
 
 
 def one_hot(codes: np.ndarray) -> sp.csr_matrix:
-    """(len(codes) x values) 0/1; a negative code (none) is an empty row."""
+    """(len(codes) x values) 0/1 float32; a negative code (none) is an empty row."""
     known = np.flatnonzero(codes >= 0)
     shape = (len(codes), int(codes.max(initial=-1)) + 1)
-    return sp.csr_matrix((np.ones(len(known)), (known, codes[known])), shape=shape)
+    return sp.csr_matrix((np.ones(len(known), dtype=np.float32), (known, codes[known])), shape=shape)
 
 
 def video_catalogue(interactions) -> VideoCatalogue:
-    author = one_hot(interactions.parents("rutube_video_id", "author_id"))
-    category = one_hot(interactions.parents("rutube_video_id", "category"))
-    return VideoCatalogue(interactions.video_title_stems()[0], category, author)
+    return VideoCatalogue(
+        interactions.video_title_stems()[0],
+        interactions.parents("rutube_video_id", "category"),
+        interactions.parents("rutube_video_id", "author_id"),
+    )
 
 
 def start_profile(catalogue: VideoCatalogue) -> sp.csr_matrix:
@@ -65,26 +74,30 @@ def start_profile(catalogue: VideoCatalogue) -> sp.csr_matrix:
     titles say: most titles hold only a few words) and its category, each block TF-IDF weighted. Read
     through a plain SVD: the communities' TF-IDF SVD of it (weighted twice) started EM worse, fold 0 of the
     titles family's naive-Bayes posterior 0.8678 / 0.6143 against 0.8705-0.8725 / 0.619-0.622 (3 seeds)."""
-    stems, author, category = catalogue.stems, catalogue.author, catalogue.category
+    stems, author = catalogue.stems, one_hot(catalogue.author)
     author_stems = author @ (author.T @ stems)
     parts = [TfidfTransformer().fit_transform(block) for block in (stems, author_stems) if block.shape[1] > 0]
-    return sp.hstack([*parts, category]).tocsr()
+    return sp.hstack([*parts, one_hot(catalogue.category)]).tocsr()
+
+
+def log_shares(weights: np.ndarray, axis: int) -> np.ndarray:
+    weights = weights + np.float32(SMOOTHING)
+    return np.log(weights) - np.log(weights.sum(axis=axis, keepdims=True))
 
 
 def mixture_log_lik(catalogue: VideoCatalogue, resp: np.ndarray) -> np.ndarray:
-    """M then E step's data term, (videos x k): log P(topic | author) (the overall P(topic) for a video
-    without one) + sum over the word blocks of log P(observed values | topic)."""
-    author = catalogue.author
-    by_author = np.asarray(author.T @ resp) + SMOOTHING  # (authors x k), smoothed per author
-    log_lik = author @ (np.log(by_author) - np.log(by_author.sum(axis=1, keepdims=True)))
-    orphan = np.asarray(author.sum(axis=1)).ravel() == 0
-    log_lik[orphan] = np.log(resp.mean(axis=0) + 1e-12)
-    for block in (catalogue.stems, catalogue.category):
-        if block.shape[1] == 0:
-            continue
-        weights = np.asarray(block.T @ resp).T + SMOOTHING  # (k x values)
-        log_value = np.log(weights) - np.log(weights.sum(axis=1, keepdims=True))
-        log_lik += block @ log_value.T
+    """M then E step's data term, (videos x k) float32: log P(topic | author) (the overall P(topic) for a
+    video without one) + log P(category | topic) + sum over the title's stems of log P(stem | topic).
+    One-hot blocks are looked up by code, not multiplied: ~2x faster an iteration at 92,000 videos."""
+    resp = resp.astype(np.float32, copy=False)
+    overall = np.log(resp.mean(axis=0) + np.float32(1e-12))
+    by_author = log_shares(catalogue.videos_by_author @ resp, axis=1)  # (authors x k)
+    log_lik = np.vstack([by_author, overall])[catalogue.author]  # code -1: the last row
+    if catalogue.videos_by_category.shape[0] > 0:
+        by_category = log_shares(catalogue.videos_by_category @ resp, axis=0)  # (categories x k)
+        log_lik += np.vstack([by_category, np.zeros_like(overall)])[catalogue.category]
+    if catalogue.stems.shape[1] > 0:
+        log_lik += catalogue.stems @ log_shares(catalogue.stems_by_stem @ resp, axis=0)
     return log_lik
 
 
@@ -105,16 +118,21 @@ def label_free_topics(catalogue: VideoCatalogue, k: int, seed: int) -> np.ndarra
 
 def class_profiles(catalogue: VideoCatalogue, start: np.ndarray, class_counts: np.ndarray) -> np.ndarray:
     """(videos x classes) P(class | video) given the fit users' events (class_counts: videos x classes)."""
-    prior = class_counts.sum(axis=0) + 1e-9
+    class_counts = class_counts.astype(np.float32)
+    prior = class_counts.sum(axis=0) + np.float32(1e-9)
     prior /= prior.sum()
+
+    def topic_shares(resp):  # (k x classes) P(class | topic)
+        per_topic = resp.T @ class_counts
+        return smoothed_shares(per_topic, per_topic.sum(axis=1), prior, CLASS_SMOOTHING)
+
     resp = start
     for _ in range(FIT_ITERATIONS):
-        shares = resp.T @ class_counts + CLASS_SMOOTHING * prior  # (k x classes)
-        log_class = np.log(shares) - np.log(shares.sum(axis=1, keepdims=True))
-        resp = mixture_log_lik(catalogue, resp) + class_counts @ log_class.T
+        log_class = np.log(topic_shares(resp))
+        resp = mixture_log_lik(catalogue, resp)
+        resp += class_counts @ log_class.T
         normalise_rows(resp)
-    shares = resp.T @ class_counts + CLASS_SMOOTHING * prior
-    return resp @ (shares / shares.sum(axis=1, keepdims=True))
+    return resp.astype(np.float64) @ topic_shares(resp).astype(np.float64)
 
 
 @dataclass

@@ -16,7 +16,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from socdem.config import load_experiment
-from socdem.features.target_encoding import encode_out_of_fold, inner_folds, smoothed_shares, user_stats
+from socdem.features.shares import smoothed_shares
+from socdem.features.target_encoding import encode_out_of_fold, inner_folds, user_stats
 from socdem.features.workspace import Workspace
 from socdem.synthetic.author_tastes import generate
 

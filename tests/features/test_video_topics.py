@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from socdem.features.video_topics import VideoCatalogue, VideoTopics, class_profiles, label_free_topics, one_hot
+from socdem.features.video_topics import VideoCatalogue, VideoTopics, class_profiles, label_free_topics
 
 TOPICS, PER_TOPIC, WORDS = 6, 100, 10
 
@@ -24,7 +24,7 @@ def planted(seed=0) -> tuple[VideoCatalogue, np.ndarray]:
     stems = sp.csr_matrix((np.ones(words.size), (np.repeat(np.arange(n), 3), words.ravel())))
     stems.data[:] = 1.0  # a word twice in a title counts once
     author = topic * 10 + rng.integers(0, 10, n)
-    return VideoCatalogue(stems.tocsr(), one_hot(topic // 3), one_hot(author)), topic
+    return VideoCatalogue(stems.tocsr(), topic // 3, author), topic
 
 
 def purity(resp: np.ndarray, truth: np.ndarray) -> float:
@@ -35,7 +35,7 @@ def test_planted_topics_are_found_from_the_catalogue_alone():
     catalogue, topic = planted()
     resp = label_free_topics(catalogue, TOPICS, seed=0)
     assert resp.shape == (TOPICS * PER_TOPIC, TOPICS)
-    np.testing.assert_allclose(resp.sum(axis=1), 1.0, rtol=1e-9)
+    np.testing.assert_allclose(resp.sum(axis=1), 1.0, rtol=1e-5)
     assert purity(resp, topic) > 0.95
     np.testing.assert_array_equal(label_free_topics(catalogue, TOPICS, seed=0), resp)
 
@@ -49,12 +49,12 @@ def test_an_unwatched_video_takes_its_topics_class_shares():
     class_counts = np.column_stack([female_share, 1 - female_share]) * 10 * watched[:, None]
     start = label_free_topics(catalogue, TOPICS, seed=0)
     profile = class_profiles(catalogue, start, class_counts)
-    np.testing.assert_allclose(profile.sum(axis=1), 1.0, rtol=1e-9)
+    np.testing.assert_allclose(profile.sum(axis=1), 1.0, rtol=1e-5)
     unseen = ~watched
     assert (np.abs(profile[unseen, 0] - female_share[unseen]) < 0.05).all()
 
     # with neither titles nor authors, the category alone still tells them apart
-    bare = VideoCatalogue(sp.csr_matrix((len(topic), 0)), catalogue.category, sp.csr_matrix((len(topic), 0)))
+    bare = VideoCatalogue(sp.csr_matrix((len(topic), 0)), catalogue.category, np.full(len(topic), -1))
     bare_profile = class_profiles(bare, label_free_topics(bare, TOPICS, seed=0), class_counts)
     assert (np.abs(bare_profile[unseen, 0] - female_share[unseen]) < 0.05).all()
 

@@ -1,6 +1,7 @@
 import numpy as np
 
-from socdem.features.target_encoding import item_evidence, smoothed_shares
+from socdem.features.shares import smoothed_shares
+from socdem.features.target_encoding import item_evidence
 from socdem.models.genapon.evidence import evidence_tables, label_columns
 
 
