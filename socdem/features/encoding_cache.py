@@ -21,7 +21,7 @@ from socdem.features.build import LABEL_DEPENDENT, features_dir
 from socdem.features.target_encoding import encode_out_of_fold
 from socdem.io import hash_object, read_parquet_or_none, write_parquet_atomic
 
-ENCODING_CODE_VERSION = 5  # bump it when an encoding's definition changes
+ENCODING_CODE_VERSION = 6  # bump it when an encoding's definition changes
 
 
 def _digest(values) -> str:
