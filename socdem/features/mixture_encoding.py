@@ -85,7 +85,7 @@ def community_mixture(posteriors: np.ndarray, fit_classes: np.ndarray, apply_pos
 
 
 @dataclass
-class Evidence:
+class Sources:
     """What the naive-Bayes terms read, label-free and built once per encoding."""
 
     counts: list  # per channel, (users x values) counts (channel_counts)
@@ -97,7 +97,7 @@ class Evidence:
         return 1 + (self.topics is not None) + len(self.counts)
 
 
-def naive_bayes_terms(sources: Evidence, fit_rows, fit_classes, apply_sets: list, pseudo: float) -> list[np.ndarray]:
+def naive_bayes_terms(sources: Sources, fit_rows, fit_classes, apply_sets: list, pseudo: float) -> list[np.ndarray]:
     """Per apply set (row positions), (terms x users x joint classes) fitted on the `fit_rows` users: the log
     community mixture (the log prior without communities), the video topics' evidence where on, then each
     channel's evidence."""
@@ -147,7 +147,7 @@ def mixture_encodings(ws, train_uids, labels, classes, fold, n_folds, predict_ui
     joint, names = joint_classes(labels, classes)
     communities = community_columns(features) if cfg.communities > 0 else []
     topics = video_topics(ws.interactions, cfg.video_topics, ws.exp.seed) if cfg.video_topics > 0 else None
-    sources = Evidence(
+    sources = Sources(
         channel_counts(features), features[communities].to_numpy(np.float64) if communities else None, topics
     )
     train_rows = features.index.get_indexer(train_uids)
