@@ -65,23 +65,22 @@ def channel_counts(features: pd.DataFrame) -> list[sp.csr_matrix]:
     return blocks
 
 
-def channel_evidence(fit: sp.csr_matrix, fit_classes: np.ndarray, apply: sp.csr_matrix, pseudo: float) -> np.ndarray:
-    """(apply users x joint classes): sum over a channel's values of n_v log(P(v | class) / P(v)), the
-    per-class distributions from the fit users' counts, each smoothed toward P(v) with `pseudo` counts."""
+def channel_log_ratios(fit: sp.csr_matrix, fit_classes: np.ndarray, pseudo: float) -> np.ndarray:
+    """(joint classes x values) log(P(v | class) / P(v)) of a channel: the per-class distributions from the
+    fit users' counts, each smoothed toward P(v) with `pseudo` counts. A user's evidence is counts @ this.T."""
     per_class = np.asarray((fit.T @ fit_classes).T)  # (classes x values)
     overall = per_class.sum(axis=0) + 1e-9
     overall /= overall.sum()
     smoothed = smoothed_shares(per_class, per_class.sum(axis=1), overall, pseudo)
-    return np.asarray(apply @ (np.log(smoothed) - np.log(overall)).T)
+    return np.log(smoothed) - np.log(overall)
 
 
-def community_mixture(posteriors: np.ndarray, fit_classes: np.ndarray, apply_posteriors: np.ndarray, pseudo: float):
-    """(apply users x classes): sum over communities of P(community | history) x the community's class shares
-    among the fit users (each weighted by its posterior, smoothed toward their prior): the class posterior
+def community_shares(posteriors: np.ndarray, fit_classes: np.ndarray, pseudo: float) -> np.ndarray:
+    """(communities x classes): each community's class shares among the fit users (each weighted by its
+    posterior, smoothed toward their prior). A user's mixture is posteriors @ this: the class posterior
     itself where the class acts on the videos only through the community."""
     prior = fit_classes.mean(axis=0)
-    shares = smoothed_shares(posteriors.T @ fit_classes, posteriors.sum(axis=0), prior, pseudo)
-    return apply_posteriors @ shares
+    return smoothed_shares(posteriors.T @ fit_classes, posteriors.sum(axis=0), prior, pseudo)
 
 
 @dataclass
@@ -101,19 +100,21 @@ def naive_bayes_terms(sources: Sources, fit_rows, fit_classes, apply_sets: list,
     """Per apply set (row positions), (terms x users x joint classes) fitted on the `fit_rows` users: the log
     community mixture (the log prior without communities), the video topics' evidence where on, then each
     channel's evidence."""
-    per_set = [[] for _ in apply_sets]
-    for terms, rows in zip(per_set, apply_sets):
-        if sources.posteriors is not None:
-            mixture = community_mixture(sources.posteriors[fit_rows], fit_classes, sources.posteriors[rows], pseudo)
-        else:
-            mixture = np.tile(fit_classes.mean(axis=0), (len(rows), 1))
+    per_set = [[] for _ in apply_sets]  # each fit below is made once and applied to every set
+    if sources.posteriors is not None:
+        shares = community_shares(sources.posteriors[fit_rows], fit_classes, pseudo)
+        mixtures = [sources.posteriors[rows] @ shares for rows in apply_sets]
+    else:
+        mixtures = [np.tile(fit_classes.mean(axis=0), (len(rows), 1)) for rows in apply_sets]
+    for terms, mixture in zip(per_set, mixtures):
         terms.append(np.log(np.clip(mixture, 1e-9, None)))
     if sources.topics is not None:
         for terms, evidence in zip(per_set, sources.topics.evidence(fit_rows, fit_classes, apply_sets)):
             terms.append(evidence)
     for counts in sources.counts:
+        log_ratios = channel_log_ratios(counts[fit_rows], fit_classes, pseudo)
         for terms, rows in zip(per_set, apply_sets):
-            terms.append(channel_evidence(counts[fit_rows], fit_classes, counts[rows], pseudo))
+            terms.append(np.asarray(counts[rows] @ log_ratios.T))
     return [np.stack(terms) for terms in per_set]
 
 

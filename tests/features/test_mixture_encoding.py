@@ -11,8 +11,8 @@ import scipy.sparse as sp
 from test_target_encoding import pipeline_oof_auc, workspace
 
 from socdem.features.mixture_encoding import (
-    channel_evidence,
-    community_mixture,
+    channel_log_ratios,
+    community_shares,
     fit_weights,
     joint_classes,
     marginals,
@@ -69,12 +69,12 @@ def test_the_mixture_and_the_evidence_by_hand():
     """Fitted on the given users only: a community's smoothed class shares; a value's log-ratio per event."""
     posteriors = np.eye(3)[[0, 0, 1, 1, 2, 2]]
     classes = joint_classes(np.array([[1.0], [0.0], [1.0], [1.0], [0.0], [0.0]]), ["female"])[0]
-    mixture = community_mixture(posteriors, classes, np.eye(3)[[0]], 2.0)
+    mixture = np.eye(3)[[0]] @ community_shares(posteriors, classes, 2.0)
     prior = classes.mean(axis=0)
     np.testing.assert_allclose(mixture[0], (classes[:2].sum(axis=0) + 2.0 * prior) / (2 + 2.0))
     counts = sp.csr_matrix(np.array([[3, 0], [0, 3], [2, 1], [3, 0], [0, 2], [1, 1]], dtype=float))
     apply = sp.csr_matrix(np.array([[2.0, 0.0]]))
-    evidence = channel_evidence(counts, classes, apply, 1.0)
+    evidence = np.asarray(apply @ channel_log_ratios(counts, classes, 1.0).T)
     per_class = np.array([[8.0, 1.0], [1.0, 6.0]])  # value counts of the women (rows 0, 2, 3) and the men
     overall = per_class.sum(axis=0) / per_class.sum()
     smoothed = (per_class + overall) / (per_class.sum(axis=1, keepdims=True) + 1.0)
