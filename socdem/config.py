@@ -9,6 +9,7 @@ default: the estimators take theirs from here.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -39,25 +40,36 @@ class FeatureConfig:
     svd_video_dims: int = 32
     svd_title_dims: int = 16  # title-word (Snowball stem) embeddings of the videos watched
     # co-watching communities: a user's posterior over this many communities of a mixture of multinomials over
-    # videos (features/communities.py), read by CatBoost's class mixture (te_naive_bayes); 0: none
+    # videos (features/communities.py), read by CatBoost's class mixture (naive_bayes); 0: none
     communities: int = 80
     video_counts: bool = True  # JMLC's upstream per-video demographic counts, when the data has them
     video_counts_min_views: int = 40  # the seed's trust threshold: shares of videos with fewer viewers are dropped
-    # label-dependent encoders (fitted out of fold)
+    # the label-dependent encoders, fitted out of fold, join CatBoost's columns: [target_encoding] and, with
+    # naive_bayes, [naive_bayes]
     target_encoding: bool = True
-    te_pseudo_count: float = 35.0  # credibility weight: ~33-40 views before a share is trusted
-    te_inner_folds: int = 5  # cross-fitting inside the training part of a fold
-    te_hierarchical: bool = True  # a video's shares shrink toward its author's, an author's toward its category's
-    # the same encodings of the title words (stems) of the videos watched. Off: on the 50,000-user families it
-    # lifted CatBoost on titles (+0.0018 ROC-AUC, +0.0057 age weighted F1) but the blend only by +0.0006, and
-    # cost cowatch's blend 0.0004, for 25 more CatBoost columns
-    te_title_words: bool = False
-    # naive-Bayes encodings of the joint class (features/mixture_encoding.py): the channels' evidence (hour,
-    # weekday, device profile, region), the community mixture when communities > 0, and their posterior
-    te_naive_bayes: bool = True
-    # with te_naive_bayes, a mixture of this many topics over the videos' title words, author and category,
-    # fitted with the viewers' classes (features/video_topics.py): a rare video's class shares come from the
-    # videos it resembles; 0: none
+    naive_bayes: bool = True
+
+
+@dataclass
+class TargetEncodingConfig:
+    # per author and video: class shares among a fold's training users, summarised per user
+    # (features/target_encoding.py)
+    pseudo_count: float = 35.0  # credibility weight: ~33-40 views before a share is trusted
+    inner_folds: int = 5  # cross-fitting inside the training part of a fold
+    hierarchical: bool = True  # a video's shares shrink toward its author's, an author's toward its category's
+    # the same encodings of the title words (stems) of the videos watched: off, it lifted CatBoost but not the blend
+    title_words: bool = False
+
+
+@dataclass
+class NaiveBayesConfig:
+    # naive-Bayes encodings of the joint class (features/naive_bayes.py): the channels' evidence (hour, weekday,
+    # device profile, region), the community mixture when features.communities > 0, and their posterior
+    pseudo_count: float = 35.0  # smoothing of every term's class shares, as target_encoding.pseudo_count
+    inner_folds: int = 5  # cross-fitting of the terms whose weights are fitted on the training users
+    # a mixture of this many topics over the videos' title words, author and category, fitted with the
+    # viewers' classes (features/video_topics.py): a rare video's class shares come from the videos it
+    # resembles; 0: none
     video_topics: int = 100
 
 
@@ -128,6 +140,7 @@ class LinearConfig:
     inner_folds: int = 0
     inner_rows: int = 60_000  # the inner CV's choices on at most this many training users (a stratified sample)
     max_iter: int = 300
+    stack_rows: int = 5_000  # the block stack is fitted on at most this many inner out-of-fold rows
     solver: str = "sag"  # lbfgs is ~10x slower on the multinomial age model (scipy's L-BFGS-B step dominates)
     # one TF-IDF block each; "title_word": Snowball stems of the titles of the videos watched
     items: list = field(default_factory=lambda: ["author_id", "rutube_video_id", "category", "title_word"])
@@ -187,6 +200,8 @@ class Experiment:
     threads: int = 2  # pinned everywhere (CatBoost, torch, BLAS): results depend on it
     models: list = field(default_factory=lambda: ["top_class", "author_share"])
     features: FeatureConfig = field(default_factory=FeatureConfig)
+    target_encoding: TargetEncodingConfig = field(default_factory=TargetEncodingConfig)
+    naive_bayes: NaiveBayesConfig = field(default_factory=NaiveBayesConfig)
     baselines: BaselineConfig = field(default_factory=BaselineConfig)
     catboost: CatBoostConfig = field(default_factory=CatBoostConfig)
     tune: TuneConfig = field(default_factory=TuneConfig)
@@ -224,6 +239,13 @@ class Experiment:
         return 5 if labelled_users < LARGE_CONTEST_USERS else 3
 
 
+def section_params(section, estimator) -> dict:
+    """The fields of a config section that `estimator` (a class) takes as parameters: how a runner builds its
+    estimator from its section, so the section stays the one source of the defaults."""
+    taken = inspect.signature(estimator.__init__).parameters
+    return {name: value for name, value in dataclasses.asdict(section).items() if name in taken}
+
+
 def _check_type(value, annotation, where: str):
     expected = {"int": int, "float": (int, float), "bool": bool, "str": str, "list": list}[annotation]
     if isinstance(value, bool) and annotation in ("int", "float"):
@@ -234,11 +256,24 @@ def _check_type(value, annotation, where: str):
 
 
 NOT_SETTABLE = ("name", "overrides")  # the experiment's identity, never set from a file or SET
+# keys that moved to a section of their own: an old experiment file or SET= says where they went
+MOVED = {
+    FeatureConfig: {
+        "te_pseudo_count": "target_encoding.pseudo_count and naive_bayes.pseudo_count",
+        "te_inner_folds": "target_encoding.inner_folds and naive_bayes.inner_folds",
+        "te_hierarchical": "target_encoding.hierarchical",
+        "te_title_words": "target_encoding.title_words",
+        "te_naive_bayes": "features.naive_bayes",
+        "video_topics": "naive_bayes.video_topics",
+    }
+}
 
 
 def _apply(obj, overrides: dict, where: str):
     hints = {f.name: f for f in dataclasses.fields(obj) if f.name not in NOT_SETTABLE}
     for key, value in overrides.items():
+        if key in MOVED.get(type(obj), {}):
+            raise ConfigError(f"{where}: '{key}' has moved: set {MOVED[type(obj)][key]} instead")
         if key not in hints:
             raise ConfigError(f"{where}: unknown key '{key}' (known: {', '.join(hints)})")
         current = getattr(obj, key)

@@ -24,15 +24,7 @@ from socdem.io import hash_object, read_parquet_or_none, write_json_atomic, writ
 FEATURE_CODE_VERSION = 5  # bump it when a feature's definition changes
 
 FEATURES_FILE = "user_features.parquet"
-LABEL_DEPENDENT = (
-    "target_encoding",
-    "te_pseudo_count",
-    "te_inner_folds",
-    "te_hierarchical",
-    "te_title_words",
-    "te_naive_bayes",
-    "video_topics",
-)  # not part of the label-free key
+LABEL_DEPENDENT = ("target_encoding", "naive_bayes")  # the encoders' switches: not part of the label-free key
 AGGREGATE_FAMILIES = ("activity", "watchtime", "time", "device", "category")
 
 

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from socdem.features.build import LABEL_DEPENDENT, features_dir
-from socdem.features.target_encoding import encode_out_of_fold
+from socdem.features.build import features_dir
+from socdem.features.fold_encodings import encode_out_of_fold
 from socdem.io import hash_object, read_parquet_or_none, write_parquet_atomic
 
 ENCODING_CODE_VERSION = 6  # bump it when an encoding's definition changes
@@ -29,13 +29,24 @@ def _digest(values) -> str:
     return hashlib.blake2b(hashed.to_numpy().tobytes(), digest_size=8).hexdigest()
 
 
+def encoding_config(exp) -> dict:
+    """The config a model reading the encodings depends on: the features and the encoders' sections."""
+    return {
+        "features": dataclasses.asdict(exp.features),
+        "target_encoding": dataclasses.asdict(exp.target_encoding),
+        "naive_bayes": dataclasses.asdict(exp.naive_bayes),
+    }
+
+
 def encoding_key(ws, train: pd.DataFrame, predict_uids: list, seed: int) -> str:
     labelled = [c for c in ("viewer_uid", "female", "age_class") if c in train.columns]
-    config = dataclasses.asdict(ws.exp.features)
+    exp = ws.exp
     return hash_object(
         {
-            "features": {k: config[k] for k in LABEL_DEPENDENT},
-            "targets": ws.exp.targets,
+            "switches": {"target_encoding": exp.features.target_encoding, "naive_bayes": exp.features.naive_bayes},
+            "target_encoding": dataclasses.asdict(exp.target_encoding),
+            "naive_bayes": dataclasses.asdict(exp.naive_bayes),
+            "targets": exp.targets,
             "train": _digest(train[labelled]),
             "predict": [_digest({"viewer_uid": np.asarray(uids)}) for uids in predict_uids],
             "seed": seed,

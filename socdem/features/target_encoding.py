@@ -1,51 +1,30 @@
-"""Label-dependent encoders, fitted out of fold.
+"""The target encoder: per author and per video, each class's share among a fold's training users
+who watched it (each user counts once per item), smoothed toward its parent's shares or the prior with a
+pseudo-count; per user, the event-weighted mean and standard deviation, the max and min over the items
+watched, and their summed naive-Bayes evidence.
 
-Per author and per video: the female share and the age-class shares among
-the training users who watched it (each user counts once per item), smoothed
-toward the prior with a pseudo-count. Per user: the event-weighted mean and
-standard deviation and the max and min over the items watched. With
-`te_naive_bayes`, the naive-Bayes blocks of mixture_encoding.py too.
-
-Training users get cross-fitted values (inner K folds: a user's own label
-never enters the shares it is described by); predict sets get values fitted
-on all of `train`. Everything is sparse-matrix algebra, no per-user loop.
+An estimator over explicit inputs (out_of_fold.py): fit_transform gives the training users cross-fitted
+values (a user's own label never enters the shares it is described by), transform any other users values
+fitted on all of them. Sparse-matrix algebra, no per-user loop.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from sklearn.model_selection import KFold, StratifiedKFold
 
-from socdem.features.mixture_encoding import mixture_encodings
+from socdem.config import TargetEncodingConfig
+from socdem.features.out_of_fold import OutOfFoldEncoder, encoded_frame, label_columns
 from socdem.features.shares import smoothed_shares
 
+DEFAULTS = TargetEncodingConfig()
 ITEMS = {"author_id": "author", "rutube_video_id": "video"}
+PARENT = {"author_id": "category", "rutube_video_id": "author_id"}  # an item's shares shrink toward its parent's
 NAMES = ITEMS | {"title_word": "title"}  # title words: each stem's shares among the users whose titles had it
 STATS = ("mean", "std", "max", "min", "evidence")
-
-
-def label_matrix(train: pd.DataFrame, targets) -> tuple[np.ndarray, list[str]]:
-    """One column per encoded share: female, then age0..3 when age is a target and present."""
-    columns, names = [train["female"].to_numpy(dtype=np.float64)[:, None]], ["female"]
-    if "age_class" in train.columns and "age_class" in targets:
-        age = train["age_class"].to_numpy(dtype=np.int64)
-        columns.append(np.eye(4)[age])
-        names += [f"age{k}" for k in range(4)]
-    return np.hstack(columns), names
-
-
-def inner_folds(train: pd.DataFrame, n_folds: int, seed: int) -> np.ndarray:
-    strata = train["female"].to_numpy() * 10 + train.get("age_class", pd.Series(0, index=train.index)).to_numpy()
-    fold = np.empty(len(train), dtype=np.int64)
-    if np.bincount(pd.factorize(strata)[0]).min() >= n_folds:
-        splits = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed).split(strata, strata)
-    else:  # a class too rare to stratify (tiny data)
-        splits = KFold(n_splits=n_folds, shuffle=True, random_state=seed).split(strata)
-    for k, (_, part) in enumerate(splits):
-        fold[part] = k
-    return fold
 
 
 def held_out_shares(
@@ -115,77 +94,85 @@ def _column_names(item: str, classes: list[str]) -> list[str]:
     return [f"te_{NAMES[item]}_{c}_{stat}" for stat in STATS for c in classes]
 
 
-def encoded_items(cfg) -> list[str]:
-    """The items encoded: authors and videos, and the title words (stems) where switched on."""
-    return [*ITEMS, *(["title_word"] if cfg.te_title_words else [])]
+@dataclass
+class UserItems:
+    """Some users' rows of the user x item count matrices (label-free), and each item's parent column
+    (a video's author, an author's category): the input of TargetEncoder, sliced by row positions."""
+
+    users: np.ndarray  # viewer_uid of each row
+    counts: dict  # item -> (users x items) counts, CSR
+    parents: dict  # item -> (items,) column of its parent item, -1 for none
+
+    def __len__(self) -> int:
+        return len(self.users)
+
+    def __getitem__(self, rows) -> UserItems:
+        return UserItems(self.users[rows], {item: m[rows] for item, m in self.counts.items()}, self.parents)
 
 
-class ItemLevels:
-    """The watched matrices of the training users at each level, coarse to fine (category, author,
-    video), with each level's parent: with hierarchical smoothing a video's shares shrink toward its
-    author's and an author's toward its category's, so a rarely watched video starts from what its
-    author says, not from the global prior."""
-
-    def __init__(self, inter, train_uids: np.ndarray, labels: np.ndarray, hierarchical: bool, items=tuple(ITEMS)):
-        self.levels = [*(["category"] if hierarchical else []), *items]
-        self.parent = {"author_id": "category", "rutube_video_id": "author_id"} if hierarchical else {}
-        rows = inter.rows(train_uids)
-        self.counts, self.watched, self.totals, self.parents = {}, {}, {}, {}
-        for level in self.levels:
-            counts = inter.matrix(level)[0][rows]
-            watched = counts.copy()
-            watched.data[:] = 1.0  # a user counts once per item
-            self.counts[level], self.watched[level] = counts, watched
-            self.totals[level] = (np.asarray(watched.T @ labels), np.asarray(watched.sum(axis=0)).ravel())
-            if level in self.parent:
-                self.parents[level] = inter.parents(level, self.parent[level])
-
-    def shares(self, labels: np.ndarray, held: np.ndarray, pseudo: float) -> tuple[dict, np.ndarray]:
-        """({level: shares} of the users not `held`, their prior), each level shrunk toward its parent's."""
-        out, prior = {}, labels[~held].mean(axis=0)
-        for level in self.levels:
-            toward = None
-            if level in self.parent:
-                toward = parent_rows(out[self.parent[level]], self.parents[level], prior)
-            out[level], prior = held_out_shares(self.watched[level], labels, held, *self.totals[level], pseudo, toward)
-        return out, prior
+def user_items(interactions, uids, levels, parents: dict) -> UserItems:
+    """UserItems of `uids` at `levels` from the run's interactions; `parents`: {item: parent item}."""
+    rows = interactions.rows(uids)
+    return UserItems(
+        np.asarray(uids),
+        {level: interactions.matrix(level)[0][rows] for level in levels},
+        {item: interactions.parents(item, parent) for item, parent in parents.items()},
+    )
 
 
-def encode_out_of_fold(
-    ws, train: pd.DataFrame, predict_uids: list[np.ndarray], seed: int
-) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
-    """(cross-fitted features of the training users, features of each predict set fitted on all of train)."""
-    cfg, inter = ws.exp.features, ws.interactions
-    labels, classes = label_matrix(train, ws.exp.targets)
-    train_uids = train["viewer_uid"].to_numpy()
-    fold = inner_folds(train, cfg.te_inner_folds, seed)
-    pseudo = float(cfg.te_pseudo_count)
-    items = encoded_items(cfg)
-    levels = ItemLevels(inter, train_uids, labels, cfg.te_hierarchical, items)
-    train_parts = {item: np.empty((len(train_uids), len(STATS) * len(classes))) for item in items}
-    for k in range(cfg.te_inner_folds):
-        held = fold == k
-        shares, prior = levels.shares(labels, held, pseudo)
-        for item in items:
-            train_parts[item][held] = user_stats(levels.counts[item][held], shares[item], prior)
-    shares, prior = levels.shares(labels, np.zeros(len(train_uids), dtype=bool), pseudo)
-    predict_parts = [
-        [user_stats(inter.matrix(item)[0][inter.rows(uids)], shares[item], prior) for item in items]
-        for uids in predict_uids
-    ]
-    columns = [name for item in items for name in _column_names(item, classes)]
-    if cfg.te_naive_bayes:
-        train_parts["naive_bayes"], predicted, names = mixture_encodings(
-            ws, train_uids, labels, classes, fold, cfg.te_inner_folds, predict_uids, pseudo
-        )
-        for part, block in zip(predict_parts, predicted):
-            part.append(block)
-        columns += names
-        items = [*items, "naive_bayes"]
+def _watched(counts: sp.csr_matrix) -> sp.csr_matrix:
+    watched = counts.copy()
+    watched.data[:] = 1.0  # a user counts once per item
+    return watched
 
-    def frame(blocks, uids):
-        values = np.hstack(blocks).astype(np.float32) if blocks else np.empty((len(uids), 0), np.float32)
-        return pd.DataFrame(values, index=pd.Index(np.asarray(uids), name="viewer_uid"), columns=columns)
 
-    train_frame = frame([train_parts[item] for item in items], train_uids)
-    return train_frame, [frame(part, uids) for part, uids in zip(predict_parts, predict_uids)]
+class TargetEncoder(OutOfFoldEncoder):
+    """Per author and video (and title word with `title_words`): each class's share among the training users
+    who watched it, smoothed toward its parent's (`hierarchical`: a video toward its author, an author toward
+    its category, so a rarely watched video starts from what its author says) or the prior; per user the
+    share statistics of STATS over the items watched."""
+
+    def __init__(
+        self,
+        pseudo_count=DEFAULTS.pseudo_count,
+        inner_folds=DEFAULTS.inner_folds,
+        hierarchical=DEFAULTS.hierarchical,
+        title_words=DEFAULTS.title_words,
+        random_state=None,
+    ):
+        self.pseudo_count = pseudo_count
+        self.inner_folds = inner_folds
+        self.hierarchical = hierarchical
+        self.title_words = title_words
+        self.random_state = random_state
+
+    def items(self) -> list[str]:
+        """The items encoded: authors and videos, and the title words (stems) where switched on."""
+        return [*ITEMS, *(["title_word"] if self.title_words else [])]
+
+    def levels(self) -> list[str]:
+        """Every item whose shares are fitted, coarse to fine: the categories too when hierarchical."""
+        return [*(["category"] if self.hierarchical else []), *self.items()]
+
+    def parents(self) -> dict:
+        return dict(PARENT) if self.hierarchical else {}
+
+    def fit(self, X: UserItems, y) -> TargetEncoder:
+        labels, self.classes_ = label_columns(y)
+        self.prior_ = labels.mean(axis=0)
+        self.shares_ = {}
+        parents = self.parents()
+        for level in self.levels():
+            watched = _watched(X.counts[level])
+            toward = self.prior_
+            if level in parents:
+                toward = parent_rows(self.shares_[parents[level]], X.parents[level], self.prior_)
+            viewers = np.asarray(watched.sum(axis=0)).ravel()
+            self.shares_[level] = smoothed_shares(np.asarray(watched.T @ labels), viewers, toward, self.pseudo_count)
+        return self
+
+    def transform(self, X: UserItems) -> pd.DataFrame:
+        items = self.items()
+        blocks = [user_stats(X.counts[item], self.shares_[item], self.prior_) for item in items]
+        columns = [name for item in items for name in _column_names(item, self.classes_)]
+        return encoded_frame(np.hstack(blocks), X.users, columns)

@@ -137,19 +137,16 @@ def class_profiles(catalogue: VideoCatalogue, start: np.ndarray, class_counts: n
 
 @dataclass
 class VideoTopics:
-    """The label-free part, built once a run: the catalogue, its start and the users' video counts."""
+    """The label-free part, built once a run: the catalogue and the label-free topics EM starts from."""
 
     catalogue: VideoCatalogue
     start: np.ndarray  # (videos x k)
-    counts: sp.csr_matrix  # (users x videos) events
 
-    def evidence(self, fit_rows: np.ndarray, fit_classes: np.ndarray, apply_sets: list) -> list[np.ndarray]:
-        """Per apply set (row positions), (users x classes) sum_events log(P(class | video) / P(class)),
-        with the profiles fitted on the `fit_rows` users' events."""
-        class_counts = np.asarray(self.counts[fit_rows].T @ fit_classes)
+    def log_ratio(self, class_counts: np.ndarray) -> np.ndarray:
+        """(videos x classes) log(P(class | video) / P(class)), the profiles fitted on some users' events
+        (class_counts: videos x classes, their events' classes); a user's evidence is counts @ this."""
         prior = class_counts.sum(axis=0) + 1e-9
-        log_ratio = np.log(class_profiles(self.catalogue, self.start, class_counts)) - np.log(prior / prior.sum())
-        return [np.asarray(self.counts[rows] @ log_ratio) for rows in apply_sets]
+        return np.log(class_profiles(self.catalogue, self.start, class_counts)) - np.log(prior / prior.sum())
 
 
 def video_topics(interactions, k: int, seed: int) -> VideoTopics:
@@ -157,7 +154,6 @@ def video_topics(interactions, k: int, seed: int) -> VideoTopics:
 
     def build(inter) -> VideoTopics:
         catalogue = video_catalogue(inter)
-        counts, _ = inter.matrix("rutube_video_id")
-        return VideoTopics(catalogue, label_free_topics(catalogue, k, seed), counts)
+        return VideoTopics(catalogue, label_free_topics(catalogue, k, seed))
 
     return interactions.derived(("video_topics", k, seed), build)

@@ -7,9 +7,13 @@ features. Everything here is label-free; the label-dependent stages
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+
+import pandas as pd
 
 from socdem.config import Experiment
 from socdem.contest import Contest, contest_files, describe_report, detect_layout, load_contest
@@ -22,17 +26,21 @@ from socdem.paths import Paths, home
 
 @dataclass
 class Workspace:
+    """One run's context: the contest folder, the experiment (its layout resolved), where artifacts go and
+    how progress is logged. The experiment given is never changed: `contest = "auto"` is resolved on a copy."""
+
     data_dir: Path
     exp: Experiment
     root: Path = field(default_factory=home)
-    log: callable = print
+    log: Callable[[str], None] = print
     # read the events with DuckDB into a store on disk, never whole in pandas (contest/scan.py);
     # None: for a parquet events table of scan.STREAM_MIN_EVENTS rows or more
     stream: bool | None = None
 
     def __post_init__(self):
+        self.data_dir = Path(self.data_dir)
         if self.exp.contest == "auto":
-            self.exp.contest = detect_layout(self.data_dir)
+            self.exp = dataclasses.replace(self.exp, contest=detect_layout(self.data_dir))
 
     @cached_property
     def paths(self) -> Paths:
@@ -74,6 +82,6 @@ class Workspace:
         return build_interactions(self.contest)
 
     @cached_property
-    def features(self):
+    def features(self) -> pd.DataFrame:
         """Label-free user features (features/build.py), cached by fingerprint."""
         return build_features(self)

@@ -61,7 +61,7 @@ def test_second_build_uses_the_cache_without_loading_events(built):
 
 def test_label_dependent_settings_keep_the_label_free_cache(built):
     ws, _ = built
-    assert features_dir(workspace(ws.data_dir, ws.root, te_pseudo_count=5.0)) == features_dir(ws)
+    assert features_dir(workspace(ws.data_dir, ws.root, naive_bayes=False)) == features_dir(ws)
     assert features_dir(workspace(ws.data_dir, ws.root, top_values=3)) != features_dir(ws)
 
 

@@ -49,9 +49,12 @@ def test_the_key_follows_labels_users_seed_and_config(ws):
     assert encoding_key(ws, train.iloc[1:], predict, 3) != key
     assert encoding_key(ws, train, [predict[0][1:], predict[1]], 3) != key
     assert encoding_key(ws, train, predict, 4) != key
-    ws.exp.features.te_pseudo_count = 10.0
+    ws.exp.target_encoding.pseudo_count = 10.0
     assert encoding_key(ws, train, predict, 3) != key
-    ws.exp.features.te_pseudo_count, ws.exp.catboost.depth = 35.0, 3
+    ws.exp.target_encoding.pseudo_count = 35.0
+    ws.exp.naive_bayes.video_topics = 7
+    assert encoding_key(ws, train, predict, 3) != key
+    ws.exp.naive_bayes.video_topics, ws.exp.catboost.depth = 100, 3
     assert encoding_key(ws, train, predict, 3) == key  # a model's parameters are not part of it
 
 

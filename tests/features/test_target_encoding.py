@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import REPO
+from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
@@ -16,19 +17,28 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from socdem.config import load_experiment
+from socdem.features.fold_encodings import encode_out_of_fold
+from socdem.features.out_of_fold import cross_fit, inner_folds, target_labels
 from socdem.features.shares import smoothed_shares
-from socdem.features.target_encoding import encode_out_of_fold, inner_folds, user_stats
+from socdem.features.target_encoding import TargetEncoder, user_items, user_stats
 from socdem.features.workspace import Workspace
 from socdem.synthetic.author_tastes import generate
 
 
-def workspace(data, root, contest="rutube2024", **features):
-    """The per-item encoders alone unless `features` switches the naive-Bayes blocks (test_mixture_encoding) on."""
-    features = {"te_naive_bayes": False, "communities": 0, "video_topics": 0, **features}
+def workspace(data, root, contest="rutube2024", features=None, naive_bayes=None, **target_encoding):
+    """The target encoder alone unless `features` switches the naive-Bayes blocks (test_naive_bayes) on;
+    `target_encoding`: settings of its [target_encoding] section."""
+    features = {"naive_bayes": False, "communities": 0, **(features or {})}
     exp = load_experiment("fast", REPO / "experiments")
     exp.contest = contest
     exp.features = dataclasses.replace(exp.features, **features)
+    exp.target_encoding = dataclasses.replace(exp.target_encoding, **target_encoding)
+    exp.naive_bayes = dataclasses.replace(exp.naive_bayes, **{"video_topics": 0, **(naive_bayes or {})})
     return Workspace(data, exp, root=root, log=lambda m: None)
+
+
+def encoder_inputs(ws, uids, encoder: TargetEncoder):
+    return user_items(ws.interactions, uids, encoder.levels(), encoder.parents())
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +88,23 @@ def test_frames_share_columns_and_follow_the_uids(ws):
         assert np.isfinite(frame.to_numpy()).all() and shares.min() >= 0 and shares.max() <= 1
     ages = fitted.filter(regex="te_author_age._mean").sum(axis=1)
     np.testing.assert_allclose(ages, 1.0, rtol=1e-5)  # the smoothed age shares stay a distribution
+
+
+def test_the_encoder_is_a_scikit_learn_estimator_whose_fit_transform_is_cross_fitted(ws):
+    targets = ws.contest.targets.iloc[:1500]
+    encoder = TargetEncoder(pseudo_count=10.0, inner_folds=4, random_state=2)
+    assert clone(encoder).get_params() == encoder.get_params()
+    X, y = encoder_inputs(ws, targets["viewer_uid"].to_numpy(), encoder), target_labels(targets, ("sex", "age_class"))
+    rows = encoder.fit_transform(X, y)
+    assert encoder.fit(X, y) is encoder and not hasattr(TargetEncoder(), "shares_")
+    fold = inner_folds(y, 4, 2)
+    pd.testing.assert_frame_equal(rows, cross_fit(TargetEncoder(pseudo_count=10.0), X, y, fold))
+    # in sample (the labels described included) differs from cross-fitted: fit_transform is not fit + transform
+    assert not np.allclose(encoder.transform(X).to_numpy(), rows.to_numpy())
+    # a user's cross-fitted row is the transform of the encoder fitted without its inner fold
+    held = fold == fold[0]
+    alone = TargetEncoder(pseudo_count=10.0).fit(X[np.flatnonzero(~held)], y[~held]).transform(X[np.flatnonzero(held)])
+    pd.testing.assert_frame_equal(rows.loc[alone.index], alone)
 
 
 def test_sex_only_contest_encodes_only_sex(ws):
@@ -146,10 +173,10 @@ def test_a_user_alone_on_an_item_gets_the_prior(tmp_path):
     videos.to_csv(raw / "video_info_v2.csv", index=False)
     targets.to_csv(raw / "train_targets.csv", index=False)
     # flat smoothing (every item toward the prior): the arithmetic below is by hand
-    ws = workspace(raw, tmp_path, te_inner_folds=3, te_pseudo_count=2.0, te_hierarchical=False)
+    ws = workspace(raw, tmp_path, inner_folds=3, pseudo_count=2.0, hierarchical=False)
     train = ws.contest.targets
     fitted, (predicted,) = encode_out_of_fold(ws, train, [np.array([n])], seed=5)
-    fold = inner_folds(train, 3, 5)
+    fold = inner_folds(target_labels(train, ("sex", "age_class")), 3, 5)
     prior = train["female"].to_numpy()[fold != fold[-1]].mean()
     solo = fitted.loc[n]
     for item in ("video", "author"):
@@ -189,11 +216,10 @@ def test_hierarchical_smoothing_backs_a_rare_video_off_to_its_author_and_categor
     events.to_csv(raw / "train_events.csv", index=False)
     videos.to_csv(raw / "video_info_v2.csv", index=False)
     targets.to_csv(raw / "train_targets.csv", index=False)
-    train = workspace(raw, tmp_path, te_inner_folds=2, te_pseudo_count=5.0).contest.targets
+    train = workspace(raw, tmp_path, inner_folds=2, pseudo_count=5.0).contest.targets
     shares = {}
     for hierarchical in (True, False):
-        ws = workspace(raw, tmp_path / str(hierarchical), te_inner_folds=2, te_pseudo_count=5.0,
-                       te_hierarchical=hierarchical)  # fmt: skip
+        ws = workspace(raw, tmp_path / str(hierarchical), inner_folds=2, pseudo_count=5.0, hierarchical=hierarchical)
         _, (predicted,) = encode_out_of_fold(ws, train[train["viewer_uid"] != 1], [np.array([1])], seed=0)
         shares[hierarchical] = predicted.loc[1, "te_video_female_mean"]
     prior = female[1:].mean()
@@ -203,9 +229,9 @@ def test_hierarchical_smoothing_backs_a_rare_video_off_to_its_author_and_categor
 
 
 def test_title_words_are_encoded_out_of_fold_when_switched_on(ws, tmp_path):
-    """te_title_words: each title stem's shares, summarised per user like the authors' and videos'; shuffled
-    labels carry nothing through them, real ones carry signal."""
-    words = workspace(ws.data_dir, tmp_path, te_title_words=True)
+    """target_encoding.title_words: each title stem's shares, summarised per user like the authors' and
+    videos'; shuffled labels carry nothing through them, real ones carry signal."""
+    words = workspace(ws.data_dir, tmp_path, title_words=True)
     targets = words.contest.targets
     fitted, (valid,) = encode_out_of_fold(words, targets.iloc[::2], [targets["viewer_uid"].to_numpy()[1::2]], 0)
     title = fitted.filter(like="te_title_")

@@ -12,6 +12,10 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin
 
+from socdem.config import BaselineConfig
+
+DEFAULTS = BaselineConfig()
+
 
 class TopClass(ClassifierMixin, BaseEstimator):
     def fit(self, X, y):
@@ -27,7 +31,7 @@ class TopClass(ClassifierMixin, BaseEstimator):
 
 
 class AuthorShare(ClassifierMixin, BaseEstimator):
-    def __init__(self, pseudo_count: float = 10.0):
+    def __init__(self, pseudo_count: float = DEFAULTS.pseudo_count):
         self.pseudo_count = pseudo_count
 
     def fit(self, X, y):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from socdem.config import section_params
 from socdem.models.baselines.estimators import AuthorShare, TopClass
 from socdem.models.runner import PerTargetRunner
 
@@ -20,4 +21,4 @@ class TopClassRunner(AuthorCountsRunner):
 
 class AuthorShareRunner(AuthorCountsRunner):
     def estimator(self, ws, seed=None):
-        return AuthorShare(pseudo_count=ws.exp.baselines.pseudo_count)
+        return AuthorShare(**section_params(ws.exp.baselines, AuthorShare))

@@ -7,14 +7,13 @@ tuning study found for the same data and features (tuned.py), so
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pandas as pd
 
+from socdem.config import section_params
 from socdem.features.build import FEATURE_CODE_VERSION
 from socdem.features.communities import community_columns
-from socdem.features.encoding_cache import ENCODING_CODE_VERSION, cached_encodings
+from socdem.features.encoding_cache import ENCODING_CODE_VERSION, cached_encodings, encoding_config
 from socdem.models.catboost.estimator import CatBoostModel
 from socdem.models.catboost.tuned import best_params
 from socdem.models.runner import PerTargetRunner
@@ -22,7 +21,7 @@ from socdem.models.runner import PerTargetRunner
 
 def default_params(exp) -> dict:
     """CatBoostModel parameters from the experiment's [catboost] section."""
-    params = dataclasses.asdict(exp.catboost)
+    params = section_params(exp.catboost, CatBoostModel)
     params["bootstrap_type"] = params["bootstrap_type"] or None
     return params
 
@@ -40,7 +39,7 @@ def fold_matrices(ws, train: pd.DataFrame, predict_uids: list, seed: int) -> tup
     cached per fold, so a change of CatBoost's parameters does not encode again.
     """
     base = ws.features
-    if ws.exp.features.target_encoding and ws.exp.features.te_naive_bayes:
+    if ws.exp.features.target_encoding and ws.exp.features.naive_bayes:
         base = base.drop(columns=community_columns(base))  # their class mixture is among the encodings
     train_uids = train["viewer_uid"].to_numpy()
     X_train, X_preds = base.loc[train_uids], [base.loc[np.asarray(uids)] for uids in predict_uids]
@@ -61,7 +60,7 @@ class CatBoostRunner(PerTargetRunner):
     def params(self, ws) -> dict:
         return {
             "catboost": {target: catboost_params(ws, target) for target in ws.exp.targets},
-            "features": dataclasses.asdict(ws.exp.features),
+            **encoding_config(ws.exp),
             "feature_code": FEATURE_CODE_VERSION,
             "encoding_code": ENCODING_CODE_VERSION,
         }

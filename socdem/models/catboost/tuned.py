@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 from socdem.features.build import FEATURE_CODE_VERSION
-from socdem.features.encoding_cache import ENCODING_CODE_VERSION
+from socdem.features.encoding_cache import ENCODING_CODE_VERSION, encoding_config
 from socdem.io import hash_object
 
 SEARCH_SPACE_VERSION = 1
@@ -30,7 +30,7 @@ def study_key(ws) -> str:
     return hash_object(
         {
             "data": ws.data_fp,
-            "features": dataclasses.asdict(exp.features),
+            **encoding_config(exp),
             "feature_code": FEATURE_CODE_VERSION,
             "encoding_code": ENCODING_CODE_VERSION,
             "seed": exp.seed,

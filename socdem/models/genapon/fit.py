@@ -25,11 +25,13 @@ from sklearn.metrics import roc_auc_score
 from torch import nn
 from tqdm import tqdm
 
+from socdem.config import GenaponConfig
 from socdem.models.genapon.batches import TIME_FEATURES, UserEvents, inference_order, pad_batch, training_order
 from socdem.models.genapon.evidence import evidence_tables
 from socdem.models.genapon.heads import TARGET_WIDTH, logit_width
 from socdem.models.genapon.net import GenaponNet
 
+DEFAULTS = GenaponConfig()  # the one source of GENAPON's defaults
 EVIDENCE_FOLDS = 5  # cross-fitting of the author evidence inside the training users
 EVIDENCE_SEED_STREAM = 1  # the evidence folds draw from their own stream of random_state
 MIN_USERS_FOR_INNER_VALIDATION = 20  # fewer: every user trains and nothing stops early
@@ -209,28 +211,28 @@ class GenaponClassifier(ClassifierMixin, BaseEstimator):
     def __init__(
         self,
         targets=("sex", "age_class"),
-        epochs=12,
-        batch_size=256,
-        learning_rate=5e-3,
-        weight_decay=1e-4,
-        embedding_dim=32,
-        hidden_dim=64,
-        time_dim=16,
-        min_count=3,
-        video_min_count=100,
-        video_backoff=False,
-        title_words=False,
-        max_events=256,
-        time_encoder="attention",
-        attention_heads=4,
-        dropout=0.1,
-        author_evidence=True,
-        evidence_pseudo_count=35.0,
-        evidence_hierarchical=True,
-        age_loss_weight=1.0,
-        patience=3,
-        inner_valid_share=0.1,
-        device="auto",
+        epochs=DEFAULTS.epochs,
+        batch_size=DEFAULTS.batch_size,
+        learning_rate=DEFAULTS.learning_rate,
+        weight_decay=DEFAULTS.weight_decay,
+        embedding_dim=DEFAULTS.embedding_dim,
+        hidden_dim=DEFAULTS.hidden_dim,
+        time_dim=DEFAULTS.time_dim,
+        min_count=DEFAULTS.min_count,
+        video_min_count=DEFAULTS.video_min_count,
+        video_backoff=DEFAULTS.video_backoff,
+        title_words=DEFAULTS.title_words,
+        max_events=DEFAULTS.max_events,
+        time_encoder=DEFAULTS.time_encoder,
+        attention_heads=DEFAULTS.attention_heads,
+        dropout=DEFAULTS.dropout,
+        author_evidence=DEFAULTS.author_evidence,
+        evidence_pseudo_count=DEFAULTS.evidence_pseudo_count,
+        evidence_hierarchical=DEFAULTS.evidence_hierarchical,
+        age_loss_weight=DEFAULTS.age_loss_weight,
+        patience=DEFAULTS.patience,
+        inner_valid_share=DEFAULTS.inner_valid_share,
+        device=DEFAULTS.device,
         threads=0,
         random_state=0,
         quiet=False,

@@ -3,12 +3,11 @@ layout built once per run and shared by the folds."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
+from socdem.config import section_params
 from socdem.features.build import FEATURE_CODE_VERSION, label_free_config
 from socdem.features.communities import community_columns
 from socdem.models.genapon.batches import UserEvents, build_user_events, stored_user_events
@@ -19,7 +18,7 @@ MAX_ONE_HOT_LEVELS = 64  # wider categoricals are dropped: the set branch sees t
 
 
 def estimator_from_config(exp, **overrides) -> GenaponClassifier:
-    params = dataclasses.asdict(exp.genapon)
+    params = section_params(exp.genapon, GenaponClassifier)
     params.update(targets=tuple(exp.targets), threads=exp.threads, random_state=exp.seed)
     params.update(overrides)
     return GenaponClassifier(**params)

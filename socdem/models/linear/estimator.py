@@ -23,6 +23,9 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler, normalize
 
+from socdem.config import LinearConfig
+
+DEFAULTS = LinearConfig()  # the one source of the linear model's defaults
 SMALL_ROWS = 20_000  # below it, inner_folds=0 means 5 inner folds, else 3
 MIN_PROBA = 1e-15  # a class a fold's model never saw gets this before renormalising
 
@@ -84,14 +87,14 @@ class InnerCVLogistic(ClassifierMixin, BaseEstimator):
 
     def __init__(
         self,
-        cs=(0.3, 1.0, 3.0),
+        cs=tuple(DEFAULTS.cs),
         block_sizes=None,
-        inner_folds: int = 0,
-        max_iter: int = 300,
-        solver: str = "sag",
-        max_extensions: int = 3,
-        stack_rows: int = 5000,
-        inner_rows: int = 60_000,
+        inner_folds: int = DEFAULTS.inner_folds,
+        max_iter: int = DEFAULTS.max_iter,
+        solver: str = DEFAULTS.solver,
+        max_extensions: int = DEFAULTS.max_extensions,
+        stack_rows: int = DEFAULTS.stack_rows,
+        inner_rows: int = DEFAULTS.inner_rows,
         n_jobs: int = 1,
         random_state=None,
     ):

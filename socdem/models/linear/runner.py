@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from socdem.config import section_params
 from socdem.models.linear.estimator import InnerCVLogistic, tfidf_blocks
 from socdem.models.runner import PerTargetRunner
 
@@ -40,17 +41,8 @@ class LinearRunner(PerTargetRunner):
 
     @staticmethod
     def _estimator(cfg, seed, block_sizes, threads: int = 1) -> InnerCVLogistic:
-        return InnerCVLogistic(
-            cs=list(cfg.cs),
-            block_sizes=block_sizes,
-            inner_folds=cfg.inner_folds,
-            inner_rows=cfg.inner_rows,
-            max_iter=cfg.max_iter,
-            solver=cfg.solver,
-            max_extensions=cfg.max_extensions,
-            n_jobs=threads,
-            random_state=seed,
-        )
+        params = section_params(cfg, InnerCVLogistic) | {"cs": list(cfg.cs)}
+        return InnerCVLogistic(**params, block_sizes=block_sizes, n_jobs=threads, random_state=seed)
 
     def matrices(self, ws, train, predict_uids, seed):
         X, rows = self.blocks(ws)[0], ws.interactions.rows

@@ -8,16 +8,20 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+from sklearn.base import clone
 from test_target_encoding import pipeline_oof_auc, workspace
 
-from socdem.features.mixture_encoding import (
+from socdem.features.fold_encodings import encode_out_of_fold, feature_rows
+from socdem.features.naive_bayes import (
+    NaiveBayesEncoder,
     channel_log_ratios,
     community_shares,
     fit_weights,
     joint_classes,
     marginals,
+    naive_bayes_inputs,
 )
-from socdem.features.target_encoding import encode_out_of_fold
+from socdem.features.out_of_fold import target_labels
 from socdem.synthetic.author_tastes import generate
 
 JOINT = [f"{s}{k}" for s in "fm" for k in range(4)]
@@ -27,7 +31,21 @@ JOINT = [f"{s}{k}" for s in "fm" for k in range(4)]
 def ws(tmp_path_factory):
     root = tmp_path_factory.mktemp("nb")
     generate(root / "raw", users=6000, seed=11, progress=False)
-    return workspace(root / "raw", root, communities=6, te_naive_bayes=True, video_topics=12)
+    features, naive_bayes = {"communities": 6, "naive_bayes": True}, {"video_topics": 12}
+    return workspace(root / "raw", root, features=features, naive_bayes=naive_bayes)
+
+
+def test_the_encoder_is_an_estimator_whose_training_rows_are_cross_fitted(ws):
+    targets = ws.contest.targets.iloc[:2000]
+    inputs = naive_bayes_inputs(ws.features, ws.interactions, 12, ws.exp.seed)
+    X, y = inputs[feature_rows(ws.features, targets["viewer_uid"])], target_labels(targets, ("sex", "age_class"))
+    encoder = NaiveBayesEncoder(pseudo_count=20.0, inner_folds=3, random_state=1)
+    assert clone(encoder).get_params() == encoder.get_params() and not hasattr(encoder, "weights_")
+    rows = encoder.fit_transform(X, y)
+    assert list(rows.index) == list(targets["viewer_uid"]) and encoder.weights_.shape == (X.n_terms,)
+    pd.testing.assert_frame_equal(clone(encoder).fit(X, y).transform(X), encoder.transform(X))
+    # cross-fitted rows are not the in-sample ones: the training users' own labels stay out of theirs
+    assert not np.allclose(rows.filter(like="te_topics_").to_numpy(), encoder.transform(X).filter(like="te_topics_"))
 
 
 def test_columns_follow_the_targets_and_the_posterior_is_a_distribution(ws):
