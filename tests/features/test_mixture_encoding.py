@@ -18,16 +18,14 @@ from socdem.features.mixture_encoding import (
     marginals,
 )
 from socdem.features.target_encoding import encode_out_of_fold
-from socdem.synthetic.author_tastes import generate
 
 JOINT = [f"{s}{k}" for s in "fm" for k in range(4)]
 
 
 @pytest.fixture(scope="module")
-def ws(tmp_path_factory):
-    root = tmp_path_factory.mktemp("nb")
-    generate(root / "raw", users=6000, seed=11, progress=False)
-    return workspace(root / "raw", root, communities=6, te_naive_bayes=True, video_topics=12)
+def ws(synthetic_contest, tmp_path_factory):
+    data = synthetic_contest(6000, seed=11)  # the contest of test_target_encoding
+    return workspace(data, tmp_path_factory.mktemp("nb"), communities=6, te_naive_bayes=True, video_topics=12)
 
 
 def test_columns_follow_the_targets_and_the_posterior_is_a_distribution(ws):

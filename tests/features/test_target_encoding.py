@@ -19,7 +19,6 @@ from socdem.config import load_experiment
 from socdem.features.shares import smoothed_shares
 from socdem.features.target_encoding import encode_out_of_fold, inner_folds, user_stats
 from socdem.features.workspace import Workspace
-from socdem.synthetic.author_tastes import generate
 
 
 def workspace(data, root, contest="rutube2024", **features):
@@ -32,10 +31,9 @@ def workspace(data, root, contest="rutube2024", **features):
 
 
 @pytest.fixture(scope="module")
-def ws(tmp_path_factory):
-    root = tmp_path_factory.mktemp("te")
-    generate(root / "raw", users=6000, seed=11, progress=False)  # ~4,800 labelled users: AUC sd ~0.008
-    return workspace(root / "raw", root)
+def ws(synthetic_contest, tmp_path_factory):
+    data = synthetic_contest(6000, seed=11)  # ~4,800 labelled users: AUC sd ~0.008
+    return workspace(data, tmp_path_factory.mktemp("te"))
 
 
 def oof_auc(features: pd.DataFrame, y: np.ndarray) -> float:
