@@ -1,7 +1,9 @@
-"""Shared fixtures: one tiny synthetic contest per session (and a copy whose test users are its heaviest viewers)."""
+"""Shared fixtures: every synthetic contest the tests ask for, generated once per session (among them the tiny
+one most tests use, and a copy of it whose test users are its heaviest viewers)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -10,17 +12,46 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from socdem.synthetic.author_tastes import generate
+from socdem.synthetic import FAMILIES, GENERATORS
 
 REPO = Path(__file__).resolve().parents[1]
 
 
+def _digests(folder: Path) -> dict[str, str]:
+    return {
+        str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
 @pytest.fixture(scope="session")
-def tiny_contest(tmp_path_factory) -> Path:
+def synthetic_contest(tmp_path_factory):
+    """`synthetic_contest(users, seed, family="author_tastes", layout="rutube2024")`: the folder of that synthetic
+    contest (tables + oracle/), generated the first time any test asks for it and shared by all that ask the same.
+    Read-only to them (checked when the session ends): a test that changes a contest copies it first."""
+    made: dict[tuple, tuple[Path, dict[str, str]]] = {}  # (family, layout, users, seed): (folder, file digests)
+
+    def contest(users: int, seed: int, family: str = "author_tastes", layout: str = "rutube2024") -> Path:
+        key = (family, layout, users, seed)
+        if key not in made:
+            if layout != "rutube2024" and family != "author_tastes":
+                raise ValueError(f"synthetic_contest: only author_tastes is written in the {layout} layout")
+            generator = GENERATORS[layout] if family == "author_tastes" else FAMILIES[family][0]
+            out = tmp_path_factory.mktemp(f"{family}-{layout}-{users}-{seed}") / "raw"
+            generator(out, users=users, seed=seed, progress=False)
+            made[key] = out, _digests(out)
+        return made[key][0]
+
+    yield contest
+    changed = [str(out) for out, digests in made.values() if _digests(out) != digests]
+    assert not changed, f"a test changed a shared synthetic contest (copy it first): {changed}"
+
+
+@pytest.fixture(scope="session")
+def tiny_contest(synthetic_contest) -> Path:
     """A 2,000-user synthetic contest (tables + oracle/), shared read-only."""
-    out = tmp_path_factory.mktemp("contest") / "raw"
-    generate(out, users=2000, seed=7, progress=False)
-    return out
+    return synthetic_contest(2000, seed=7)
 
 
 @pytest.fixture

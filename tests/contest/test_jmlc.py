@@ -11,18 +11,14 @@ from conftest import make
 
 from socdem.contest import ContestError, detect_layout, load_contest
 from socdem.contest.local_time import local_seconds
-from socdem.synthetic.author_tastes import CATEGORIES, generate
-from socdem.synthetic.jmlc import generate_jmlc
+from socdem.synthetic.author_tastes import CATEGORIES
 
-USERS, SEED = 1500, 11
+USERS, SEED = 1200, 5  # the JMLC contest of test_video_counts
 
 
 @pytest.fixture(scope="module")
-def both_layouts(tmp_path_factory):
-    root = tmp_path_factory.mktemp("layouts")
-    generate(root / "rutube", users=USERS, seed=SEED, progress=False)
-    generate_jmlc(root / "jmlc", users=USERS, seed=SEED, progress=False)
-    return root / "rutube", root / "jmlc"
+def both_layouts(synthetic_contest):
+    return synthetic_contest(USERS, SEED), synthetic_contest(USERS, SEED, layout="jmlc")
 
 
 def _projected_events(contest, video_prefix=""):

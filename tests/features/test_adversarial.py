@@ -12,7 +12,6 @@ from socdem.config import load_experiment
 from socdem.features.adversarial import RESULT_FILE, adversarial_validation, shift_warning
 from socdem.features.build import features_dir
 from socdem.features.workspace import Workspace
-from socdem.synthetic.author_tastes import generate
 
 
 def workspace(data, root, logs=None):
@@ -21,9 +20,8 @@ def workspace(data, root, logs=None):
     return Workspace(data, exp, root=root, log=(logs.append if logs is not None else lambda m: None))
 
 
-def test_chance_on_a_synthetic_contest(tmp_path):
-    data = tmp_path / "raw"
-    generate(data, users=6000, seed=3, progress=False)
+def test_chance_on_a_synthetic_contest(synthetic_contest, tmp_path):
+    data = synthetic_contest(6000, seed=11)  # the contest of the target-encoding tests
     logs = []
     ws = workspace(data, tmp_path / "home", logs)
     result = adversarial_validation(ws)

@@ -22,17 +22,15 @@ from socdem.features.naive_bayes import (
     naive_bayes_inputs,
 )
 from socdem.features.out_of_fold import target_labels
-from socdem.synthetic.author_tastes import generate
 
 JOINT = [f"{s}{k}" for s in "fm" for k in range(4)]
 
 
 @pytest.fixture(scope="module")
-def ws(tmp_path_factory):
-    root = tmp_path_factory.mktemp("nb")
-    generate(root / "raw", users=6000, seed=11, progress=False)
+def ws(synthetic_contest, tmp_path_factory):
+    data = synthetic_contest(6000, seed=11)  # the contest of test_target_encoding
     features, naive_bayes = {"communities": 6, "naive_bayes": True}, {"video_topics": 12}
-    return workspace(root / "raw", root, features=features, naive_bayes=naive_bayes)
+    return workspace(data, tmp_path_factory.mktemp("nb"), features=features, naive_bayes=naive_bayes)
 
 
 def test_the_encoder_is_an_estimator_whose_training_rows_are_cross_fitted(ws):

@@ -22,7 +22,6 @@ from socdem.features.out_of_fold import cross_fit, inner_folds, target_labels
 from socdem.features.shares import smoothed_shares
 from socdem.features.target_encoding import TargetEncoder, user_items, user_stats
 from socdem.features.workspace import Workspace
-from socdem.synthetic.author_tastes import generate
 
 
 def workspace(data, root, contest="rutube2024", features=None, naive_bayes=None, **target_encoding):
@@ -42,10 +41,9 @@ def encoder_inputs(ws, uids, encoder: TargetEncoder):
 
 
 @pytest.fixture(scope="module")
-def ws(tmp_path_factory):
-    root = tmp_path_factory.mktemp("te")
-    generate(root / "raw", users=6000, seed=11, progress=False)  # ~4,800 labelled users: AUC sd ~0.008
-    return workspace(root / "raw", root)
+def ws(synthetic_contest, tmp_path_factory):
+    data = synthetic_contest(6000, seed=11)  # ~4,800 labelled users: AUC sd ~0.008
+    return workspace(data, tmp_path_factory.mktemp("te"))
 
 
 def oof_auc(features: pd.DataFrame, y: np.ndarray) -> float:

@@ -34,18 +34,17 @@ def test_only_trusted_videos_count_and_aggregates_are_event_weighted():
     assert np.isfinite(f.fillna(0).to_numpy()).all()
 
 
-def test_jmlc_counts_join_the_cached_features_and_can_be_switched_off(tmp_path):
+def test_jmlc_counts_join_the_cached_features_and_can_be_switched_off(synthetic_contest, tmp_path):
     from socdem.config import Experiment
     from socdem.features.build import build_features
     from socdem.features.workspace import Workspace
-    from socdem.synthetic.jmlc import generate_jmlc
 
-    generate_jmlc(tmp_path / "jmlc", users=1200, seed=5, progress=False)
+    jmlc = synthetic_contest(1200, seed=5, layout="jmlc")  # shared with test_jmlc
     quiet = dict(root=tmp_path, log=lambda message: None)
-    with_counts = build_features(Workspace(tmp_path / "jmlc", Experiment(name="x"), **quiet))
+    with_counts = build_features(Workspace(jmlc, Experiment(name="x"), **quiet))
     assert {"vc_female_mean", "vc_age_25_34_max", "vc_trusted_share"} <= set(with_counts.columns)
     assert with_counts["vc_female_mean"].notna().mean() > 0.5
     off = Experiment(name="x")
     off.features.video_counts = False
-    without = build_features(Workspace(tmp_path / "jmlc", off, **quiet))
+    without = build_features(Workspace(jmlc, off, **quiet))
     assert not any(c.startswith("vc_") for c in without.columns)

@@ -38,10 +38,9 @@ EVENT_COLUMNS = [
 
 
 @pytest.fixture(scope="module")
-def contest(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("synth") / "a"
-    synth.generate(out, users=USERS, seed=7, progress=False)
-    return out
+def contest(synthetic_contest) -> Path:
+    """generate(users=USERS, seed=7), shared with the GENAPON runner's tests."""
+    return synthetic_contest(USERS, seed=7)
 
 
 def _read(out: Path, name: str) -> pd.DataFrame:

@@ -33,11 +33,9 @@ FILES = (
 
 
 @pytest.fixture(scope="module", params=sorted(MODULES))
-def contest(request, tmp_path_factory):
+def contest(request, synthetic_contest):
     family = request.param
-    out = tmp_path_factory.mktemp(family) / "a"
-    MODULES[family].generate(out, users=USERS[family], seed=5, progress=False)
-    return family, out
+    return family, synthetic_contest(USERS[family], seed=5, family=family)
 
 
 def _posterior(module, world, d):
@@ -147,9 +145,8 @@ def test_most_videos_have_few_viewers(family):
     assert np.median(viewers[viewers > 0]) <= 5
 
 
-def test_titles_inflect_the_same_stems(tmp_path):
-    out = tmp_path / "titles"
-    titles.generate(out, users=USERS["titles"], seed=0, progress=False)
+def test_titles_inflect_the_same_stems(synthetic_contest):
+    out = synthetic_contest(USERS["titles"], seed=5, family="titles")  # the titles contest of the tests above
     words = set(" ".join(pd.read_parquet(out / "video_info_v2.parquet")["title"]).lower().split())
     for stem in ("рыбалк", "маникюр", "майнкрафт", "рецепт"):
         forms = {w for w in words if re.fullmatch(stem + r"[а-я]{0,3}", w)}

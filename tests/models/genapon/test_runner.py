@@ -14,18 +14,16 @@ from socdem.models.registry import get_runner
 from socdem.pipeline.folds import load_or_make_folds
 from socdem.pipeline.train import run_model_cv
 from socdem.schema import AGE_COLUMNS
-from socdem.synthetic import author_tastes as synth
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory):
-    root = tmp_path_factory.mktemp("genapon")
-    synth.generate(root / "data", users=3000, seed=3, progress=False)
+def workspace(synthetic_contest, tmp_path_factory):
+    data, root = synthetic_contest(3000, seed=7), tmp_path_factory.mktemp("genapon")  # test_author_tastes's contest
     exp = Experiment(name="genapon_test", n_folds=2, threads=1, models=["genapon"])
     exp.genapon = dataclasses.replace(
         exp.genapon, epochs=5, batch_size=64, learning_rate=1e-2, hidden_dim=16, embedding_dim=8, time_dim=4
     )
-    return Workspace(data_dir=root / "data", exp=exp, root=root, log=lambda message: None)
+    return Workspace(data_dir=data, exp=exp, root=root, log=lambda message: None)
 
 
 def test_cv_writes_out_of_fold_and_test_predictions_for_both_targets(workspace):
