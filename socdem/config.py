@@ -43,7 +43,7 @@ class FeatureConfig:
     # videos (features/communities.py), read by CatBoost's class mixture (naive_bayes); 0: none
     communities: int = 80
     video_counts: bool = True  # JMLC's upstream per-video demographic counts, when the data has them
-    video_counts_min_views: int = 40  # the seed's trust threshold: shares of videos with fewer viewers are dropped
+    video_counts_min_views: int = 40  # the JMLC seed solution's trust threshold: rarer videos' shares are dropped
     # the label-dependent encoders, fitted out of fold, join CatBoost's columns: [target_encoding] and, with
     # naive_bayes, [naive_bayes]
     target_encoding: bool = True
@@ -54,10 +54,11 @@ class FeatureConfig:
 class TargetEncodingConfig:
     # per author and video: class shares among a fold's training users, summarised per user
     # (features/target_encoding.py)
-    pseudo_count: float = 35.0  # credibility weight: ~33-40 views before a share is trusted
+    pseudo_count: float = 35.0  # credibility weight, in views (the JMLC seed solution trusted a share from ~33-40)
     inner_folds: int = 5  # cross-fitting inside the training part of a fold
     hierarchical: bool = True  # a video's shares shrink toward its author's, an author's toward its category's
-    # the same encodings of the title words (stems) of the videos watched: off, it lifted CatBoost but not the blend
+    # the same encodings of the title words (stems) of the videos watched; off: the blend gains too little for
+    # 25 more CatBoost columns (docs/results.md)
     title_words: bool = False
 
 
@@ -82,10 +83,8 @@ class BaselineConfig:
 class CatBoostConfig:
     # defaults used when no tuning study exists; tuned values override them per target
     iterations: int = 1500  # upper bound: early stopping picks the number of trees
-    # 0: by the rows fitted, 0.06 up to LARGE_FIT_ROWS and 0.1 above. The slower rate needs ~1.35x the time:
-    # affordable where a fit is cheap, not in the 15-minute loop at 225,000 users (108,000 rows a fit). On the
-    # 50,000-user families (28,800 rows) CatBoost gained +0.0004 ROC-AUC and +0.003 age weighted F1 on each of
-    # author_tastes, cowatch and titles (+0.02 ROC-AUC on real-like), the blend -0.0001 to +0.0004 ROC-AUC
+    # 0: by the rows fitted, 0.06 up to LARGE_FIT_ROWS and 0.1 above: the slower rate scores better but costs
+    # more trees, affordable where a fit is cheap, not in the 15-minute loop at the Rutube size (docs/results.md)
     learning_rate: float = 0.0
     depth: int = 6
     l2_leaf_reg: float = 3.0
@@ -95,21 +94,18 @@ class CatBoostConfig:
     bagging_temperature: float = 1.0  # Bayesian bootstrap only
     subsample: float = 0.8  # MVS / Bernoulli bootstrap only
     # a large training set: each tree is grown on an MVS sample of at most this many rows (subsample =
-    # sample_rows / rows), where bootstrap_type is left to CatBoost; 0: every row. Fold 0 at 225,000 users (130,000
-    # rows): 148 s for 204 s, ROC-AUC / age weighted F1 0.8693 / 0.6158 against 0.8690 / 0.6140; the 50,000-user
-    # families stay below it (MVS on half their rows cost their CatBoost ~0.001 ROC-AUC)
+    # sample_rows / rows), where bootstrap_type is left to CatBoost; 0: every row. Cheaper trees for the same
+    # scores at the Rutube size, while the smaller families, where sampling costs score, stay below it
     sample_rows: int = LARGE_FIT_ROWS
-    border_count: int = 64  # histogram bins: 254 costs ~1.4x the time for no measurable gain here
+    border_count: int = 64  # histogram bins: more cost time for no gain on these features (docs/results.md)
     # categorical columns of at most this many values are one-hot encoded, not CTRs: device, client and OS
-    # (top_values + "other"). Fold 0 at 225,000 users: 137 s against 204 s with CatBoost's CPU default of 2,
-    # for the same scores
+    # (top_values + "other"); cheaper than CatBoost's CPU default of 2 for the same scores (docs/results.md)
     one_hot_max_size: int = 16
-    # most categorical features combined into one CTR (CatBoost: 4): at 225,000 users 1 cost a third less CPU
-    # for the same score (fold 0: ROC-AUC 0.8690 vs 0.8693, age weighted F1 0.6140 vs 0.6142); 0: CatBoost's default
+    # most categorical features combined into one CTR (CatBoost: 4): 1 saves CPU for the same score
+    # (docs/results.md); 0: CatBoost's default
     max_ctr_complexity: int = 1
-    # trees without a gain on the inner split before a fit stops. 50 spent ~10% more trees for nothing:
-    # fold 0 at 225,000 users 84.5 s against 92.1 s for the same scores (0.8684 / 0.6148); every 50,000-user
-    # family's CatBoost and blend within 0.0002 ROC-AUC and 0.001 age weighted F1
+    # trees without a gain on the inner split before a fit stops: more only grow trees that change no score
+    # (docs/results.md)
     early_stopping_rounds: int = 25
     inner_valid_share: float = 0.1  # early stopping on a split of the *training* fold
 
@@ -141,14 +137,13 @@ class LinearConfig:
     inner_rows: int = 60_000  # the inner CV's choices on at most this many training users (a stratified sample)
     max_iter: int = 300
     stack_rows: int = 5_000  # the block stack is fitted on at most this many inner out-of-fold rows
-    solver: str = "sag"  # lbfgs is ~10x slower on the multinomial age model (scipy's L-BFGS-B step dominates)
+    solver: str = "sag"  # lbfgs is far slower on the multinomial age model (scipy's L-BFGS-B step dominates)
     # one TF-IDF block each; "title_word": Snowball stems of the titles of the videos watched
     items: list = field(default_factory=lambda: ["author_id", "rutube_video_id", "category", "title_word"])
     min_users: int = 2  # items seen by fewer users (labelled or test) are dropped: they cannot generalise
     # term frequency of each block: true, 1 + log(count) (a binge on one author counts less than breadth);
     # false, the count (re-watches are evidence); both: each block in both forms, weighed by the stack.
-    # [true] with the counts block below: one fold on each 50,000-user family scored as [true, false] did
-    # (within 0.0003 ROC-AUC; author_tastes -0.005) at half the linear model's CPU
+    # [true] beside the counts block below scores as [true, false] does at half the CPU (docs/results.md)
     sublinear_tf: list = field(default_factory=lambda: [True])
     # each block also as counts (no idf) in rows of norm ~sqrt(events): a long history weighs more than a short one
     counts: bool = True
@@ -167,20 +162,17 @@ class GenaponConfig:
     time_dim: int = 16  # Time2Vec outputs per time feature (1 linear + time_dim - 1 periodic)
     min_count: int = 3  # authors seen fewer times in the training users' events share an UNK row
     video_min_count: int = 100  # the same for videos: a rarer video's own row mostly memorises its few viewers
-    # Off by default: measured on every synthetic family at 50,000 users (python -m socdem.bench.families and
-    # make compare), neither lifted GENAPON or the blend anywhere, and each cost ~0.002 age weighted F1 on the
-    # default family (paired bootstrap); at 8,000 users of the titles family the words gave +0.005 ROC-AUC.
+    # off by default: neither lifts GENAPON or the blend on any synthetic family (docs/results.md)
     video_backoff: bool = False  # a rarer video shares its author's row for rare videos, not one global UNK row
     title_words: bool = False  # each event also carries the mean embedding of its video's title words (stems)
     max_events: int = 256  # the most recent events of a user kept (deterministic cap)
-    time_encoder: str = "attention"  # "attention" (masked attention pooling) or "lstm" (packed; ~10x slower on CPU)
+    time_encoder: str = "attention"  # "attention" (masked attention pooling) or "lstm" (packed; far slower on CPU)
     attention_heads: int = 4
     dropout: float = 0.1
     author_evidence: bool = True  # cross-fitted author evidence (log share ratios) into the set branch
     evidence_pseudo_count: float = 35.0  # its smoothing, as te_pseudo_count
-    # an author's shares shrink toward its category's, not the prior. 50,000-user families, GENAPON / blend
-    # ROC-AUC: author_tastes +0.0030 / +0.0005, cowatch -0.0020 / 0.0000, titles -0.0022 / -0.0002, real-like
-    # +0.0012 / 0.0000; asked for by the design (a rare author starts from what its category says)
+    # an author's shares shrink toward its category's, not the prior: a rare author starts from what its
+    # category says (the design's choice; the blend barely moves: docs/results.md)
     evidence_hierarchical: bool = True
     age_loss_weight: float = 1.0  # loss = BCE(sex) + age_loss_weight * CE(age_class)
     patience: int = 3  # epochs without a better inner-validation loss before stopping
@@ -231,9 +223,9 @@ class Experiment:
 
     def folds_for(self, labelled_users: int) -> int:
         """The folds of a contest with this many labelled users: `n_folds`, or when it is 0 (the default)
-        5 below LARGE_CONTEST_USERS and 3 from there on. At the Rutube 2024 size (180,000 labelled users)
-        3 folds still train each model on 120,000 users, cost about half of 5 and scored the same on the test
-        users (ROC-AUC 0.8715 vs 0.8716); a smaller contest's models need the larger training parts."""
+        5 below LARGE_CONTEST_USERS and 3 from there on: at the Rutube 2024 size 3 folds still train each
+        model on two thirds of the users, for about half the time of 5 and the same test scores
+        (docs/results.md); a smaller contest's models need the larger training parts."""
         if self.n_folds:
             return self.n_folds
         return 5 if labelled_users < LARGE_CONTEST_USERS else 3

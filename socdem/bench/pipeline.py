@@ -16,7 +16,7 @@ memory (ru_maxrss of the rusage that wait4 returns for that very child, so nothi
 missed, and neither the bench nor the other stages count). The stages keep their work in threads
 (DuckDB, BLAS, CatBoost, torch), so the child's own peak is the stage's.
 
-Then a change re-scored (item 3 of issue 17): one CatBoost parameter changed through --set
+Then a change re-scored, a competitor's usual next step: one CatBoost parameter changed through --set
 (CHANGE, default catboost.l2_leaf_reg=5) makes a new run `<EXP>-<hash>`; its `train` must fit
 CatBoost's folds and link every other model's from the cold run, and its `submit` re-blends;
 `pipeline_rescore_catboost_seconds` is both together. A second `submit` of that run only re-blends

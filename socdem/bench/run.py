@@ -8,7 +8,7 @@ not include the generator or each other:
   pandas     the same label-free aggregates written the plain pandas way;
   cached     `python -m socdem features` again: a cache hit, start-up included;
   genapon    one GENAPON training epoch at default sizes on GENAPON_BENCH_USERS
-             users (default 280,000, the seed's scale).
+             users (default 280,000, the size the JMLC seed solution trained on).
 Other stages add their own keys to the same JSON; only ours are replaced
 (pipeline.py: the whole experiment, BENCH=pipeline; BENCH=features or genapon: one part alone).
 """
@@ -46,7 +46,7 @@ from socdem.pipeline.folds import load_or_make_folds
 from socdem.synthetic import generate
 
 DEFAULT_USERS = 100_000
-GENAPON_USERS = 280_000  # the seed's scale for the epoch-time goal
+GENAPON_USERS = 280_000  # the JMLC seed solution's training users: the size of the epoch-time goal
 
 
 def results_path() -> Path:

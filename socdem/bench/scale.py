@@ -12,7 +12,7 @@ own peak RSS (getrusage), so neither the generator nor the other step is counted
             (contest/scan.py, features/stored_events.py). Seconds from the load to the saved file.
   genapon   GENAPON's per-event layout (DuckDB, in chunks, memory-mapped) and one training epoch
             at the experiment's sizes over the labelled users, on the features just built. A whole
-            CPU epoch at 4M users takes most of an hour, so the epoch is cut after
+            CPU epoch at millions of users is too long for a bench, so the epoch is cut after
             SCALE_GENAPON_STEPS training steps (default 100; 0: the whole epoch) and its time is
             estimated as fit + mean step x the steps left (the inner-validation pass runs whole).
             Not run above SCALE_GENAPON_MAX_EVENTS million events (default 35): the users x
@@ -39,10 +39,10 @@ from socdem.models.genapon.fit import GenaponClassifier
 from socdem.models.genapon.runner import estimator_from_config, workspace_events
 
 DEFAULT_EVENTS = (2, 9, 30, 90)  # millions of events
-EVENTS_PER_USER = 22.4  # author_tastes: 2,237,914 events for 100,000 users
+EVENTS_PER_USER = 22.4  # measured on author_tastes (docs/results.md): sizes are asked in events, generated in users
 GENAPON_STEPS = 100
-# GENAPON's users x features matrix and its standardisation hold several float32 copies of it: ~3 GB at 9M
-# events, 3x that at 30M; beyond this many million events the epoch is not run (SCALE_GENAPON_MAX_EVENTS=)
+# GENAPON's users x features matrix and its standardisation hold several float32 copies of it, which outgrow
+# the machine first (docs/results.md); beyond this many million events the epoch is not run (SCALE_GENAPON_MAX_EVENTS=)
 GENAPON_MAX_EVENTS = 35
 MIN_USERS = 200  # a contest needs both sexes in every fold
 

@@ -72,7 +72,7 @@ def build_report(
 
 def _duplicated_rows(events: pd.DataFrame) -> int:
     """Rows repeating an earlier row whole. Only rows sharing a user and a second can, so the
-    whole-row comparison runs on those alone (5.0M events: 0.8 s instead of 1.9 s)."""
+    whole-row comparison runs on those alone."""
     candidates = events[events.duplicated(["viewer_uid", "ts"], keep=False)]
     return int(candidates.duplicated().sum())
 

@@ -42,7 +42,7 @@ MODEL_PARAMS = {
     "early_stopping": False,  # a fixed number of trees: no inner split, same result every run
 }
 MAX_CATEGORY_CODE = MODEL_PARAMS["max_bins"] - 1  # a categorical column may have at most max_bins values
-# One thread: on a busy 2-core machine OpenMP's waiting threads made the 2-thread fit ~15x slower.
+# One thread: on a busy 2-core machine OpenMP's waiting threads make a 2-thread fit many times slower.
 THREADS = 1
 RESULT_FILE = "adversarial.json"
 OOF_FILE = "adversarial_oof.parquet"

@@ -23,8 +23,8 @@ from socdem.features.embeddings import tfidf_svd
 
 PREFIX = "community"
 MAX_ITERATIONS = 200
-# nats a user: EM stops when an iteration gains less log-likelihood than this. On the author_tastes family
-# 1e-4 took 43 iterations and 1e-3 19 (float64), for the same encoded ROC-AUC (0.6623)
+# nats a user: EM stops when an iteration gains less log-likelihood than this; a tighter one runs twice the
+# iterations for the same encoded scores (docs/results.md)
 TOLERANCE = 1e-3
 SMOOTHING = 0.1  # pseudo-count per (community, video): a video seen once does not define a community
 FIT_USERS = 50_000  # EM runs on at most this many users with events; then one step over every user
@@ -37,10 +37,8 @@ INIT_WEIGHT = 0.9  # of a user's starting responsibility on its k-means cluster
 def kmeans_start(counts: sp.csr_matrix, k: int, seed: int) -> np.ndarray:
     """(users x k) starting responsibilities from k-means on the users' unit TF-IDF SVD vectors.
 
-    EM from random responsibilities settles in a poor optimum (niches merged, others split). On the
-    cowatch family (40 planted communities) at k = 40 it ended 1.7e5 under the true model's
-    log-likelihood and its posteriors, encoded, gave sex ROC-AUC 0.847; from k-means 4.7e4 under and
-    0.884; at k = 80, 1.1e4 under and 0.887, where the true communities give 0.887."""
+    EM from random responsibilities settles in a poor optimum (niches merged, others split); from
+    k-means it ends near the planted communities' likelihood and scores (docs/results.md)."""
     return kmeans_responsibilities(normalize(tfidf_svd(counts, INIT_DIMS, seed)), k, seed)
 
 
@@ -55,7 +53,7 @@ def kmeans_responsibilities(vectors: np.ndarray, k: int, seed: int) -> np.ndarra
     fit_rows = has
     if len(has) > INIT_SAMPLE:
         fit_rows = np.sort(np.random.default_rng(seed).choice(has, INIT_SAMPLE, replace=False))
-    # two starts: with one, a 1,200-user sample of 8 planted niches settled with two of them merged
+    # two starts: one alone can settle with two planted niches merged
     # no more centres than distinct rows (videos known by their category alone): the others start empty
     centres = min(k, len(np.unique(vectors[fit_rows], axis=0)))
     kmeans = KMeans(n_clusters=centres, n_init=2, random_state=seed).fit(vectors[fit_rows])
@@ -78,8 +76,8 @@ def normalise_rows(log_joint: np.ndarray) -> np.ndarray:
 def fit_mixture(counts: sp.csr_matrix, k: int, seed: int, max_iterations: int) -> tuple[np.ndarray, np.ndarray]:
     """(log P(video | community): k x videos, log community shares: k) by EM on `counts` (users with
     events), run until an iteration gains under TOLERANCE nats a user. In float32 with the transpose
-    kept and the posterior normalised in place: ~4.7x faster an iteration than float64 with scipy's
-    logsumexp, for the same encoded scores on the families."""
+    kept and the posterior normalised in place: far faster than float64 with scipy's logsumexp, for the
+    same encoded scores on the families (docs/results.md)."""
     counts = sp.csr_matrix(counts, dtype=np.float32)
     by_video = counts.T.tocsr()
     resp = kmeans_start(counts, k, seed).astype(np.float32)

@@ -3,8 +3,7 @@
 They depend on the data, the label-dependent feature config, the training
 users and their labels, the users predicted and the seed, never on a model's
 parameters: `make train` after a change of CatBoost's parameters reads them
-back instead of building the interactions and encoding again (at 225,000
-users ~5 s on the first fold, ~1 s on each next). The key hashes the
+back instead of building the interactions and encoding again. The key hashes the
 training users' ids and labels, so shuffled or edited labels encode afresh.
 """
 

@@ -1,5 +1,5 @@
 """The same label-free aggregates written the plain pandas way (merge,
-groupby, value_counts, unstack), as the seed did. Only the benchmark and the
+groupby, value_counts, unstack), as the JMLC seed solution did. Only the benchmark and the
 tests use it: it is the yardstick for the DuckDB version, and its oracle."""
 
 from __future__ import annotations

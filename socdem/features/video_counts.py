@@ -1,7 +1,7 @@
 """JMLC's upstream per-video demographic counts as user features.
 
 A video's female share and age-bucket shares are trusted only from
-`min_views` viewers on (the seed found ~40 needed); per user they are
+`min_views` viewers on (the JMLC seed solution's threshold); per user they are
 aggregated over the events on trusted videos like the out-of-fold encoders:
 event-weighted mean, max, min and std, plus the share of trusted events.
 The counts come with the data, so they are label-free for us.

@@ -30,7 +30,7 @@ START_DIMS = 64
 SMOOTHING = 0.1  # pseudo-count per (topic, value)
 CLASS_SMOOTHING = 1.0  # pseudo-events per topic, spread as the overall class shares
 START_ITERATIONS = 40  # label-free EM
-FIT_ITERATIONS = 30  # EM with the viewers' classes from that start; titles, fold 0: 15 lost 0.0008 ROC-AUC, 60 gained 0
+FIT_ITERATIONS = 30  # EM with the viewers' classes from that start; fewer lose score, more gain none (docs/results.md)
 
 
 @dataclass
@@ -72,8 +72,7 @@ def video_catalogue(interactions) -> VideoCatalogue:
 def start_profile(catalogue: VideoCatalogue) -> sp.csr_matrix:
     """What the k-means start reads: a video's own stems, its author's stems (what the author's other
     titles say: most titles hold only a few words) and its category, each block TF-IDF weighted. Read
-    through a plain SVD: the communities' TF-IDF SVD of it (weighted twice) started EM worse, fold 0 of the
-    titles family's naive-Bayes posterior 0.8678 / 0.6143 against 0.8705-0.8725 / 0.619-0.622 (3 seeds)."""
+    through a plain SVD: the communities' TF-IDF SVD of it (weighted twice) starts EM worse (docs/results.md)."""
     stems, author = catalogue.stems, one_hot(catalogue.author)
     author_stems = author @ (author.T @ stems)
     parts = [TfidfTransformer().fit_transform(block) for block in (stems, author_stems) if block.shape[1] > 0]
@@ -88,7 +87,7 @@ def log_shares(weights: np.ndarray, axis: int) -> np.ndarray:
 def mixture_log_lik(catalogue: VideoCatalogue, resp: np.ndarray) -> np.ndarray:
     """M then E step's data term, (videos x k) float32: log P(topic | author) (the overall P(topic) for a
     video without one) + log P(category | topic) + sum over the title's stems of log P(stem | topic).
-    One-hot blocks are looked up by code, not multiplied: ~2x faster an iteration at 92,000 videos."""
+    One-hot blocks are looked up by code, not multiplied: faster, for the same values."""
     resp = resp.astype(np.float32, copy=False)
     overall = np.log(resp.mean(axis=0) + np.float32(1e-12))
     by_author = log_shares(catalogue.videos_by_author @ resp, axis=1)  # (authors x k)

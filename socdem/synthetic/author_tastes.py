@@ -91,8 +91,7 @@ from socdem.synthetic.shared import (
 )
 
 # Effect sizes (standard deviations on the log scale); tuned so that the
-# oracle reaches ROC-AUC(sex) ~0.87 and weighted F1(age) ~0.63 on test users
-# (seeds 0-2 at 50k users: AUC 0.870-0.880, F1 0.614-0.650).
+# oracle scores like a real contest's best (its scores: docs/results.md).
 EFFECTS = {
     "alpha": 8.0,  # Dirichlet concentration of a user's taste
     "cat_sex": 0.45,
@@ -113,7 +112,7 @@ EFFECTS = {
 }
 N_AUTHORS = 3000
 ONE_PIECE_MAX_USERS = 500_000  # up to this many users: sampled and written in one piece, as always
-CHUNK_USERS = 250_000  # above it: users per chunk (~5.5M events, ~2 GB while sampled)
+CHUNK_USERS = 250_000  # above it: users per chunk, so the generator's memory stays bounded
 NO_EVENT_SHARE = 0.005  # of labelled users
 ORPHAN_EVENT_SHARE = 0.002
 

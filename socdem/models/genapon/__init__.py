@@ -1,4 +1,4 @@
-"""GENAPON, the seed solution's name for this architecture (the expansion of the
+"""GENAPON, the JMLC seed solution's name for this architecture (the expansion of the
 acronym was not recorded): a DeepSets set encoder over a user's videos and
 authors (Zaheer et al., "Deep Sets", NeurIPS 2017), a Time2Vec event-time
 encoder over the time of their events (Kazemi et al., 2019, "Time2Vec: Learning

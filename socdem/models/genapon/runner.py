@@ -41,7 +41,7 @@ def feature_matrix(frame: pd.DataFrame | None, uids: np.ndarray) -> np.ndarray:
 def workspace_events(ws, log: bool = True) -> UserEvents:
     uids = ws.interactions.users
     # the co-watching communities reach the blend through CatBoost's class mixture; in GENAPON's user branch
-    # they lifted the co-watching family's GENAPON but cost the titles family's (and its blend) age F1
+    # they help one family and hurt another (docs/results.md)
     users = feature_matrix(ws.features.drop(columns=community_columns(ws.features)), uids)
     if log:
         note = f"{users.shape[1]} user feature columns" if users.shape[1] else "no user features (user branch off)"

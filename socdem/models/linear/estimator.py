@@ -60,7 +60,7 @@ def scaled_counts(counts: sp.csr_matrix, clip_quantile: float = 0.99) -> sp.csr_
     percentile. Unlike unit rows, a long history keeps more evidence than a short one: with raw counts
     each event would add its own log-likelihood ratio, as in a naive Bayes posterior, whose row norm
     grows as sqrt(events) where items rarely repeat. The clip keeps the SAG solver's step (set by the
-    largest row norm) from collapsing on a few heavy users: unclipped, it ran 10x longer."""
+    largest row norm) from collapsing on a few heavy users, which would make it run many times longer."""
     totals = np.asarray(counts.sum(axis=1)).ravel()
     watched = totals > 0
     if not watched.any():
@@ -173,7 +173,7 @@ class InnerCVLogistic(ClassifierMixin, BaseEstimator):
     @staticmethod
     def _stacker():
         # standardised logits: the blocks' logits are correlated and of unequal scale, which makes L-BFGS
-        # crawl (minutes on 40,000 users) where it converges in a few dozen steps once they are scaled
+        # crawl where it converges in a few dozen steps once they are scaled
         return make_pipeline(StandardScaler(), LogisticRegression(max_iter=300))
 
     def _stack_inputs(self, probas: list[np.ndarray]) -> np.ndarray:
