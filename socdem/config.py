@@ -170,7 +170,7 @@ class GenaponConfig:
     attention_heads: int = 4
     dropout: float = 0.1
     author_evidence: bool = True  # cross-fitted author evidence (log share ratios) into the set branch
-    evidence_pseudo_count: float = 35.0  # its smoothing, as te_pseudo_count
+    evidence_pseudo_count: float = 35.0  # its smoothing, as target_encoding.pseudo_count
     # an author's shares shrink toward its category's, not the prior: a rare author starts from what its
     # category says (the design's choice; the blend barely moves: docs/results.md)
     evidence_hierarchical: bool = True

@@ -6,7 +6,7 @@ which videos users watch together (a niche of rarely watched videos), the poster
 a short history belongs to better than an SVD of the same counts does. Label-free, so it is fitted on
 the users with events, test users included (a sample of them in a large contest, see
 community_posteriors); a user without events gets the communities' shares. Read by CatBoost's class
-mixture (mixture_encoding.py), not by the models directly.
+mixture (naive_bayes.py), not by the models directly.
 Vectorised sparse algebra, no per-user loop; seeded, so the same counts give the same columns.
 """
 
