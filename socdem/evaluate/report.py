@@ -23,8 +23,8 @@ from sklearn.metrics import confusion_matrix, precision_recall_curve, roc_auc_sc
 from socdem.evaluate.leaderboard_plots import leaderboard_plots
 from socdem.io import atomic_path, write_text_atomic
 from socdem.metrics import best_f1_threshold
-from socdem.pipeline.blend import informative
-from socdem.pipeline.submit import blend_experiment, blend_scores, describe, sex_threshold
+from socdem.pipeline.blend import blend_experiment, informative
+from socdem.pipeline.submit import blend_scores, describe, sex_threshold
 from socdem.pipeline.train import model_dir
 from socdem.schema import AGE_COLUMNS
 

@@ -11,11 +11,16 @@ test predictions. Then, on the chosen blend's nested OOF: the F1- and
 accuracy-best thresholds for `female`, and per-class biases on the age
 log-probabilities tuned for weighted F1, kept only if nested CV says they help.
 Test predictions never enter any choice.
+
+The blend of an experiment's models is cached in artifacts/<RUN>/blend/ under a key of the
+models' cache keys, the folds and this code (blend_oof: compare and ablate reuse it).
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -24,8 +29,13 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from threadpoolctl import threadpool_limits
 
+from socdem.io import hash_object, read_json_or_none, read_parquet_or_none, write_json_atomic, write_parquet_atomic
 from socdem.metrics import best_accuracy_threshold, best_f1_threshold, weighted_f1
+from socdem.models.registry import get_runner
+from socdem.pipeline import thresholds as thresholds_module
+from socdem.pipeline.folds import folds_path, load_or_make_folds
 from socdem.pipeline.thresholds import nested_threshold_f1, tune_age_bias
+from socdem.pipeline.train import cache_key, load_predictions
 from socdem.schema import AGE_COLUMNS, prediction_frame
 
 EPS = 1e-6
@@ -246,3 +256,57 @@ def _blend(oofs: dict, tests: dict, truth: pd.DataFrame, folds: pd.DataFrame, ta
     oof = prediction_frame(uids, oof_cols.get("female_proba"), oof_cols.get("age_proba")).assign(fold=fold)
     test = prediction_frame(test_uids, test_cols.get("female_proba"), test_cols.get("age_proba"))
     return Blend(oof=oof, test=test, summary=summary)
+
+
+# ---- the blend of an experiment's models, cached in artifacts/<RUN>/blend/ ----
+
+
+def blend_experiment(ws, sources: dict | None = None) -> tuple[dict, Blend]:
+    """(model → (oof, test, scores), the blend of the experiment's models). `sources` may map a
+    model to another workspace to take its predictions from (an ablation that retrains only some)."""
+    results, result, _ = timed_blend(ws, sources)
+    return results, result
+
+
+def timed_blend(ws, sources: dict | None = None) -> tuple[dict, Blend, float]:
+    """blend_experiment, plus the seconds of the blend itself (the models' are their folds')."""
+    sources = sources or {}
+    results = {name: load_predictions(sources.get(name, ws), name) for name in ws.exp.models}
+    oofs = {name: oof.drop(columns="fold", errors="ignore") for name, (oof, _, _) in results.items()}
+    tests = {name: test for name, (_, test, _) in results.items()}
+    started = time.perf_counter()
+    result = blend(oofs, tests, ws.contest.targets, load_or_make_folds(ws), ws.exp.targets)
+    return results, result, time.perf_counter() - started
+
+
+def blend_key(ws, sources: dict | None = None) -> str:
+    """What the blend's output depends on: every model's cache key, the folds and the blend's code."""
+    sources = sources or {}
+    return hash_object(
+        {
+            "models": {n: cache_key(sources.get(n, ws), n, get_runner(n)) for n in ws.exp.models},
+            "folds": folds_path(ws).name,
+            "targets": ws.exp.targets,
+            "contest": ws.exp.contest,
+            "code": [Path(m).read_text() for m in (__file__, thresholds_module.__file__)],
+        }
+    )
+
+
+def blend_oof(ws, sources: dict | None = None, out_dir: Path | None = None) -> pd.DataFrame:
+    """The blend's nested out-of-fold predictions (with `fold`): from artifacts/<RUN>/blend/ (or
+    `out_dir`) when its key still matches, else trained and blended now (no submission written)."""
+    out_dir = out_dir or ws.paths.blend(ws.exp.run)
+    key = blend_key(ws, sources)
+    saved, oof = read_json_or_none(out_dir / "blend.json"), read_parquet_or_none(out_dir / "oof.parquet")
+    if isinstance(saved, dict) and saved.get("key") == key and oof is not None:  # unreadable: blended again
+        return oof
+    _, result, seconds = timed_blend(ws, sources)
+    write_blend(out_dir, result, key, seconds, {"blend": result.summary})
+    return result.oof
+
+
+def write_blend(out_dir: Path, result: Blend, key: str, seconds: float, info: dict) -> None:
+    write_parquet_atomic(out_dir / "oof.parquet", result.oof)
+    write_parquet_atomic(out_dir / "test.parquet", result.test)
+    write_json_atomic(out_dir / "blend.json", {**info, "key": key, "seconds": round(seconds, 2)})
