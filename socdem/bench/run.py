@@ -33,10 +33,10 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from socdem.bench.genapon_epoch import epoch_seconds
+from socdem.bench.reference_pandas import reference_aggregates
 from socdem.config import load_experiment
 from socdem.contest.checks import find_table
 from socdem.features.build import build_features, features_dir
-from socdem.features.reference_pandas import reference_aggregates
 from socdem.features.target_encoding import encode_out_of_fold
 from socdem.features.workspace import Workspace
 from socdem.io import atomic_folder, write_json_atomic
