@@ -11,7 +11,7 @@ import numpy as np
 
 from socdem.features.adversarial import adversarial_validation, shift_warning
 from socdem.io import write_json_atomic
-from socdem.metrics import fold_scores, frame_scores, sex_scores
+from socdem.metrics import fold_scores, frame_scores, rutube2024_score, sex_scores
 from socdem.models.registry import get_runner
 from socdem.pipeline.blend import Blend, blend_key, timed_blend, write_blend
 from socdem.pipeline.submission import FORMATS, ID_COLUMN, build_submission, write_submission
@@ -38,7 +38,7 @@ def blend_scores(ws, result: Blend) -> dict:
         scores["f1_nested_threshold"] = info["f1_nested_threshold"]
         scores["threshold"] = threshold
     if "age_f1_weighted" in scores and "accuracy" in scores:
-        scores["rutube2024"] = 0.7 * scores["age_f1_weighted"] + 0.3 * scores["accuracy"]
+        scores["rutube2024"] = rutube2024_score(scores["age_f1_weighted"], scores["accuracy"])
     return scores
 
 
