@@ -191,7 +191,7 @@ def _assert_exact_posterior(contest: Path) -> None:
 
     # the device profile: one per user
     cols = ["ua_device_type", "ua_client_type", "ua_os", "ua_client_name"]
-    profiles = pd.DataFrame([p[0] for p in synth.DEVICE_PROFILES], columns=cols)
+    profiles = pd.DataFrame([p[0] for p in shared.DEVICE_PROFILES], columns=cols)
     profiles["profile"] = np.arange(len(profiles))
     ev = ev.merge(profiles, on=cols, how="left")
     assert ev["profile"].notna().all()
