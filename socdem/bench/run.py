@@ -10,7 +10,7 @@ not include the generator or each other:
   genapon    one GENAPON training epoch at default sizes on GENAPON_BENCH_USERS
              users (default 280,000, the seed's scale).
 Other stages add their own keys to the same JSON; only ours are replaced
-(pipeline.py: the whole experiment, BENCH=pipeline; BENCH=features or genapon: one part alone).
+(end_to_end.py: the whole experiment, BENCH=pipeline; BENCH=features or genapon: one part alone).
 """
 
 from __future__ import annotations
