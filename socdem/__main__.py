@@ -178,7 +178,7 @@ def cmd_bench(args) -> int:
             raise ConfigError(str(exc)) from None
         print(run_scale(args.exp, sizes=sizes, log=_log)["table"])
         return 0
-    from socdem.bench.pipeline import PipelineBenchError, bench_parts, run_pipeline_bench
+    from socdem.bench.end_to_end import PipelineBenchError, bench_parts, run_pipeline_bench
     from socdem.bench.run import run_bench  # torch loads only for the benchmark
 
     parts, results = bench_parts(args.parts), {}

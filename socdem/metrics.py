@@ -16,6 +16,12 @@ from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 from socdem.schema import AGE_CLASSES, AGE_COLUMNS
 
 
+def rutube2024_score(age_f1_weighted, accuracy):
+    """The Rutube-2024 contest score: 0.7 * weighted F1 of `age_class` + 0.3 * accuracy of `sex`
+    (numbers, or arrays of them: one per fold or bootstrap draw)."""
+    return 0.7 * age_f1_weighted + 0.3 * accuracy
+
+
 def best_f1_threshold(y_female: np.ndarray, female_proba: np.ndarray) -> tuple[float, float]:
     """The threshold maximising F1 of `female`, and that F1 (vectorised sweep)."""
     y = np.asarray(y_female, dtype=np.int64)
@@ -61,7 +67,7 @@ def contest_scores(
     if y_age is not None:
         scores.update(age_scores(y_age, age_pred))
     if "accuracy" in scores and "age_f1_weighted" in scores:
-        scores["rutube2024"] = 0.7 * scores["age_f1_weighted"] + 0.3 * scores["accuracy"]
+        scores["rutube2024"] = rutube2024_score(scores["age_f1_weighted"], scores["accuracy"])
     return scores
 
 
@@ -165,7 +171,7 @@ def weighted_scores(
         one_hot[np.arange(len(cell)), cell] = 1.0
         out["age_f1_weighted"] = _weighted_f1_from_cells(w @ one_hot, n_classes)
     if "accuracy" in out and "age_f1_weighted" in out:
-        out["rutube2024"] = 0.7 * out["age_f1_weighted"] + 0.3 * out["accuracy"]
+        out["rutube2024"] = rutube2024_score(out["age_f1_weighted"], out["accuracy"])
     return out
 
 

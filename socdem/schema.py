@@ -15,6 +15,11 @@ AGE_CLASSES = (0, 1, 2, 3)  # age (9,20] -> 0, (20,30] -> 1, (30,40] -> 2, (40,6
 AGE_COLUMNS = [f"age_p{k}" for k in AGE_CLASSES]
 TARGET_CLASSES = {"sex": (0, 1), "age_class": AGE_CLASSES}  # sex: 1 = female, the positive class
 PRIMARY_METRIC = {"jmlc": "roc_auc", "rutube2024": "rutube2024"}  # what ranks models and submissions
+# the events table as the Rutube-2024 layout stores it (docs/data-contract.md), synthetic contests included
+EVENT_TEXT_COLUMNS = ["region", "ua_device_type", "ua_client_type", "ua_os", "ua_client_name"]
+EVENT_COLUMNS = ["event_timestamp", "viewer_uid", "rutube_video_id", "total_watchtime", *EVENT_TEXT_COLUMNS]
+# Contest.events of every layout: the timestamp read into `ts` (int64 seconds since the epoch, UTC)
+LOADED_EVENT_COLUMNS = [*EVENT_COLUMNS[1:], "ts"]
 
 
 def target_column(name: str) -> str:

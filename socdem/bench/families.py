@@ -30,8 +30,8 @@ from socdem.contest.checks import find_table
 from socdem.features.workspace import Workspace
 from socdem.io import write_json_atomic
 from socdem.paths import paths
+from socdem.pipeline.blend import blend_experiment
 from socdem.pipeline.folds import load_or_make_folds
-from socdem.pipeline.submit import blend_experiment
 from socdem.schema import AGE_COLUMNS
 from socdem.synthetic import FAMILIES
 

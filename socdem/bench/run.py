@@ -10,7 +10,7 @@ not include the generator or each other:
   genapon    one GENAPON training epoch at default sizes on GENAPON_BENCH_USERS
              users (default 280,000, the size the JMLC seed solution trained on).
 Other stages add their own keys to the same JSON; only ours are replaced
-(pipeline.py: the whole experiment, BENCH=pipeline; BENCH=features or genapon: one part alone).
+(end_to_end.py: the whole experiment, BENCH=pipeline; BENCH=features or genapon: one part alone).
 """
 
 from __future__ import annotations
@@ -33,11 +33,11 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from socdem.bench.genapon_epoch import epoch_seconds
+from socdem.bench.reference_pandas import reference_aggregates
 from socdem.config import load_experiment
 from socdem.contest.checks import find_table
 from socdem.features.build import build_features, features_dir
 from socdem.features.fold_encodings import encode_out_of_fold
-from socdem.features.reference_pandas import reference_aggregates
 from socdem.features.workspace import Workspace
 from socdem.io import atomic_folder, write_json_atomic
 from socdem.models.baselines.estimators import AuthorShare

@@ -33,8 +33,9 @@ from socdem.contest.checks import (
 )
 from socdem.contest.local_time import MOSCOW_OFFSET_HOURS
 from socdem.contest.tables import Contest, build_report
+from socdem.schema import LOADED_EVENT_COLUMNS
 
-EVENT_COLUMNS = [
+JMLC_EVENT_COLUMNS = [
     "event_date",
     "viewer_id",
     "video_id",
@@ -76,7 +77,7 @@ def _nullable_integers(df: pd.DataFrame, path: Path, columns: list[str]) -> None
 
 def _load_events(path: Path) -> pd.DataFrame:
     raw = check_columns(
-        read_table(path, ["viewer_id", "video_id"]), path, EVENT_COLUMNS, ["total_watchtime", "local_hour"]
+        read_table(path, ["viewer_id", "video_id"]), path, JMLC_EVENT_COLUMNS, ["total_watchtime", "local_hour"]
     )
     raw["viewer_id"] = opaque_ids(raw["viewer_id"], path, "viewer_id")
     raw["video_id"] = video_ids(raw["video_id"], path, "video_id")
@@ -154,19 +155,7 @@ def load_jmlc(data_dir: Path) -> Contest:
     if counts:
         video_counts = raw.dropna(subset=counts).drop_duplicates("rutube_video_id")[["rutube_video_id", *counts]]
         video_counts = video_counts.reset_index(drop=True)
-    events = raw[
-        [
-            "viewer_uid",
-            "rutube_video_id",
-            "total_watchtime",
-            "region",
-            "ua_device_type",
-            "ua_client_type",
-            "ua_os",
-            "ua_client_name",
-            "ts",
-        ]
-    ].reset_index(drop=True)
+    events = raw[LOADED_EVENT_COLUMNS].reset_index(drop=True)
     labelled = targets["viewer_uid"].to_numpy()
     users_with_events = sorted_unique(events["viewer_uid"].to_numpy())
     test_users = resolve_test_users(

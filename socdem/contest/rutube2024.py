@@ -32,20 +32,10 @@ from socdem.contest.checks import (
     video_ids,
 )
 from socdem.contest.tables import Contest, build_report
-from socdem.schema import AGE_CLASSES
+from socdem.schema import AGE_CLASSES, EVENT_COLUMNS, EVENT_TEXT_COLUMNS
 
 SCHEMA = {
-    "train_events": [
-        "event_timestamp",
-        "viewer_uid",
-        "rutube_video_id",
-        "total_watchtime",
-        "region",
-        "ua_device_type",
-        "ua_client_type",
-        "ua_os",
-        "ua_client_name",
-    ],
+    "train_events": EVENT_COLUMNS,
     "video_info_v2": ["rutube_video_id", "title", "category", "duration", "author_id"],
     "train_targets": ["viewer_uid", "age", "sex", "age_class"],
     "test_users": ["viewer_uid"],
@@ -82,7 +72,7 @@ def check_events(events: pd.DataFrame, path: Path) -> pd.DataFrame:
     events["rutube_video_id"] = video_ids(events["rutube_video_id"], path, "rutube_video_id")
     events["ts"] = parse_timestamps(events["event_timestamp"], path)
     events = events.drop(columns=["event_timestamp"])
-    for col in ("region", "ua_device_type", "ua_client_type", "ua_os", "ua_client_name"):
+    for col in EVENT_TEXT_COLUMNS:
         text = events[col].astype("string")
         events[col] = text.mask(text == "")  # empty is missing, as a CSV reads it, in parquet too
     return events

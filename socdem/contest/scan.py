@@ -41,12 +41,11 @@ from socdem.contest.checks import (
     _cannot_read,
 )
 from socdem.contest.tables import LATE_EVENT_DAYS, Contest
+from socdem.schema import EVENT_COLUMNS, EVENT_TEXT_COLUMNS
 
 STREAM_MIN_EVENTS = 20_000_000  # "auto": events tables from this many rows on are streamed
 MEMORY_LIMIT = "3GB"  # DuckDB's buffer pool for the store; beyond it, DuckDB spills to the store's folder
 BATCH_ROWS = 1_000_000  # rows per Arrow batch when bad rows are reported through the pandas checks
-TEXT_COLUMNS = ("region", "ua_device_type", "ua_client_type", "ua_os", "ua_client_name")
-EVENT_COLUMNS = ("event_timestamp", "viewer_uid", "rutube_video_id", "total_watchtime", *TEXT_COLUMNS)
 INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "HUGEINT"}
 FLOAT_TYPES = {"FLOAT", "DOUBLE"}
 TIMESTAMP_TYPES = {"TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS"}
@@ -172,7 +171,7 @@ class EventStore:
         else:
             video = f"CAST({_integer(col['rutube_video_id'], kind['rutube_video_id'])} AS VARCHAR)"
         texts = {}
-        for name in TEXT_COLUMNS:
+        for name in EVENT_TEXT_COLUMNS:
             if kind[name] != "VARCHAR":
                 raise Unsupported(f"{name}: {kind[name]}")
             texts[name] = f"nullif({col[name]}, '')"

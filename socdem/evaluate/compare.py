@@ -21,7 +21,7 @@ import pandas as pd
 from socdem.config import ConfigError, Experiment, load_experiment
 from socdem.features.workspace import Workspace
 from socdem.metrics import best_accuracy_threshold, best_f1_threshold, frame_arrays, weighted_scores
-from socdem.pipeline.submit import blend_oof
+from socdem.pipeline.blend import blend_oof
 
 DRAWS = 1000
 SEED = 0

@@ -18,6 +18,7 @@ import csv
 import fcntl
 import os
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -120,83 +121,111 @@ def _score_cells(scores: dict, folds: dict | None) -> dict:
     return cells
 
 
-def append_entry(
-    path: Path,
-    experiment: str,
-    data_fp: str,
-    submitted: str,
-    cv: dict,
-    best_single: str,
-    submission: Path | str,
-    blend: str = "",
-    threshold: float | None = None,
-    *,
-    run: str = "",
-    overrides: str = "",
-    data_dir: str = "",
-    users: int | None = None,
-    config: dict | None = None,
-    metric: str = "",
-    cv_folds: dict | None = None,
-    seconds: dict | None = None,
-    adversarial_roc_auc: float | None = None,
-) -> list[dict]:
-    """Log one submission (or training) of a run: a row for `submitted` (the blend, the submission's
-    scores) and one per other model of `cv`. Rows of an earlier run with the same identity (run,
-    data, code, config) and the same `submitted` are replaced; their public score is kept."""
+@dataclass
+class LeaderboardEntry:
+    """One submission (or training) of a run, as the leaderboard logs it. `submitted` names the
+    submission's own scores in `cv` (the blend); a training ("(train)") has none."""
+
+    experiment: str
+    data_fp: str
+    submitted: str
+    cv: dict  # model (and the blend) -> pooled out-of-fold scores
+    best_single: str
+    submission: Path | str
+    blend: str = ""  # the chosen blend per target, one line
+    threshold: float | None = None
+    run: str = ""  # the experiment's name when empty
+    overrides: str = ""
+    data_dir: str = ""
+    users: int | None = None
+    config: dict | None = None
+    metric: str = ""  # what ranks the rows; empty: the Rutube-2024 score when the scores have it
+    cv_folds: dict | None = None  # model -> metric -> one score per fold
+    seconds: dict | None = None  # model (and the blend) -> seconds
+    adversarial_roc_auc: float | None = None
+
+
+def append_entry(path: Path, entry: LeaderboardEntry) -> list[dict]:
+    """Log one submission (or training) of a run: a row for `entry.submitted` (the blend, the
+    submission's scores) and one per other model of `entry.cv`. Rows of an earlier run with the same
+    identity (run, data, code, config) and the same `submitted` are replaced; their public score is kept."""
     code = code_state()
-    run = run or experiment
-    identity = hash_object([run, data_fp, code["code_id"], config]) if code["code_id"] and config is not None else ""
-    metric = metric or ("rutube2024" if any("rutube2024" in s for s in cv.values()) else "roc_auc")
-    seconds = seconds or {}
+    run = entry.run or entry.experiment
+    config = entry.config
+    identity = (
+        hash_object([run, entry.data_fp, code["code_id"], config]) if code["code_id"] and config is not None else ""
+    )
+    metric = entry.metric or ("rutube2024" if any("rutube2024" in s for s in entry.cv.values()) else "roc_auc")
+    common = _common_cells(entry, run, identity, metric, code)
+    rows = _submission_rows(entry, common, metric) + _model_rows(entry, common)
+    _write_rows(Path(path), rows, identity, entry.submitted)
+    return rows
+
+
+def _common_cells(entry: LeaderboardEntry, run: str, identity: str, metric: str, code: dict) -> dict:
+    """The cells every row of the entry shares: when, what, on which data, from which code."""
     common = {
         "timestamp": _now(),
-        "experiment": experiment,
-        "data": data_fp,
-        "submitted": submitted,
-        "submission": str(submission),
+        "experiment": entry.experiment,
+        "data": entry.data_fp,
+        "submitted": entry.submitted,
+        "submission": str(entry.submission),
         "run": run,
-        "overrides": overrides,
-        "data_dir": data_dir,
-        "users": "" if users is None else str(users),
+        "overrides": entry.overrides,
+        "data_dir": entry.data_dir,
+        "users": "" if entry.users is None else str(entry.users),
         "code": code["code"],
         "dirty": "" if code["dirty"] is None else str(code["dirty"]).lower(),
         "identity": identity,
         "metric": metric,
-        "adversarial_roc_auc": "" if adversarial_roc_auc is None else f"{adversarial_roc_auc:.4f}",
+        "adversarial_roc_auc": "" if entry.adversarial_roc_auc is None else f"{entry.adversarial_roc_auc:.4f}",
     }
-    n_folds = {len(v) for f in (cv_folds or {}).values() for v in f.values()}
+    n_folds = {len(v) for f in (entry.cv_folds or {}).values() for v in f.values()}
     if n_folds:
         common["n_folds"] = str(max(n_folds))
-    rows = []
-    if submitted in cv:  # the submission's row (the blend); a training has none
-        head_scores, best = cv[submitted], cv.get(best_single, {}).get(metric)
-        total_seconds = sum(float(v) for v in seconds.values()) if seconds else None
-        rows.append(
-            {
-                **common,
-                "model": submitted,
-                **_score_cells(head_scores, (cv_folds or {}).get(submitted)),
-                "best_single": best_single,
-                "best_score": _fmt(best),
-                "gain": _fmt(head_scores.get(metric) - best) if best is not None and metric in head_scores else "",
-                "blend": blend,
-                "threshold": "" if threshold is None else f"{threshold:.6f}",
-                "seconds": _fmt(round(total_seconds, 2)) if total_seconds is not None else "",
-            }
-        )
-    for name, scores in cv.items():
-        if name == submitted:
-            continue
-        rows.append(
-            {
-                **common,
-                "model": name,
-                **_score_cells(scores, (cv_folds or {}).get(name)),
-                "seconds": _fmt(seconds.get(name)),
-            }
-        )
-    path = Path(path)
+    return common
+
+
+def _submission_rows(entry: LeaderboardEntry, common: dict, metric: str) -> list[dict]:
+    """The submission's row (the blend: its gain over the best single model, its threshold, the whole
+    run's seconds); none for a training."""
+    if entry.submitted not in entry.cv:
+        return []
+    head_scores, best = entry.cv[entry.submitted], entry.cv.get(entry.best_single, {}).get(metric)
+    seconds = entry.seconds or {}
+    total_seconds = sum(float(v) for v in seconds.values()) if seconds else None
+    row = {
+        **common,
+        "model": entry.submitted,
+        **_score_cells(head_scores, (entry.cv_folds or {}).get(entry.submitted)),
+        "best_single": entry.best_single,
+        "best_score": _fmt(best),
+        "gain": _fmt(head_scores.get(metric) - best) if best is not None and metric in head_scores else "",
+        "blend": entry.blend,
+        "threshold": "" if entry.threshold is None else f"{entry.threshold:.6f}",
+        "seconds": _fmt(round(total_seconds, 2)) if total_seconds is not None else "",
+    }
+    return [row]
+
+
+def _model_rows(entry: LeaderboardEntry, common: dict) -> list[dict]:
+    """One row per model of the entry other than the submission."""
+    seconds = entry.seconds or {}
+    return [
+        {
+            **common,
+            "model": name,
+            **_score_cells(scores, (entry.cv_folds or {}).get(name)),
+            "seconds": _fmt(seconds.get(name)),
+        }
+        for name, scores in entry.cv.items()
+        if name != entry.submitted
+    ]
+
+
+def _write_rows(path: Path, rows: list[dict], identity: str, submitted: str) -> None:
+    """Append the rows, or rewrite the log without the rows they replace (same identity and
+    `submitted`; the submission's public score carried over) or with a header of new columns."""
     with _locked(path):
         header, old = _read_rows(path)
         replaced = [r for r in old if identity and r.get("identity") == identity and r.get("submitted") == submitted]
@@ -209,7 +238,6 @@ def append_entry(
         else:  # a new log, one written before our last columns existed, or a rerun replacing its rows
             kept = [r for r in old if not any(r is x for x in replaced)]
             _rewrite(path, _header_with_ours(header), kept + rows)
-    return rows
 
 
 def _same_file(a: str, b: str, base: Path) -> bool:
@@ -432,8 +460,7 @@ def _model_table(rows: pd.DataFrame, heads: pd.DataFrame, models: str, metric: s
 
 def log_submission(ws, record: dict) -> list[dict]:
     """The leaderboard rows of a `make submit` (its record from pipeline.submit)."""
-    return append_entry(
-        ws.paths.leaderboard,
+    entry = LeaderboardEntry(
         ws.exp.name,
         ws.data_fp,
         BLEND,
@@ -448,6 +475,7 @@ def log_submission(ws, record: dict) -> list[dict]:
         seconds=record.get("seconds"),
         adversarial_roc_auc=record.get("adversarial_roc_auc"),
     )
+    return append_entry(ws.paths.leaderboard, entry)
 
 
 def log_training(ws, cv: dict, seconds: dict | None = None) -> list[dict]:
@@ -455,18 +483,10 @@ def log_training(ws, cv: dict, seconds: dict | None = None) -> list[dict]:
     never read as, nor duplicate, `make submit`'s rows."""
     metric = PRIMARY_METRIC[ws.exp.contest]
     best = max(cv, key=lambda name: cv[name].get(metric, float("-inf")))
-    return append_entry(
-        ws.paths.leaderboard,
-        ws.exp.name,
-        ws.data_fp,
-        "(train)",
-        cv,
-        best,
-        "",
-        **_run_fields(ws),
-        metric=metric,
-        seconds=seconds,
+    entry = LeaderboardEntry(
+        ws.exp.name, ws.data_fp, "(train)", cv, best, "", **_run_fields(ws), metric=metric, seconds=seconds
     )
+    return append_entry(ws.paths.leaderboard, entry)
 
 
 def _run_fields(ws) -> dict:

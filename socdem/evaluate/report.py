@@ -23,8 +23,8 @@ from sklearn.metrics import confusion_matrix, precision_recall_curve, roc_auc_sc
 from socdem.evaluate.leaderboard_plots import leaderboard_plots
 from socdem.io import atomic_path, write_text_atomic
 from socdem.metrics import best_f1_threshold
-from socdem.pipeline.blend import informative
-from socdem.pipeline.submit import blend_experiment, blend_scores, describe, sex_threshold
+from socdem.pipeline.blend import blend_experiment, informative
+from socdem.pipeline.submit import blend_scores, describe, sex_threshold
 from socdem.pipeline.train import model_dir
 from socdem.schema import AGE_COLUMNS
 
@@ -211,6 +211,24 @@ def write_report(ws) -> dict:
     uids = result.oof.index.to_numpy()
     truth = ws.contest.targets.set_index("viewer_uid").loc[uids]
     frames = {name: oof.loc[uids] for name, (oof, _, _) in results.items()} | {"blend": result.oof}
+    plots, notes = _prediction_plots(ws, result, frames, truth, out)
+    oracle = oracle_on_labelled(ws.data_dir, uids, truth["female"].to_numpy()) if "sex" in result.summary else None
+    lines = _summary_lines(ws, result, cv, len(uids), oracle)
+    board, board_notes = leaderboard_plots(ws.paths.leaderboard, ws.data_fp, out)
+    plots |= board
+    notes += board_notes
+    if (out / "ablation.md").exists():
+        lines += ["What each part is worth: [ablation.md](ablation.md) (`make ablate`).", ""]
+    lines += [f"## {title}\n\n![{title}]({name})\n" for title, name in plots.items()]
+    lines += notes
+    write_text_atomic(out / "summary.md", "\n".join(lines).rstrip() + "\n")
+    ws.log(f"report: {out / 'summary.md'} and {len(plots)} plot(s)")
+    return {"summary": out / "summary.md", "plots": [out / name for name in plots.values()], "notes": notes}
+
+
+def _prediction_plots(ws, result, frames: dict, truth: pd.DataFrame, out: Path) -> tuple[dict, list]:
+    """(title -> PNG name, notes): the sex curves of every model and the blend, CatBoost's importances
+    and the blend's age confusion matrix, each for the targets the contest has."""
     plots, notes = {}, []
     if "sex" in result.summary:
         y = truth["female"].to_numpy()
@@ -220,9 +238,6 @@ def write_report(ws) -> dict:
         plots["ROC curves"] = plot_roc(probas, y, out / "roc.png")
         plots["Precision-recall (blend thresholds marked)"] = plot_pr(probas, y, thresholds, submitted, out / "pr.png")
         plots["Calibration"] = plot_calibration(probas, y, out / "calibration.png")
-        oracle = oracle_on_labelled(ws.data_dir, uids, y)
-    else:
-        oracle = None
     importances, note = catboost_importances(model_dir(ws, "catboost"))
     if importances:
         plots["CatBoost feature importances"] = plot_importance(importances, out / "importance.png")
@@ -233,12 +248,17 @@ def write_report(ws) -> dict:
         plots["Age confusion matrix (blend)"] = plot_age_confusion(
             truth["age_class"].to_numpy(), pred, out / "age_confusion.png"
         )
+    return plots, notes
 
+
+def _summary_lines(ws, result, cv: dict, n_users: int, oracle: dict | None) -> list[str]:
+    """summary.md up to the plots: the run, the scores table, the blend's thresholds and age biases,
+    and the Bayes oracle beside the blend (synthetic contests)."""
     lines = [
         f"# Report: experiment `{ws.exp.name}`"
         + (f", run `{ws.exp.run}` ({ws.exp.overrides_text()})" if ws.exp.overrides else ""),
         "",
-        f"Data fingerprint `{ws.data_fp}`, {len(uids):,} labelled users, {ws.n_folds} folds. "
+        f"Data fingerprint `{ws.data_fp}`, {n_users:,} labelled users, {ws.n_folds} folds. "
         "All scores are out of fold (the blend's: nested CV over the models' out-of-fold predictions).",
         "",
         f"Blend: {describe(result.summary)}.",
@@ -247,10 +267,10 @@ def write_report(ws) -> dict:
         "",
     ]
     if "sex" in result.summary:
-        info = result.summary["sex"]
+        info, thresholds = result.summary["sex"], result.thresholds
         lines += [
             f"Sex thresholds (chosen on the blend's out-of-fold predictions): F1-best {thresholds['f1']:.4f}, "
-            f"accuracy-best {thresholds['accuracy']:.4f}; the submission uses {submitted:.4f}. "
+            f"accuracy-best {thresholds['accuracy']:.4f}; the submission uses {sex_threshold(ws.exp, thresholds):.4f}. "
             f"F1 with each fold's threshold chosen on the other folds: {info['f1_nested_threshold']:.4f}.",
             "",
         ]
@@ -269,13 +289,4 @@ def write_report(ws) -> dict:
             f"best F1 {oracle['f1']:.4f} (blend {cv['blend']['f1'] - oracle['f1']:+.4f}).",
             "",
         ]
-    board, board_notes = leaderboard_plots(ws.paths.leaderboard, ws.data_fp, out)
-    plots |= board
-    notes += board_notes
-    if (out / "ablation.md").exists():
-        lines += ["What each part is worth: [ablation.md](ablation.md) (`make ablate`).", ""]
-    lines += [f"## {title}\n\n![{title}]({name})\n" for title, name in plots.items()]
-    lines += notes
-    write_text_atomic(out / "summary.md", "\n".join(lines).rstrip() + "\n")
-    ws.log(f"report: {out / 'summary.md'} and {len(plots)} plot(s)")
-    return {"summary": out / "summary.md", "plots": [out / name for name in plots.values()], "notes": notes}
+    return lines

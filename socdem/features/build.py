@@ -48,74 +48,92 @@ def features_dir(ws) -> Path:
     return ws.paths.features(feature_fingerprint(ws))
 
 
-def compute_features(ws) -> tuple[pd.DataFrame, dict]:
-    """(features, {"seconds": wall seconds per step, "cpu_seconds": CPU seconds per step}), without the cache."""
-    cfg, seconds, cpu = ws.exp.features, {}, {}
+class StepTimer:
+    """Runs named steps, logging each and keeping its wall seconds and CPU seconds (all threads: robust
+    to a busy machine)."""
 
-    def timed(name, func):
+    def __init__(self, log):
+        self.log = log
+        self.seconds: dict = {}
+        self.cpu_seconds: dict = {}
+
+    def __call__(self, name: str, func):
         started, cpu_started = time.perf_counter(), time.process_time()
         result = func()
-        seconds[name] = round(time.perf_counter() - started, 3)
-        cpu[name] = round(time.process_time() - cpu_started, 3)  # all threads: robust to a busy machine
-        ws.log(f"features: {name} done ({seconds[name]:.1f} s)")
+        self.seconds[name] = round(time.perf_counter() - started, 3)
+        self.cpu_seconds[name] = round(time.process_time() - cpu_started, 3)
+        self.log(f"features: {name} done ({self.seconds[name]:.1f} s)")
         return result
 
+
+def compute_features(ws) -> tuple[pd.DataFrame, dict]:
+    """(features, {"seconds": wall seconds per step, "cpu_seconds": CPU seconds per step}), without the cache."""
+    cfg, timed = ws.exp.features, StepTimer(ws.log)
     contest = timed("load", lambda: ws.contest)
     if contest.store is not None:  # streamed: the events coded once in the contest's DuckDB store
         timed("coded events", lambda: ws.coded)
     users = timed("interactions", lambda: ws.interactions.users)
     parts = []
     if any(getattr(cfg, family) for family in AGGREGATE_FAMILIES):
-        if contest.store is not None:  # float32 at once (the values the end gives them): a large contest's memory
-            families = lambda: aggregate_families(UserAggregates.from_coded(ws.coded), cfg, ws.log, np.float32)  # noqa: E731
-            parts.append(timed("aggregates", families))
-            contest.store.trim_memory()
-        else:
-            parts.append(
-                timed(
-                    "aggregates",
-                    lambda: user_aggregates(
-                        contest.events,
-                        contest.videos,
-                        users,
-                        cfg,
-                        threads=ws.exp.threads,
-                        log=ws.log,
-                        temp_dir=str(ws.paths.duckdb_temp),
-                    ),
-                )
-            )
+        parts.append(_aggregates(ws, users, timed))
     if cfg.embeddings:
-        items = (
-            ("author_id", cfg.svd_author_dims),
-            ("rutube_video_id", cfg.svd_video_dims),
-            ("title_word", cfg.svd_title_dims),
-        )
-        for item, dims in items:
-            if dims > 0:
-                parts.append(
-                    timed(
-                        f"svd {item}",
-                        lambda i=item, d=dims: user_embeddings(ws.interactions, i, d, ws.exp.seed, ws.exp.threads),
-                    )
-                )
+        parts += _embeddings(ws, timed)
     if cfg.communities > 0:
         communities = lambda: user_communities(ws.interactions, cfg.communities, ws.exp.seed, ws.exp.threads)  # noqa: E731
         parts.append(timed("communities", communities))
     if cfg.video_counts and contest.video_counts is not None:
-        parts.append(
-            timed(
-                "video counts",
-                lambda: video_count_features(contest.events, contest.video_counts, users, cfg.video_counts_min_views),
-            )
-        )
+        min_views = cfg.video_counts_min_views
+        counts = lambda: video_count_features(contest.events, contest.video_counts, users, min_views)  # noqa: E731
+        parts.append(timed("video counts", counts))
+    return _joined(parts, users), {"seconds": timed.seconds, "cpu_seconds": timed.cpu_seconds}
+
+
+def _aggregates(ws, users: np.ndarray, timed: StepTimer) -> pd.DataFrame:
+    """The aggregate families: from the coded events of a streamed contest, else from its events frame."""
+    contest, cfg = ws.contest, ws.exp.features
+    if contest.store is not None:  # float32 at once (the values the end gives them): a large contest's memory
+        families = lambda: aggregate_families(UserAggregates.from_coded(ws.coded), cfg, ws.log, np.float32)  # noqa: E731
+        aggregates = timed("aggregates", families)
+        contest.store.trim_memory()
+        return aggregates
+    return timed(
+        "aggregates",
+        lambda: user_aggregates(
+            contest.events,
+            contest.videos,
+            users,
+            cfg,
+            threads=ws.exp.threads,
+            log=ws.log,
+            temp_dir=str(ws.paths.duckdb_temp),
+        ),
+    )
+
+
+def _embeddings(ws, timed: StepTimer) -> list[pd.DataFrame]:
+    """The TF-IDF + SVD embeddings of user x author, user x video and user x title word (0 dims: none)."""
+    cfg = ws.exp.features
+    items = (
+        ("author_id", cfg.svd_author_dims),
+        ("rutube_video_id", cfg.svd_video_dims),
+        ("title_word", cfg.svd_title_dims),
+    )
+    return [
+        timed(f"svd {item}", lambda i=item, d=dims: user_embeddings(ws.interactions, i, d, ws.exp.seed, ws.exp.threads))
+        for item, dims in items
+        if dims > 0
+    ]
+
+
+def _joined(parts: list[pd.DataFrame], users: np.ndarray) -> pd.DataFrame:
+    """The parts side by side on the sorted labelled + test users, numbers as float32."""
     index = pd.Index(users, name="viewer_uid")
     features = pd.concat(parts, axis=1) if parts else pd.DataFrame(index=index)
     if not features.index.equals(index):
         raise AssertionError("features: the index is not the sorted labelled + test users")
     numeric = features.select_dtypes("number").columns
     features[numeric] = features[numeric].astype(np.float32)
-    return features, {"seconds": seconds, "cpu_seconds": cpu}
+    return features
 
 
 def build_features(ws) -> pd.DataFrame:

@@ -19,6 +19,8 @@ The user x item count matrices (`StoredInteractions`) come from GROUP BYs over `
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -32,75 +34,53 @@ SECONDS_PER_DAY = 86_400
 
 
 class CodedEvents:
-    """Table `ev` (see the module's docstring) in the contest's store, with the value lists of its codes."""
+    """Table `ev` (see the module's docstring) in the contest's store, with the value lists of its codes.
+    `CodedEvents.build(contest, users)` writes the table; the object holds what reads it."""
 
-    def __init__(self, contest, users: np.ndarray):
+    def __init__(
+        self,
+        store,
+        users: np.ndarray,
+        values: dict[str, list],
+        video_values: np.ndarray,
+        videos: VideoCodes,
+        events_per_user: np.ndarray,
+    ):
+        self.store, self.con, self.users, self.values = store, store.con, users, values
+        self.video_values = video_values
+        self.author_values, self.missing_category = videos.author_values, videos.missing_category
+        # per video code: catalogue row, author code, category code (-1: none)
+        self.video_row, self.video_author, self.video_category = videos.row, videos.author, videos.category
+        self.events_per_user = events_per_user
+
+    @property
+    def n_events(self) -> int:
+        return int(self.events_per_user.sum())
+
+    @classmethod
+    def build(cls, contest, users: np.ndarray) -> CodedEvents:
+        """Code the events of `users` in the contest's store into table `ev` (one DuckDB query)."""
         store, videos = contest.store, contest.videos
-        self.store, self.con, self.users = store, store.con, np.asarray(users)
-        self.values: dict[str, list] = {}
-        self.video_values = np.asarray(store.values("rutube_video_id"), dtype=object)
-
-        category_codes, self.values["category"] = encode(videos["category"])
-        if MISSING not in self.values["category"]:
-            self.values["category"].append(MISSING)  # the category of an event of an unknown video
-        self.missing_category = self.values["category"].index(MISSING)
-        author_codes, authors = pd.factorize(videos["author_id"], sort=True)
-        self.author_values = np.asarray(authors)
-        row = pd.Index(videos["rutube_video_id"].astype(str)).get_indexer(self.video_values)
-        known = row >= 0
-        safe = np.where(known, row, 0)
-        # per video code: catalogue row, author code, category code (-1: none), duration in seconds
-        self.video_row = row
-        self.video_author = np.where(known, author_codes[safe], -1)
-        self.video_category = np.where(known, category_codes[safe], -1)
-        category = np.where(known, category_codes[safe], self.missing_category)
+        users = np.asarray(users)
+        video_values = np.asarray(store.values("rutube_video_id"), dtype=object)
+        codes = VideoCodes.of(videos, video_values)
         tables = {
-            "known_users": {"uid": pa.array(self.users), "u": pa.array(np.arange(len(self.users), dtype=np.int32))},
-            "video_codes": {
-                "code": pa.array(np.arange(len(row), dtype=np.int32)),
-                "vrow": pa.array(row.astype(np.int32), mask=~known),
-                "author": pa.array(self.video_author.astype(np.int32), mask=~known),
-                "category": pa.array(category.astype(np.int32)),
-                "dur_s": pa.array(videos["duration"].to_numpy(np.float64)[safe] / 1000.0, mask=~known),
-            },
+            "known_users": {"uid": pa.array(users), "u": pa.array(np.arange(len(users), dtype=np.int32))},
+            "video_codes": codes.table(videos),
         }
-        codes = {}
-        for column in CODED_COLUMNS:  # ENUM code, or the MISSING code after the values
-            self.values[column] = list(store.values(column)) + [MISSING]
-            codes[column] = f"coalesce(CAST(enum_code(e.{column}) AS INTEGER), {len(self.values[column]) - 1})"
-        offsets = offsets_of(self.values["region"])  # MISSING or an unknown region: Moscow time
+        column_values, columns = _column_codes(store)
+        values = {"category": codes.category_values, **column_values}
+        offsets = offsets_of(values["region"])  # MISSING or an unknown region: Moscow time
         tables["region_offsets"] = {
             "code": pa.array(np.arange(len(offsets), dtype=np.int32)),
             "offset_s": pa.array(offsets * 3600),
         }
-        for name, columns in tables.items():
-            self.con.register(name, pa.table(columns))
-        try:
-            self.con.execute(
-                f"""CREATE TABLE ev AS
-                SELECT u, video, vrow, author_id, category, region, ua_device_type, ua_client_type, ua_os,
-                       ua_client_name, lts, CAST(floor(lts / {SECONDS_PER_DAY}) AS INTEGER) AS day,
-                       CAST((floor(lts / 3600) % 24) * 7 + (floor(lts / {SECONDS_PER_DAY}) + 3) % 7 AS SMALLINT)
-                           AS hour_weekday,  -- 1970-01-01 was a Thursday
-                       wt, dur_s, row
-                FROM (
-                    SELECT k.u, CAST(enum_code(e.rutube_video_id) AS INTEGER) AS video, v.vrow,
-                           v.author AS author_id, v.category, {", ".join(f"{c} AS {n}" for n, c in codes.items())},
-                           e.ts + o.offset_s AS lts, CAST(e.total_watchtime AS DOUBLE) AS wt, v.dur_s, e.row
-                    FROM events e
-                    JOIN known_users k ON e.viewer_uid = k.uid
-                    JOIN video_codes v ON CAST(enum_code(e.rutube_video_id) AS INTEGER) = v.code
-                    JOIN region_offsets o ON {codes["region"]} = o.code
-                )"""
-            )
-        finally:
-            for name in tables:
-                self.con.unregister(name)
+        _create_ev(store.con, tables, columns)
         store.trim_memory()
-        per_user = self.con.execute("SELECT u, count(*) AS n FROM ev GROUP BY u").fetchnumpy()
-        self.events_per_user = np.zeros(len(self.users))
-        self.events_per_user[per_user["u"]] = per_user["n"]
-        self.n_events = int(self.events_per_user.sum())
+        per_user = store.con.execute("SELECT u, count(*) AS n FROM ev GROUP BY u").fetchnumpy()
+        events_per_user = np.zeros(len(users))
+        events_per_user[per_user["u"]] = per_user["n"]
+        return cls(store, users, values, video_values, codes, events_per_user)
 
     def item_values(self, item: str) -> np.ndarray:
         """The value of each code of an item column of `ev`."""
@@ -109,6 +89,83 @@ class CodedEvents:
         if item == "rutube_video_id":
             return self.video_values
         return np.asarray(self.values["category"], dtype=object)
+
+
+@dataclass
+class VideoCodes:
+    """Per video code of the store: its catalogue row, author code and category code (-1: none)."""
+
+    row: np.ndarray
+    author: np.ndarray
+    category: np.ndarray
+    author_values: np.ndarray  # the author of each author code (sorted author ids)
+    category_values: list  # the category of each category code
+    missing_category: int  # the category code of an event of an unknown video
+
+    @classmethod
+    def of(cls, videos: pd.DataFrame, video_values: np.ndarray) -> VideoCodes:
+        """The codes of the store's videos (`video_values`, one per video code) from the catalogue."""
+        category_codes, category_values = encode(videos["category"])
+        if MISSING not in category_values:
+            category_values.append(MISSING)  # the category of an event of an unknown video
+        missing_category = category_values.index(MISSING)
+        author_codes, authors = pd.factorize(videos["author_id"], sort=True)
+        row = pd.Index(videos["rutube_video_id"].astype(str)).get_indexer(video_values)
+        known = row >= 0
+        safe = np.where(known, row, 0)
+        author = np.where(known, author_codes[safe], -1)
+        category = np.where(known, category_codes[safe], -1)
+        return cls(row, author, category, np.asarray(authors), category_values, missing_category)
+
+    def table(self, videos: pd.DataFrame) -> dict:
+        """The columns of DuckDB's `video_codes`: an unknown video has no row, author or duration, and
+        the MISSING category."""
+        known = self.row >= 0
+        safe = np.where(known, self.row, 0)
+        return {
+            "code": pa.array(np.arange(len(self.row), dtype=np.int32)),
+            "vrow": pa.array(self.row.astype(np.int32), mask=~known),
+            "author": pa.array(self.author.astype(np.int32), mask=~known),
+            "category": pa.array(np.where(known, self.category, self.missing_category).astype(np.int32)),
+            "dur_s": pa.array(videos["duration"].to_numpy(np.float64)[safe] / 1000.0, mask=~known),
+        }
+
+
+def _column_codes(store) -> tuple[dict[str, list], dict[str, str]]:
+    """(column -> the value of each code, column -> the SQL of its code): the ENUM code, or the
+    MISSING code after the values."""
+    values, codes = {}, {}
+    for column in CODED_COLUMNS:
+        values[column] = list(store.values(column)) + [MISSING]
+        codes[column] = f"coalesce(CAST(enum_code(e.{column}) AS INTEGER), {len(values[column]) - 1})"
+    return values, codes
+
+
+def _create_ev(con, tables: dict, codes: dict[str, str]) -> None:
+    """CREATE TABLE ev from the store's events joined with the registered lookup tables."""
+    for name, columns in tables.items():
+        con.register(name, pa.table(columns))
+    try:
+        con.execute(
+            f"""CREATE TABLE ev AS
+            SELECT u, video, vrow, author_id, category, region, ua_device_type, ua_client_type, ua_os,
+                   ua_client_name, lts, CAST(floor(lts / {SECONDS_PER_DAY}) AS INTEGER) AS day,
+                   CAST((floor(lts / 3600) % 24) * 7 + (floor(lts / {SECONDS_PER_DAY}) + 3) % 7 AS SMALLINT)
+                       AS hour_weekday,  -- 1970-01-01 was a Thursday
+                   wt, dur_s, row
+            FROM (
+                SELECT k.u, CAST(enum_code(e.rutube_video_id) AS INTEGER) AS video, v.vrow,
+                       v.author AS author_id, v.category, {", ".join(f"{c} AS {n}" for n, c in codes.items())},
+                       e.ts + o.offset_s AS lts, CAST(e.total_watchtime AS DOUBLE) AS wt, v.dur_s, e.row
+                FROM events e
+                JOIN known_users k ON e.viewer_uid = k.uid
+                JOIN video_codes v ON CAST(enum_code(e.rutube_video_id) AS INTEGER) = v.code
+                JOIN region_offsets o ON {codes["region"]} = o.code
+            )"""
+        )
+    finally:
+        for name in tables:
+            con.unregister(name)
 
 
 ITEM_SQL = {  # (code column, filter) of each item of Interactions.matrix

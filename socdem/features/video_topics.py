@@ -23,7 +23,7 @@ from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.preprocessing import normalize
 
-from socdem.features.communities import kmeans_responsibilities, normalise_rows
+from socdem.features.em import kmeans_responsibilities, normalise_rows
 from socdem.features.shares import smoothed_shares
 
 START_DIMS = 64

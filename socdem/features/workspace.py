@@ -73,7 +73,7 @@ class Workspace:
         """The streamed events coded for the feature builders (None when the events are in pandas)."""
         if self.contest.store is None:
             return None
-        return CodedEvents(self.contest, known_users(self.contest))
+        return CodedEvents.build(self.contest, known_users(self.contest))
 
     @cached_property
     def interactions(self) -> Interactions:

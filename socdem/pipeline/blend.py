@@ -11,11 +11,16 @@ test predictions. Then, on the chosen blend's nested OOF: the F1- and
 accuracy-best thresholds for `female`, and per-class biases on the age
 log-probabilities tuned for weighted F1, kept only if nested CV says they help.
 Test predictions never enter any choice.
+
+The blend of an experiment's models is cached in artifacts/<RUN>/blend/ under a key of the
+models' cache keys, the folds and this code (blend_oof: compare and ablate reuse it).
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -24,8 +29,13 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from threadpoolctl import threadpool_limits
 
+from socdem.io import hash_object, read_json_or_none, read_parquet_or_none, write_json_atomic, write_parquet_atomic
 from socdem.metrics import best_accuracy_threshold, best_f1_threshold, weighted_f1
+from socdem.models.registry import get_runner
+from socdem.pipeline import thresholds as thresholds_module
+from socdem.pipeline.folds import folds_path, load_or_make_folds
 from socdem.pipeline.thresholds import nested_threshold_f1, tune_age_bias
+from socdem.pipeline.train import cache_key, load_predictions
 from socdem.schema import AGE_COLUMNS, prediction_frame
 
 EPS = 1e-6
@@ -180,6 +190,28 @@ def blend(oofs: dict, tests: dict, truth: pd.DataFrame, folds: pd.DataFrame, tar
 
 
 def _blend(oofs: dict, tests: dict, truth: pd.DataFrame, folds: pd.DataFrame, targets) -> Blend:
+    uids, test_uids, oofs, tests, fold, truth = _align(oofs, tests, truth, folds)
+    n_folds = len(np.unique(fold))
+    summary, oof_cols, test_cols = {}, {}, {}
+    for target in targets:
+        to_input = sex_logits if target == "sex" else age_log_proba
+        y = truth["female" if target == "sex" else "age_class"].to_numpy(dtype=np.int64)
+        inputs = {n: to_input(f) for n, f in oofs.items()}
+        test_inputs = {n: to_input(f) for n, f in tests.items()}
+        info, nested, test_out = _choose(target, inputs, test_inputs, y, fold, n_folds)
+        if target == "sex":
+            oof_cols["female_proba"], test_cols["female_proba"] = _sex_thresholds(info, y, nested, test_out, fold)
+        else:
+            oof_cols["age_proba"], test_cols["age_proba"] = _age_biases(info, y, nested, test_out, fold)
+        summary[target] = info
+    oof = prediction_frame(uids, oof_cols.get("female_proba"), oof_cols.get("age_proba")).assign(fold=fold)
+    test = prediction_frame(test_uids, test_cols.get("female_proba"), test_cols.get("age_proba"))
+    return Blend(oof=oof, test=test, summary=summary)
+
+
+def _align(oofs: dict, tests: dict, truth: pd.DataFrame, folds: pd.DataFrame) -> tuple:
+    """(labelled users, test users, each model's OOF and test frames on them, the users' folds, their
+    labels), all in sorted user order; every model must cover the same labelled and test users."""
     if not oofs:
         raise ValueError("blend: no model predictions to blend")
     uids = np.sort(folds["viewer_uid"].to_numpy())
@@ -193,56 +225,111 @@ def _blend(oofs: dict, tests: dict, truth: pd.DataFrame, folds: pd.DataFrame, ta
     oofs = {n: f.loc[uids] for n, f in oofs.items()}
     tests = {n: f.loc[test_uids] for n, f in tests.items()}
     fold = folds.set_index("viewer_uid").loc[uids, "fold"].to_numpy()
-    truth = truth.set_index("viewer_uid").loc[uids]
-    n_folds = len(np.unique(fold))
+    return uids, test_uids, oofs, tests, fold, truth.set_index("viewer_uid").loc[uids]
 
-    summary, oof_cols, test_cols = {}, {}, {}
-    for target in targets:
-        to_input = sex_logits if target == "sex" else age_log_proba
-        y = truth["female" if target == "sex" else "age_class"].to_numpy(dtype=np.int64)
-        inputs = {n: to_input(f) for n, f in oofs.items()}
-        test_inputs = {n: to_input(f) for n, f in tests.items()}
-        scored = []
-        for cand in candidates(target, inputs, n_folds):
-            out = nested_oof(lambda c=cand: clone(c), inputs, y, fold)
-            scored.append((score_output(target, y, out), cand, out))
-        best_score, chosen, nested = max(scored, key=lambda t: t[0])  # ties: the simpler, listed first
-        chosen.fit(inputs, y)
-        test_out = chosen.predict(test_inputs)
-        info = {
-            "metric": SELECTION_METRIC[target],
-            "candidates": {c.kind: round(s, 6) for s, c, _ in scored},
-            "chosen": chosen.kind,
-            "inputs": list(chosen.names),
-            "weights": chosen.weights(),
-            "nested_score": round(best_score, 6),
+
+def _choose(target: str, inputs: dict, test_inputs: dict, y: np.ndarray, fold: np.ndarray, n_folds: int) -> tuple:
+    """(summary of the choice, the chosen candidate's nested OOF output, its output on the test users once
+    refitted on every OOF row): each candidate scored by nested CV, the best kept."""
+    scored = []
+    for cand in candidates(target, inputs, n_folds):
+        out = nested_oof(lambda c=cand: clone(c), inputs, y, fold)
+        scored.append((score_output(target, y, out), cand, out))
+    best_score, chosen, nested = max(scored, key=lambda t: t[0])  # ties: the simpler, listed first
+    chosen.fit(inputs, y)
+    test_out = chosen.predict(test_inputs)
+    info = {
+        "metric": SELECTION_METRIC[target],
+        "candidates": {c.kind: round(s, 6) for s, c, _ in scored},
+        "chosen": chosen.kind,
+        "inputs": list(chosen.names),
+        "weights": chosen.weights(),
+        "nested_score": round(best_score, 6),
+    }
+    return info, nested, test_out
+
+
+def _sex_thresholds(info: dict, y, nested, test_out, fold) -> tuple[np.ndarray, np.ndarray]:
+    """P(female) of the OOF and test users from the chosen blend's logits; the F1- and accuracy-best
+    thresholds (and F1 with each fold's threshold chosen on the others) go into `info`."""
+    p_oof, p_test = 1 / (1 + np.exp(-nested)), 1 / (1 + np.exp(-test_out))
+    f1_threshold, f1 = best_f1_threshold(y, p_oof)
+    info["thresholds"] = {"f1": f1_threshold, "accuracy": best_accuracy_threshold(y, p_oof)}
+    info["f1_at_threshold"] = f1
+    info["f1_nested_threshold"] = nested_threshold_f1(y, p_oof, fold)
+    return p_oof, p_test
+
+
+def _age_biases(info: dict, y, nested, test_out, fold) -> tuple[np.ndarray, np.ndarray]:
+    """Age-class probabilities of the OOF and test users from the chosen blend's log-probabilities, with
+    per-class biases tuned for weighted F1, kept only if they help in nested CV (recorded in `info`)."""
+    absent = ~np.isin(np.arange(nested.shape[1]), y)  # a class nobody has is never predicted
+    nested, test_out = np.where(absent, -np.inf, nested), np.where(absent, -np.inf, test_out)
+    plain = weighted_f1(y, np.argmax(nested, axis=1))
+    checked = np.zeros(len(y), dtype=np.int64)
+    for k in np.unique(fold):
+        held = fold == k
+        checked[held] = np.argmax(nested[held] + tune_age_bias(nested[~held], y[~held]), axis=1)
+    with_bias = weighted_f1(y, checked)
+    bias = tune_age_bias(nested, y) if with_bias > plain else np.zeros(nested.shape[1])
+    info["bias"] = {
+        "values": bias.round(4).tolist(),
+        "kept": bool(with_bias > plain),
+        "nested_f1_without": round(plain, 6),
+        "nested_f1_with": round(with_bias, 6),
+    }
+    return np.exp(_log_normalise(nested + bias)), np.exp(_log_normalise(test_out + bias))
+
+
+# ---- the blend of an experiment's models, cached in artifacts/<RUN>/blend/ ----
+
+
+def blend_experiment(ws, sources: dict | None = None) -> tuple[dict, Blend]:
+    """(model → (oof, test, scores), the blend of the experiment's models). `sources` may map a
+    model to another workspace to take its predictions from (an ablation that retrains only some)."""
+    results, result, _ = timed_blend(ws, sources)
+    return results, result
+
+
+def timed_blend(ws, sources: dict | None = None) -> tuple[dict, Blend, float]:
+    """blend_experiment, plus the seconds of the blend itself (the models' are their folds')."""
+    sources = sources or {}
+    results = {name: load_predictions(sources.get(name, ws), name) for name in ws.exp.models}
+    oofs = {name: oof.drop(columns="fold", errors="ignore") for name, (oof, _, _) in results.items()}
+    tests = {name: test for name, (_, test, _) in results.items()}
+    started = time.perf_counter()
+    result = blend(oofs, tests, ws.contest.targets, load_or_make_folds(ws), ws.exp.targets)
+    return results, result, time.perf_counter() - started
+
+
+def blend_key(ws, sources: dict | None = None) -> str:
+    """What the blend's output depends on: every model's cache key, the folds and the blend's code."""
+    sources = sources or {}
+    return hash_object(
+        {
+            "models": {n: cache_key(sources.get(n, ws), n, get_runner(n)) for n in ws.exp.models},
+            "folds": folds_path(ws).name,
+            "targets": ws.exp.targets,
+            "contest": ws.exp.contest,
+            "code": [Path(m).read_text() for m in (__file__, thresholds_module.__file__)],
         }
-        if target == "sex":
-            p_oof, p_test = 1 / (1 + np.exp(-nested)), 1 / (1 + np.exp(-test_out))
-            f1_threshold, f1 = best_f1_threshold(y, p_oof)
-            info["thresholds"] = {"f1": f1_threshold, "accuracy": best_accuracy_threshold(y, p_oof)}
-            info["f1_at_threshold"] = f1
-            info["f1_nested_threshold"] = nested_threshold_f1(y, p_oof, fold)
-            oof_cols["female_proba"], test_cols["female_proba"] = p_oof, p_test
-        else:
-            absent = ~np.isin(np.arange(nested.shape[1]), y)  # a class nobody has is never predicted
-            nested, test_out = np.where(absent, -np.inf, nested), np.where(absent, -np.inf, test_out)
-            plain = weighted_f1(y, np.argmax(nested, axis=1))
-            checked = np.zeros(len(y), dtype=np.int64)
-            for k in np.unique(fold):
-                held = fold == k
-                checked[held] = np.argmax(nested[held] + tune_age_bias(nested[~held], y[~held]), axis=1)
-            with_bias = weighted_f1(y, checked)
-            bias = tune_age_bias(nested, y) if with_bias > plain else np.zeros(nested.shape[1])
-            info["bias"] = {
-                "values": bias.round(4).tolist(),
-                "kept": bool(with_bias > plain),
-                "nested_f1_without": round(plain, 6),
-                "nested_f1_with": round(with_bias, 6),
-            }
-            oof_cols["age_proba"] = np.exp(_log_normalise(nested + bias))
-            test_cols["age_proba"] = np.exp(_log_normalise(test_out + bias))
-        summary[target] = info
-    oof = prediction_frame(uids, oof_cols.get("female_proba"), oof_cols.get("age_proba")).assign(fold=fold)
-    test = prediction_frame(test_uids, test_cols.get("female_proba"), test_cols.get("age_proba"))
-    return Blend(oof=oof, test=test, summary=summary)
+    )
+
+
+def blend_oof(ws, sources: dict | None = None, out_dir: Path | None = None) -> pd.DataFrame:
+    """The blend's nested out-of-fold predictions (with `fold`): from artifacts/<RUN>/blend/ (or
+    `out_dir`) when its key still matches, else trained and blended now (no submission written)."""
+    out_dir = out_dir or ws.paths.blend(ws.exp.run)
+    key = blend_key(ws, sources)
+    saved, oof = read_json_or_none(out_dir / "blend.json"), read_parquet_or_none(out_dir / "oof.parquet")
+    if isinstance(saved, dict) and saved.get("key") == key and oof is not None:  # unreadable: blended again
+        return oof
+    _, result, seconds = timed_blend(ws, sources)
+    write_blend(out_dir, result, key, seconds, {"blend": result.summary})
+    return result.oof
+
+
+def write_blend(out_dir: Path, result: Blend, key: str, seconds: float, info: dict) -> None:
+    write_parquet_atomic(out_dir / "oof.parquet", result.oof)
+    write_parquet_atomic(out_dir / "test.parquet", result.test)
+    write_json_atomic(out_dir / "blend.json", {**info, "key": key, "seconds": round(seconds, 2)})

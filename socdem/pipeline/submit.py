@@ -5,23 +5,17 @@ only (blend.py). The command line then appends the leaderboard log."""
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from socdem.features.adversarial import adversarial_validation, shift_warning
-from socdem.io import hash_object, read_json_or_none, read_parquet_or_none, write_json_atomic, write_parquet_atomic
-from socdem.metrics import fold_scores, frame_scores, sex_scores
+from socdem.io import write_json_atomic
+from socdem.metrics import fold_scores, frame_scores, rutube2024_score, sex_scores
 from socdem.models.registry import get_runner
-from socdem.pipeline import blend as blend_module
-from socdem.pipeline import thresholds as thresholds_module
-from socdem.pipeline.blend import Blend, blend
-from socdem.pipeline.folds import folds_path, load_or_make_folds
+from socdem.pipeline.blend import Blend, blend_key, timed_blend, write_blend
 from socdem.pipeline.submission import FORMATS, ID_COLUMN, build_submission, write_submission
-from socdem.pipeline.train import cache_key, load_predictions, training_seconds
+from socdem.pipeline.train import training_seconds
 from socdem.schema import PRIMARY_METRIC
 
 
@@ -29,24 +23,6 @@ def sex_threshold(exp, thresholds: dict) -> float:
     """F1-best for JMLC (scored by F1), accuracy-best for Rutube 2024 (scored
     by accuracy of sex); both come from the blended out-of-fold predictions."""
     return thresholds["f1"] if exp.contest == "jmlc" else thresholds["accuracy"]
-
-
-def blend_experiment(ws, sources: dict | None = None) -> tuple[dict, Blend]:
-    """(model → (oof, test, scores), the blend of the experiment's models). `sources` may map a
-    model to another workspace to take its predictions from (an ablation that retrains only some)."""
-    results, result, _ = timed_blend(ws, sources)
-    return results, result
-
-
-def timed_blend(ws, sources: dict | None = None) -> tuple[dict, Blend, float]:
-    """blend_experiment, plus the seconds of the blend itself (the models' are their folds')."""
-    sources = sources or {}
-    results = {name: load_predictions(sources.get(name, ws), name) for name in ws.exp.models}
-    oofs = {name: oof.drop(columns="fold", errors="ignore") for name, (oof, _, _) in results.items()}
-    tests = {name: test for name, (_, test, _) in results.items()}
-    started = time.perf_counter()
-    result = blend(oofs, tests, ws.contest.targets, load_or_make_folds(ws), ws.exp.targets)
-    return results, result, time.perf_counter() - started
 
 
 def blend_scores(ws, result: Blend) -> dict:
@@ -62,41 +38,8 @@ def blend_scores(ws, result: Blend) -> dict:
         scores["f1_nested_threshold"] = info["f1_nested_threshold"]
         scores["threshold"] = threshold
     if "age_f1_weighted" in scores and "accuracy" in scores:
-        scores["rutube2024"] = 0.7 * scores["age_f1_weighted"] + 0.3 * scores["accuracy"]
+        scores["rutube2024"] = rutube2024_score(scores["age_f1_weighted"], scores["accuracy"])
     return scores
-
-
-def blend_key(ws, sources: dict | None = None) -> str:
-    """What the blend's output depends on: every model's cache key, the folds and the blend's code."""
-    sources = sources or {}
-    return hash_object(
-        {
-            "models": {n: cache_key(sources.get(n, ws), n, get_runner(n)) for n in ws.exp.models},
-            "folds": folds_path(ws).name,
-            "targets": ws.exp.targets,
-            "contest": ws.exp.contest,
-            "code": [Path(m.__file__).read_text() for m in (blend_module, thresholds_module)],
-        }
-    )
-
-
-def blend_oof(ws, sources: dict | None = None, out_dir: Path | None = None) -> pd.DataFrame:
-    """The blend's nested out-of-fold predictions (with `fold`): from artifacts/<RUN>/blend/ (or
-    `out_dir`) when its key still matches, else trained and blended now (no submission written)."""
-    out_dir = out_dir or ws.paths.blend(ws.exp.run)
-    key = blend_key(ws, sources)
-    saved, oof = read_json_or_none(out_dir / "blend.json"), read_parquet_or_none(out_dir / "oof.parquet")
-    if isinstance(saved, dict) and saved.get("key") == key and oof is not None:  # unreadable: blended again
-        return oof
-    _, result, seconds = timed_blend(ws, sources)
-    write_blend(out_dir, result, key, seconds, {"blend": result.summary})
-    return result.oof
-
-
-def write_blend(out_dir: Path, result: Blend, key: str, seconds: float, info: dict) -> None:
-    write_parquet_atomic(out_dir / "oof.parquet", result.oof)
-    write_parquet_atomic(out_dir / "test.parquet", result.test)
-    write_json_atomic(out_dir / "blend.json", {**info, "key": key, "seconds": round(seconds, 2)})
 
 
 def cv_fold_scores(ws, results: dict, result: Blend, threshold: float) -> dict:

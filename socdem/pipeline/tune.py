@@ -244,20 +244,33 @@ def tune(ws, trials: int | None = None, workers: int | None = None, storage: str
     started = time.perf_counter()
     spec = storage_spec(ws, storage)
     store = open_storage(spec)  # studies are created here, once, before any worker starts
-    studies, existing = {}, {}
-    for target in exp.targets:
-        name = study_name(ws, target)
-        study = optuna.create_study(study_name=name, storage=store, direction="maximize", load_if_exists=True)
-        studies[target], existing[target] = name, len(study.trials)
-        ws.log(f"tune {target}: study {name} in {_public(spec)} ({existing[target]} trials so far)")
-
+    studies, existing = _open_studies(ws, store, spec)
     matrices = tune_dir(ws) / f"matrices_{study_key(ws)}.pkl"
     if trials > 0 and not matrices.exists():
         write_pickle_atomic(matrices, fold_data(ws))
     ws.log(f"tune: {trials} trials per target on folds {tune_folds(ws)} with {workers} worker(s)")
+    _run_workers(_worker_jobs(ws, matrices, spec, studies, existing, trials, workers))
+    results = _best_of_studies(ws, store, studies)
+    ws.log(f"tune: done in {time.perf_counter() - started:.1f} s; make train uses {tune_dir(ws)}/best_<target>.json")
+    return results
 
+
+def _open_studies(ws, store, spec: str) -> tuple[dict, dict]:
+    """(target -> study name, target -> trials it already holds): each target's study, created if new."""
+    studies, existing = {}, {}
+    for target in ws.exp.targets:
+        name = study_name(ws, target)
+        study = optuna.create_study(study_name=name, storage=store, direction="maximize", load_if_exists=True)
+        studies[target], existing[target] = name, len(study.trials)
+        ws.log(f"tune {target}: study {name} in {_public(spec)} ({existing[target]} trials so far)")
+    return studies, existing
+
+
+def _worker_jobs(ws, matrices: Path, spec: str, studies: dict, existing: dict, trials: int, workers: int) -> list:
+    """One job per worker process: its share of each target's trials and its own sampler seeds."""
+    exp = ws.exp
     defaults = default_params(exp)
-    jobs = [
+    return [
         {
             "worker": w,
             "matrices": str(matrices),
@@ -276,21 +289,28 @@ def tune(ws, trials: int | None = None, workers: int | None = None, storage: str
         }
         for w in range(workers)
     ]
-    if workers == 1:
-        run_worker(jobs[0])
-    else:
-        context = multiprocessing.get_context("spawn")  # no forked copies of DuckDB/BLAS thread state
-        processes = [context.Process(target=run_worker, args=(job,)) for job in jobs]
-        for p in processes:
-            p.start()
-        for p in processes:
-            p.join()
-        failed = [p.exitcode for p in processes if p.exitcode != 0]
-        if failed:
-            raise RuntimeError(f"tune: {len(failed)} worker(s) failed (exit codes {failed}); see the log above")
 
+
+def _run_workers(jobs: list) -> None:
+    """One job in this process; several, each in a spawned process of its own."""
+    if len(jobs) == 1:
+        run_worker(jobs[0])
+        return
+    context = multiprocessing.get_context("spawn")  # no forked copies of DuckDB/BLAS thread state
+    processes = [context.Process(target=run_worker, args=(job,)) for job in jobs]
+    for p in processes:
+        p.start()
+    for p in processes:
+        p.join()
+    failed = [p.exitcode for p in processes if p.exitcode != 0]
+    if failed:
+        raise RuntimeError(f"tune: {len(failed)} worker(s) failed (exit codes {failed}); see the log above")
+
+
+def _best_of_studies(ws, store, studies: dict) -> dict:
+    """target -> the best trial so far (best_<target>.json, written again from the study)."""
     results = {}
-    for target in exp.targets:
+    for target in ws.exp.targets:
         study = optuna.load_study(study_name=studies[target], storage=store)
         _save_best(study, str(best_path(ws, target)), target)
         counts = pd.Series([t.state.name for t in study.trials]).value_counts().to_dict()
@@ -300,7 +320,6 @@ def tune(ws, trials: int | None = None, workers: int | None = None, storage: str
                 f"tune {target}: best {results[target]['value']:.5f} (trial {results[target]['trial']}, "
                 f"trials {counts}) params {results[target]['params']}"
             )
-    ws.log(f"tune: done in {time.perf_counter() - started:.1f} s; make train uses {tune_dir(ws)}/best_<target>.json")
     return results
 
 

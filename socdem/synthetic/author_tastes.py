@@ -61,15 +61,11 @@ import numpy as np
 import pyarrow as pa
 from scipy.special import gammaln, logsumexp
 
+from socdem.synthetic.family import WEAK_CHANNELS, Channels, device_model, durations, sample_users
 from socdem.synthetic.shared import (
-    AGE_RANGES,
     CATEGORIES,
-    DEVICE_PROFILES,
     N_CLASSES,
-    TEST_SHARE,
     TRAVEL_SHARE,
-    ZERO_DURATION_SHARE,
-    categorical_effects,
     class_effects,
     class_prior,
     combine_effects,
@@ -101,14 +97,7 @@ EFFECTS = {
     "cat_hint": 0.45,  # scale of the hand-set CATEGORY_HINTS
     # per-event channels stay very weak: their evidence grows with the
     # number of events, and heavy users have hundreds
-    "hour": 0.04,
-    "hour_age": 0.12,
-    "weekday": 0.03,
-    "weekday_age": 0.08,
-    "device": 0.3,
-    "device_hint": 1.0,
-    "watch": 0.04,
-    "watch_age": 0.1,
+    **WEAK_CHANNELS,
 }
 N_AUTHORS = 3000
 ONE_PIECE_MAX_USERS = 500_000  # up to this many users: sampled and written in one piece, as always
@@ -153,6 +142,20 @@ class World:
     region_offset: np.ndarray  # (R,) hours
     region_p: np.ndarray  # (R,)
 
+    @property
+    def channels(self) -> Channels:
+        """The time, watch, device and region channels, as the other families hold them."""
+        return Channels(
+            self.log_prior,
+            self.log_hour,
+            self.log_day,
+            self.log_watch,
+            self.log_device,
+            self.region_names,
+            self.region_offset,
+            self.region_p,
+        )
+
 
 def _author_model(rng, e: dict) -> tuple[np.ndarray, np.ndarray]:
     """Class-specific author distributions (8, A) and each author's category."""
@@ -184,9 +187,7 @@ def _catalogue(rng, n_authors: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     total = np.add.reduceat(weight, starts)[video_author]
     cdf = video_author + (cum - before) / total
     cdf[np.r_[starts[1:] - 1, len(cdf) - 1]] = np.arange(1, n_authors + 1)  # exact segment ends
-    duration = np.clip(np.round(rng.lognormal(np.log(55), 1.1, len(video_author))), 1, 1440) * 10
-    duration[rng.random(len(duration)) < ZERO_DURATION_SHARE] = 0
-    return video_author, cdf, duration.astype(np.int64)
+    return video_author, cdf, durations(rng, len(video_author))
 
 
 def build_world(seed: int) -> World:
@@ -195,9 +196,7 @@ def build_world(seed: int) -> World:
     e = EFFECTS
     author_p, author_cat = _author_model(rng, e)
     log_hour, log_day = time_model(rng, e)
-    log_device = categorical_effects(
-        rng, [p[1] for p in DEVICE_PROFILES], [p[2] for p in DEVICE_PROFILES], e["device"], e["device_hint"]
-    )
+    log_device = device_model(rng, e)
     log_watch = watch_model(rng, e)
     video_author, video_cdf, duration = _catalogue(rng, N_AUTHORS)
     names, offset, region_p = regions()
@@ -243,17 +242,9 @@ class Sample:
 
 
 def _sample_users(rng, world: World, users: int) -> dict:
-    cls = rng.choice(N_CLASSES, users, p=np.exp(world.log_prior))
-    lo = np.array([r[0] for r in AGE_RANGES])[cls % 4]
-    hi = np.array([r[1] for r in AGE_RANGES])[cls % 4]
-    age = lo + np.floor(rng.random(users) * (hi - lo + 1)).astype(np.int64)
-    uid = rng.choice(np.arange(100_000, 100_000 + 20 * users), users, replace=False).astype(np.int64)
-    is_test = rng.random(users) < TEST_SHARE
-    n = np.clip(np.round(rng.lognormal(np.log(15), 0.9, users)), 1, 2000).astype(np.int64)
-    n[~is_test & (rng.random(users) < NO_EVENT_SHARE)] = 0
-    device = draw_categorical(rng, world.log_device, cls)
-    home = rng.choice(len(world.region_names), users, p=world.region_p)
-    return dict(uid=uid, cls=cls, age=age, is_test=is_test, n_events=n, device=device, home_region=home)
+    return sample_users(
+        rng, world.channels, users, median_events=15, sigma=0.9, min_events=1, no_event_share=NO_EVENT_SHARE
+    )
 
 
 def _polya_authors(rng, world: World, ev_user, ev_cls, start) -> np.ndarray:

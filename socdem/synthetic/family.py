@@ -1,4 +1,5 @@
-"""The parts every family other than author_tastes builds the same way.
+"""The parts the families build the same way (author_tastes, with its own world, takes its channel
+strengths, device model, durations and users from here too).
 
 A family supplies the catalogue, P(video | user's latents) and its exact
 video term of the posterior; this module draws the users, the per-event time,
@@ -113,11 +114,16 @@ def family_streams(seed: int, family: str) -> list[np.random.Generator]:
 def build_channels(rng, strengths: dict) -> Channels:
     log_hour, log_day = time_model(rng, strengths)
     log_watch = watch_model(rng, strengths)
-    base = [p[1] for p in DEVICE_PROFILES]
-    hints = [p[2] for p in DEVICE_PROFILES]
-    log_device = categorical_effects(rng, base, hints, strengths["device"], strengths["device_hint"])
+    log_device = device_model(rng, strengths)
     names, offset, region_p = regions()
     return Channels(np.log(class_prior()), log_hour, log_day, log_watch, log_device, names, offset, region_p)
+
+
+def device_model(rng, strengths: dict) -> np.ndarray:
+    """(8, P) log P(device profile | class): the profiles' base shares, their hints and random effects."""
+    base = [p[1] for p in DEVICE_PROFILES]
+    hints = [p[2] for p in DEVICE_PROFILES]
+    return categorical_effects(rng, base, hints, strengths["device"], strengths["device_hint"])
 
 
 def durations(rng, n_videos: int) -> np.ndarray:
@@ -127,7 +133,11 @@ def durations(rng, n_videos: int) -> np.ndarray:
     return duration.astype(np.int64)
 
 
-def sample_users(rng, ch: Channels, users: int, median_events: float, sigma: float, min_events: int) -> dict:
+def sample_users(
+    rng, ch: Channels, users: int, median_events: float, sigma: float, min_events: int, no_event_share: float = 0.0
+) -> dict:
+    """Each user's class, age, id, test flag, number of events, device profile and home region;
+    `no_event_share` of the labelled users get no events at all."""
     cls = rng.choice(N_CLASSES, users, p=np.exp(ch.log_prior))
     lo = np.array([r[0] for r in AGE_RANGES])[cls % 4]
     hi = np.array([r[1] for r in AGE_RANGES])[cls % 4]
@@ -135,6 +145,8 @@ def sample_users(rng, ch: Channels, users: int, median_events: float, sigma: flo
     uid = rng.choice(np.arange(100_000, 100_000 + 20 * users), users, replace=False).astype(np.int64)
     is_test = rng.random(users) < TEST_SHARE
     n = np.clip(np.round(rng.lognormal(np.log(median_events), sigma, users)), min_events, 2000).astype(np.int64)
+    if no_event_share:  # drawn only when asked, so a family without such users keeps its random stream
+        n[~is_test & (rng.random(users) < no_event_share)] = 0
     device = draw_categorical(rng, ch.log_device, cls)
     home = rng.choice(len(ch.region_names), users, p=ch.region_p)
     return dict(uid=uid, cls=cls, age=age, is_test=is_test, n_events=n, device=device, home_region=home)

@@ -79,22 +79,37 @@ def generate_jmlc(out_dir: Path, users: int = 50_000, seed: int = 0, progress: b
     s = sample(world, users, seed)
     population = sample(world, users * PLATFORM_USERS_FACTOR, seed + 1_000_003)
     log_progress(progress, f"{len(s.ev_user)} events; computing the exact posterior for the JMLC view ...")
-    author = np.where(s.ev_video >= 0, s.ev_author, -1)
-    post = posterior_table(
-        log_posterior(
-            _visible_device_world(world),
-            len(s.uid),
-            s.ev_user,
-            author,
-            s.ev_hour,
-            s.ev_day,
-            s.ev_bin,
-            s.device,
-            s.n_events,
-        )
-    )
+    post = posterior_table(jmlc_log_posterior(world, s))
 
     log_progress(progress, "writing tables ...")
+    write_parquet(jmlc_events_table(world, s, _video_counts(world, population), seed), out_dir / "train_events.parquet")
+    train, test = _write_jmlc_users(out_dir, s)
+    write_oracle(out_dir, s, post)
+    summary = {
+        "generator": "socdem.synthetic.jmlc",
+        "layout": "jmlc",
+        "users": users,
+        "seed": seed,
+        "events": int(len(s.ev_user)),
+        "train_users": int(len(train)),
+        "test_users": int(len(test)),
+        "categories": len(CATEGORIES),
+    }
+    return write_summary(out_dir, summary, s, train, test, post, progress)
+
+
+def jmlc_log_posterior(world, s) -> np.ndarray:
+    """The exact log posterior given what JMLC shows: an orphan video's author is unknown, and the device
+    term is over the (os, client name) pairs."""
+    author = np.where(s.ev_video >= 0, s.ev_author, -1)
+    return log_posterior(
+        _visible_device_world(world), len(s.uid), s.ev_user, author, s.ev_hour, s.ev_day, s.ev_bin, s.device, s.n_events
+    )
+
+
+def jmlc_events_table(world, s, counts: pd.DataFrame, seed: int) -> pa.Table:
+    """train_events in JMLC's columns, in time order: local date and hour, the video's facts on every
+    event (none for an orphan video) and its platform-wide counts."""
     order = np.lexsort((s.ev_user, s.ev_local_s))
     video = s.ev_video[order]
     known = video >= 0
@@ -103,7 +118,6 @@ def generate_jmlc(out_dir: Path, users: int = 50_000, seed: int = 0, progress: b
     dates = (np.datetime64(JUNE_1.date()) + local_day.astype("timedelta64[D]")).astype(str)
     hour = (s.ev_local_s[order] // 3600) % 24
     weekday = (JUNE_1.weekday() + local_day) % 7
-    counts = _video_counts(world, population)
     catalogue = _videos_table(world, seed).to_pandas()  # the author ids the Rutube layout shows
     author_id = np.empty(len(catalogue), np.int64)
     author_id[catalogue["rutube_video_id"].str.removeprefix("video_").astype(np.int64)] = catalogue["author_id"]
@@ -124,8 +138,11 @@ def generate_jmlc(out_dir: Path, users: int = 50_000, seed: int = 0, progress: b
     }
     for column in counts.columns:
         events[column] = pa.array(np.where(known, counts[column].to_numpy()[vid], None), pa.int64())
-    write_parquet(pa.table(events), out_dir / "train_events.parquet")
+    return pa.table(events)
 
+
+def _write_jmlc_users(out_dir: Path, s) -> tuple[np.ndarray, np.ndarray]:
+    """auth_sex_labels and test_users; (train, test) user positions."""
     sex = np.where(s.cls >= 4, "female", "male")
     train, test = split_users(s)
     write_parquet(
@@ -133,15 +150,4 @@ def generate_jmlc(out_dir: Path, users: int = 50_000, seed: int = 0, progress: b
         out_dir / "auth_sex_labels.parquet",
     )
     write_parquet(pa.table({"viewer_id": pa.array(s.uid[test], pa.int64())}), out_dir / "test_users.parquet")
-    write_oracle(out_dir, s, post)
-    summary = {
-        "generator": "socdem.synthetic.jmlc",
-        "layout": "jmlc",
-        "users": users,
-        "seed": seed,
-        "events": int(len(s.ev_user)),
-        "train_users": int(len(train)),
-        "test_users": int(len(test)),
-        "categories": len(CATEGORIES),
-    }
-    return write_summary(out_dir, summary, s, train, test, post, progress)
+    return train, test

@@ -14,9 +14,8 @@ from socdem.config import ConfigError, load_experiment
 from socdem.evaluate.compare import CompareError, compare_runs, compare_specs, parse_spec, public_json, run_oof
 from socdem.features.workspace import Workspace
 from socdem.metrics import weighted_scores
-from socdem.pipeline.blend import blend
+from socdem.pipeline.blend import blend, blend_experiment
 from socdem.pipeline.folds import load_or_make_folds
-from socdem.pipeline.submit import blend_experiment
 from socdem.schema import AGE_COLUMNS
 
 METRICS = {"roc_auc", "f1", "age_f1_weighted", "rutube2024"}

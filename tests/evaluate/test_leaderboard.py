@@ -11,6 +11,7 @@ from conftest import make
 
 from socdem.evaluate.leaderboard import (
     COLUMNS,
+    LeaderboardEntry,
     LeaderboardError,
     append_entry,
     format_table,
@@ -28,7 +29,8 @@ CV = {
 
 def add(path, sub, auc=0.83):
     cv = {**CV, "blend": {**CV["blend"], "roc_auc": auc, "rutube2024": auc - 0.2}}
-    return append_entry(path, "default", "fp", "blend", cv, "linear", sub, blend="sex=stack(linear)", threshold=0.5)
+    entry = LeaderboardEntry("default", "fp", "blend", cv, "linear", sub, blend="sex=stack(linear)", threshold=0.5)
+    return append_entry(path, entry)
 
 
 def test_make_lb_round_trip(tmp_path):
@@ -155,11 +157,11 @@ def test_old_format_log_with_packed_models_is_read(tmp_path):
 
 def entry(path, run="default", data="fp", config=None, cv=CV, sub=None):
     folds = {name: {m: [v - 0.01, v, v + 0.01] for m, v in scores.items()} for name, scores in cv.items()}
-    return append_entry(
-        path, "default", data, "blend", cv, "linear", sub or f"submissions/{run}.csv", run=run,
+    return append_entry(path, LeaderboardEntry(
+        "default", data, "blend", cv, "linear", sub or f"submissions/{run}.csv", run=run,
         overrides="" if run == "default" else "linear.max_iter=200", data_dir="raw", users=1000,
         config=config or {"run": run}, metric="rutube2024", cv_folds=folds, seconds={"linear": 3.0, "blend": 1.0},
-    )  # fmt: skip
+    ))  # fmt: skip
 
 
 def test_one_row_per_submission_and_model_and_reruns_are_one_row(tmp_path):
@@ -201,7 +203,9 @@ def test_adversarial_roc_auc_column_and_flag(tmp_path):
     add(log, tmp_path / "a.csv")
     assert "adversarial ROC-AUC" not in format_table(read_log(log))  # an older row: no figure, no flag
     cv = {**CV, "blend": {**CV["blend"], "roc_auc": 0.9}}
-    append_entry(log, "default", "fp", "blend", cv, "linear", tmp_path / "b.csv", adversarial_roc_auc=0.85)
+    append_entry(
+        log, LeaderboardEntry("default", "fp", "blend", cv, "linear", tmp_path / "b.csv", adversarial_roc_auc=0.85)
+    )
     table = format_table(read_log(log))
     assert "adv_auc" in table and "0.850!" in table and "local CV may not track the public score" in table
     assert read_log(log)["adversarial_roc_auc"].iloc[-1] == pytest.approx(0.85)

@@ -10,7 +10,7 @@ from conftest import REPO
 from sklearn.tree import DecisionTreeClassifier
 
 from socdem.config import load_experiment
-from socdem.evaluate.leaderboard import append_entry, record_public_score
+from socdem.evaluate.leaderboard import LeaderboardEntry, append_entry, record_public_score
 from socdem.evaluate.report import catboost_importances, plot_importance, write_report
 from socdem.features.workspace import Workspace
 from socdem.models.per_target import PerTargetClassifier
@@ -56,7 +56,8 @@ def test_report_plots_the_leaderboard_of_its_data(tiny_contest, socdem_home):
         cv = {"linear": {"rutube2024": score - 0.01}, "blend": {"rutube2024": score}}
         folds = {"blend": {"rutube2024": [score - 0.01, score, score + 0.01]}}
         sub = f"submissions/r{i}.csv"
-        append_entry(ws.paths.leaderboard, "fast", ws.data_fp, "blend", cv, "linear", sub, run=f"r{i}", cv_folds=folds)
+        entry = LeaderboardEntry("fast", ws.data_fp, "blend", cv, "linear", sub, run=f"r{i}", cv_folds=folds)
+        append_entry(ws.paths.leaderboard, entry)
         record_public_score(ws.paths.leaderboard, sub, public, base=socdem_home)
     out = write_report(ws)
     names = {p.name for p in out["plots"]}

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from conftest import REPO
 
+from socdem.bench.reference_pandas import reference_aggregates
 from socdem.config import load_experiment
-from socdem.features.reference_pandas import reference_aggregates
 from socdem.features.user_features import user_aggregates
 from socdem.features.workspace import Workspace
 

@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from socdem.schema import EVENT_COLUMNS
 from socdem.synthetic import author_tastes as synth
 from socdem.synthetic import shared
 
@@ -24,17 +25,6 @@ FILES = (
     "oracle/test_truth.csv",
     "oracle/summary.json",
 )
-EVENT_COLUMNS = [
-    "event_timestamp",
-    "viewer_uid",
-    "rutube_video_id",
-    "total_watchtime",
-    "region",
-    "ua_device_type",
-    "ua_client_type",
-    "ua_os",
-    "ua_client_name",
-]
 
 
 @pytest.fixture(scope="module")
@@ -200,7 +190,7 @@ def _assert_exact_posterior(contest: Path) -> None:
 
     # the device profile: one per user
     cols = ["ua_device_type", "ua_client_type", "ua_os", "ua_client_name"]
-    profiles = pd.DataFrame([p[0] for p in synth.DEVICE_PROFILES], columns=cols)
+    profiles = pd.DataFrame([p[0] for p in shared.DEVICE_PROFILES], columns=cols)
     profiles["profile"] = np.arange(len(profiles))
     ev = ev.merge(profiles, on=cols, how="left")
     assert ev["profile"].notna().all()

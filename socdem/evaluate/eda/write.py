@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -67,10 +68,47 @@ def _leaning(ev, item: str) -> pd.DataFrame:
     return table
 
 
+@dataclass
+class Glance:
+    """The contest's figures the plots and eda.json are made of (evaluate/eda/stats.py)."""
+
+    users: pd.DataFrame
+    ev: pd.DataFrame
+    overview: dict
+    balance: pd.DataFrame
+    profiles: dict
+    categories: pd.DataFrame
+    authors: pd.DataFrame
+    author_labels: dict
+    devices: dict
+    regions: dict
+    quality: dict
+
+
 def write_eda(ws) -> dict:
     started = time.perf_counter()
     out = eda_dir(ws)
-    contest = ws.contest
+    glance = contest_glance(ws.contest)
+    adversarial = adversarial_validation(ws)
+    warning = shift_warning(adversarial["adversarial_roc_auc"])
+    figures = _figures(ws, glance, adversarial, out)
+    report = _report(ws, glance, adversarial, warning, figures)
+    report["seconds"] = round(time.perf_counter() - started, 3)
+    write_json_atomic(out / "eda.json", report)
+    summary_text = summary(report, figures, glance.categories, glance.authors, glance.author_labels)
+    write_text_atomic(out / "summary.md", summary_text)
+    if warning:
+        ws.log(f"eda: WARNING: {warning}")
+    ws.log(f"eda: {out / 'summary.md'}, eda.json and {len(figures)} plots ({report['seconds']:.1f} s)")
+    return {
+        "dir": out,
+        "summary": out / "summary.md",
+        "json": out / "eda.json",
+        "plots": [out / p for p in figures.values()],
+    }
+
+
+def contest_glance(contest) -> Glance:
     users = stats.user_groups(contest)
     ev = stats.event_table(contest, users)
     overview = stats.overview(contest, users, ev)
@@ -86,57 +124,50 @@ def write_eda(ws) -> dict:
     }
     regions = {"region": stats.value_shares(contest.events, ev["group"], "region", stats.TOP_VALUES["region"])}
     quality = stats.data_quality(contest)
-    adversarial = adversarial_validation(ws)
-    auc = adversarial["adversarial_roc_auc"]
-    warning = shift_warning(auc)
+    return Glance(users, ev, overview, balance, profiles, categories, authors, author_labels, devices, regions, quality)
 
-    figures = {
-        "Users and events": plots.plot_users(overview, out / "users.png"),
-        "Events per user": plots.plot_events_per_user(users, out / "events_per_user.png"),
-        "Class balance": plots.plot_class_balance(balance, out / "class_balance.png"),
-        "Watch time and watch fraction": plots.plot_watch(ev, out / "watch.png"),
-        "Local hour and weekday": plots.plot_time(profiles, out / "time.png"),
-        "Categories by sex": plots.plot_leaning(categories, {}, "Categories", out / "categories_sex.png"),
-        "Authors by sex": plots.plot_leaning(authors, author_labels, "Authors", out / "authors_sex.png"),
-        "Devices": plots.plot_value_shares(devices, "Devices", out / "devices.png"),
-        "Regions": plots.plot_value_shares(regions, "Top regions", out / "regions.png"),
+
+def _figures(ws, g: Glance, adversarial: dict, out: Path) -> dict:
+    """title -> PNG name, each plot written into `out`."""
+    return {
+        "Users and events": plots.plot_users(g.overview, out / "users.png"),
+        "Events per user": plots.plot_events_per_user(g.users, out / "events_per_user.png"),
+        "Class balance": plots.plot_class_balance(g.balance, out / "class_balance.png"),
+        "Watch time and watch fraction": plots.plot_watch(g.ev, out / "watch.png"),
+        "Local hour and weekday": plots.plot_time(g.profiles, out / "time.png"),
+        "Categories by sex": plots.plot_leaning(g.categories, {}, "Categories", out / "categories_sex.png"),
+        "Authors by sex": plots.plot_leaning(g.authors, g.author_labels, "Authors", out / "authors_sex.png"),
+        "Devices": plots.plot_value_shares(g.devices, "Devices", out / "devices.png"),
+        "Regions": plots.plot_value_shares(g.regions, "Top regions", out / "regions.png"),
         "Adversarial validation": plots.plot_adversarial(adversarial, adversarial_oof(ws), out / "adversarial.png"),
     }
-    report = {
+
+
+def _report(ws, g: Glance, adversarial: dict, warning: str | None, figures: dict) -> dict:
+    """eda.json's figures (all but the seconds)."""
+    return {
         "data": str(ws.data_dir),
         "data_fingerprint": ws.data_fp,
-        "layout": contest.layout,
-        "overview": overview,
-        "events_per_user": stats.events_per_user(users),
-        "class_balance": {sex: {str(k): int(v) for k, v in row.items()} for sex, row in balance.iterrows()},
-        "watch": stats.watch_summary(ev),
+        "layout": ws.contest.layout,
+        "overview": g.overview,
+        "events_per_user": stats.events_per_user(g.users),
+        "class_balance": {sex: {str(k): int(v) for k, v in row.items()} for sex, row in g.balance.iterrows()},
+        "watch": stats.watch_summary(g.ev),
         "time": {
             unit: {by: {str(c): frame[c].round(5).tolist() for c in frame} for by, frame in per.items()}
-            for unit, per in profiles.items()
+            for unit, per in g.profiles.items()
         },
-        "categories_by_sex": _records(categories),
-        "authors_by_sex": _records(authors, author_labels),
+        "categories_by_sex": _records(g.categories),
+        "authors_by_sex": _records(g.authors, g.author_labels),
         "min_viewers": stats.MIN_VIEWERS,
-        "overall_female_share": categories.attrs.get("overall_female_share"),
-        "devices": {k: _records(v) for k, v in devices.items()},
-        "regions": _records(regions["region"]),
-        "data_quality": quality,
-        "adversarial_roc_auc": auc,
+        "overall_female_share": g.categories.attrs.get("overall_female_share"),
+        "devices": {k: _records(v) for k, v in g.devices.items()},
+        "regions": _records(g.regions["region"]),
+        "data_quality": g.quality,
+        "adversarial_roc_auc": adversarial["adversarial_roc_auc"],
         "adversarial_top_features": adversarial["top_features"],
         "adversarial_warning": warning,
         "plots": sorted(figures.values()),
-    }
-    report["seconds"] = round(time.perf_counter() - started, 3)
-    write_json_atomic(out / "eda.json", report)
-    write_text_atomic(out / "summary.md", summary(report, figures, categories, authors, author_labels))
-    if warning:
-        ws.log(f"eda: WARNING: {warning}")
-    ws.log(f"eda: {out / 'summary.md'}, eda.json and {len(figures)} plots ({report['seconds']:.1f} s)")
-    return {
-        "dir": out,
-        "summary": out / "summary.md",
-        "json": out / "eda.json",
-        "plots": [out / p for p in figures.values()],
     }
 
 

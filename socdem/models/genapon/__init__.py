@@ -8,7 +8,7 @@ and joint sex and age heads.
 batches.py (UserEvents, PaddedBatch: the data path) · set_encoder.py (ItemSetEncoder) ·
 time2vec.py · time_encoder.py (EventTimeEncoder) · heads.py (TargetHeads) ·
 net.py (GenaponNet, the composition) · evidence.py (cross-fitted author evidence) ·
-fit.py (GenaponClassifier, the estimator) · runner.py (GENAPON in a fold) · gpu_check.py
+fit.py (GenaponClassifier, the estimator) · runner.py (GENAPON in a fold)
 """
 
 from socdem.models.genapon.batches import TIME_FEATURES, UserEvents, build_user_events

@@ -1,4 +1,4 @@
-"""`python -m socdem.models.genapon.gpu_check`: a small GENAPON run on CUDA when present.
+"""`python -m socdem.bench.gpu_check`: a small GENAPON run on CUDA when present.
 
 Synthetic contest of 20k users (generated into a temporary folder), 2 epochs at
 default sizes on every labelled user; prints the device, seconds per epoch and

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import make
 
-from socdem.bench.pipeline import (
+from socdem.bench.end_to_end import (
     PARTS,
     PipelineBenchError,
     Stage,

@@ -39,6 +39,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -187,7 +188,9 @@ def _expect(stage: Stage, models, fit: set, n_folds: int, cached: bool = False) 
         raise PipelineBenchError(f"bench pipeline: {stage.label}: {'; '.join(wrong)} (log: {stage.log})")
 
 
-def _scores(record_path: Path, sub_path: Path, truth: Path) -> dict:
+def _scores(record_path: Path, sub_path: Path, data_dir: Path) -> dict:
+    """The submission scored against the contest's truth beside the oracle, and the run's CV scores."""
+    truth = data_dir / "oracle" / "test_truth.csv"
     record = json.loads(record_path.read_text())
     test = score_files(sub_path, truth)
     oracle = oracle_scores(truth.parent / "posterior.parquet", truth) or {}
@@ -213,15 +216,7 @@ def run_pipeline_bench(
 ) -> dict:
     users = pipeline_users(users)
     overrides = list(dict.fromkeys(o.strip() for o in overrides or [] if o.strip()))  # SET= may come twice
-    exp = load_experiment(exp_name, overrides=overrides or None)  # a wrong EXP or SET stops here, before any work
-    changed = load_experiment(exp_name, overrides=[*overrides, change])
-    if CHANGED_MODEL not in exp.models:
-        raise ConfigError(
-            f"bench pipeline: experiment {exp.run} has no {CHANGED_MODEL} model to re-score "
-            f"(its models: {', '.join(exp.models)}); add it, e.g. SET=\"models=[...,'{CHANGED_MODEL}']\""
-        )
-    if changed.run == exp.run:
-        raise ConfigError(f"bench pipeline: the change {change} changes nothing in experiment {exp.run}")
+    exp, changed = _experiments(exp_name, overrides, change)  # a wrong EXP or SET stops here, before any work
     data_dir = _contest(users, log)
     home = paths().artifacts.resolve() / "bench" / f"pipeline_{users}"
     shutil.rmtree(home, ignore_errors=True)  # cold: none of an earlier run's caches
@@ -232,52 +227,17 @@ def run_pipeline_bench(
         f"bench pipeline: {exp.run} ({', '.join(exp.models)}) on {users:,} users, cold in {home} "
         f"({os.cpu_count()} CPUs visible, load average {load_start:.1f})"
     )
-
-    def stage(name: str, label: str, sets: list[str], extra: str = "") -> Stage:
-        args = [name, "--exp", exp_name, "--data", str(data_dir)] + [a for s in sets for a in ("--set", s)]
-        done = run_child(args, home, home / "logs" / f"{label}.log", label)
-        fits = ", ".join(f"{m} {n}" for m, n in sorted(done.fitted.items()))
-        log(
-            f"bench pipeline: {label} {done.seconds:.1f} s, peak RSS {done.peak_rss_mb:,.0f} MB"
-            + (f"; folds fitted: {fits}" if fits else "; no fold fitted")
-            + extra
-        )
-        return done
-
+    runner = StageRunner(exp_name, data_dir, home, log)
     summary = _summary(data_dir)
     n = exp.folds_for(int(summary["train_users"]))
-    cold = {name: stage(name, name, overrides) for name in ("features", "train", "submit")}
-    if "features: building" not in cold["features"].text():
-        raise PipelineBenchError(f"bench pipeline: features: not a cold build (log: {cold['features'].log})")
-    _expect(cold["train"], exp.models, set(exp.models), n)
-    _expect(cold["submit"], exp.models, set(), n)
+    cold = _cold_stages(runner, exp, overrides, n)
+    rescore_train, rescore_submit, reblend = _rescore_stages(runner, exp, [*overrides, change], change, n)
 
-    change_sets = [*overrides, change]
-    rescore_train = stage("train", "rescore_train", change_sets, f" ({change})")
-    _expect(rescore_train, exp.models, {CHANGED_MODEL}, n, cached=True)
-    rescore_submit = stage("submit", "rescore_submit", change_sets)
-    _expect(rescore_submit, exp.models, set(), n)
-    reblend = stage("submit", "reblend", change_sets, " (re-blend only)")
-    _expect(reblend, exp.models, set(), n)
-
-    truth = data_dir / "oracle" / "test_truth.csv"
-    scores = _scores(home / "submissions" / f"{exp.run}.json", home / "submissions" / f"{exp.run}.csv", truth)
+    scores = _scores(home / "submissions" / f"{exp.run}.json", home / "submissions" / f"{exp.run}.csv", data_dir)
     changed_scores = _scores(
-        home / "submissions" / f"{changed.run}.json", home / "submissions" / f"{changed.run}.csv", truth
+        home / "submissions" / f"{changed.run}.json", home / "submissions" / f"{changed.run}.csv", data_dir
     )
     scores["rescored"] = {"run": changed.run, "change": change, "test": changed_scores["test"]}
-    record = json.loads((home / "submissions" / f"{exp.run}.json").read_text())
-    stage_seconds = {name: s.seconds for name, s in cold.items()}
-    for meta in sorted((home / "artifacts" / "features").glob("*/meta.json")):  # the one cold build's steps
-        steps = json.loads(meta.read_text()).get("seconds", {})
-        stage_seconds |= {f"features.{'build' if k == 'total' else k}": v for k, v in steps.items()}
-    fold_seconds = record.get("seconds", {})  # each model's fold fits (pipeline/train.py), and the blend's
-    stage_seconds |= {f"train.{model}": fold_seconds[model] for model in exp.models if model in fold_seconds}
-    if "blend" in fold_seconds:
-        stage_seconds["submit.blend"] = fold_seconds["blend"]
-    adversarial = ADVERSARIAL_LINE.search(cold["submit"].text())
-    if adversarial:
-        stage_seconds["submit.adversarial"] = float(adversarial["seconds"])
     rescore_seconds = round(rescore_train.seconds + rescore_submit.seconds, 2)
     results = {
         "pipeline_users": users,
@@ -287,7 +247,7 @@ def run_pipeline_bench(
         "pipeline_models": list(exp.models),
         "pipeline_folds": n,
         "pipeline_seconds": round(sum(s.seconds for s in cold.values()), 2),
-        "pipeline_stage_seconds": stage_seconds,
+        "pipeline_stage_seconds": _stage_seconds(home, exp, cold),
         "pipeline_peak_rss_mb": max(s.peak_rss_mb for s in cold.values()),
         "pipeline_stage_peak_rss_mb": {
             s.label: s.peak_rss_mb for s in (*cold.values(), rescore_train, rescore_submit, reblend)
@@ -302,16 +262,94 @@ def run_pipeline_bench(
         "pipeline_cpus": os.cpu_count(),
         "pipeline_threads": exp.threads,
     }
-    results["pipeline_goals_met"] = {
-        "seconds": results["pipeline_seconds"] <= GOALS["seconds"],
-        "peak_rss_mb": results["pipeline_peak_rss_mb"] <= GOALS["peak_rss_mb"],
-        "rescore_catboost_seconds": rescore_seconds <= GOALS["rescore_catboost_seconds"],
-        "reblend_seconds": reblend.seconds <= GOALS["reblend_seconds"],
-    }
+    results["pipeline_goals_met"] = _goals_met(results)
     merged = merge_results(results_path(), results)
     log(markdown_table(results, [*cold.values(), rescore_train, rescore_submit, reblend]))
     log(f"bench pipeline: results merged into {results_path()}")
     return merged
+
+
+def _experiments(exp_name: str, overrides: list[str], change: str) -> tuple:
+    """(the experiment, the experiment with the change): the change must re-score CHANGED_MODEL."""
+    exp = load_experiment(exp_name, overrides=overrides or None)
+    changed = load_experiment(exp_name, overrides=[*overrides, change])
+    if CHANGED_MODEL not in exp.models:
+        raise ConfigError(
+            f"bench pipeline: experiment {exp.run} has no {CHANGED_MODEL} model to re-score "
+            f"(its models: {', '.join(exp.models)}); add it, e.g. SET=\"models=[...,'{CHANGED_MODEL}']\""
+        )
+    if changed.run == exp.run:
+        raise ConfigError(f"bench pipeline: the change {change} changes nothing in experiment {exp.run}")
+    return exp, changed
+
+
+@dataclass
+class StageRunner:
+    """Runs one `python -m socdem <stage>` of the bench's experiment on its contest, in its home, and logs it."""
+
+    exp_name: str
+    data_dir: Path
+    home: Path
+    log: Callable[[str], None]
+
+    def __call__(self, name: str, label: str, sets: list[str], extra: str = "") -> Stage:
+        args = [name, "--exp", self.exp_name, "--data", str(self.data_dir)] + [a for s in sets for a in ("--set", s)]
+        done = run_child(args, self.home, self.home / "logs" / f"{label}.log", label)
+        fits = ", ".join(f"{m} {n}" for m, n in sorted(done.fitted.items()))
+        self.log(
+            f"bench pipeline: {label} {done.seconds:.1f} s, peak RSS {done.peak_rss_mb:,.0f} MB"
+            + (f"; folds fitted: {fits}" if fits else "; no fold fitted")
+            + extra
+        )
+        return done
+
+
+def _cold_stages(stage: StageRunner, exp, overrides: list[str], n: int) -> dict[str, Stage]:
+    """features, train and submit from nothing: a cold feature build, every fold fitted, nothing refitted."""
+    cold = {name: stage(name, name, overrides) for name in ("features", "train", "submit")}
+    if "features: building" not in cold["features"].text():
+        raise PipelineBenchError(f"bench pipeline: features: not a cold build (log: {cold['features'].log})")
+    _expect(cold["train"], exp.models, set(exp.models), n)
+    _expect(cold["submit"], exp.models, set(), n)
+    return cold
+
+
+def _rescore_stages(stage: StageRunner, exp, change_sets: list[str], change: str, n: int) -> tuple:
+    """(train, submit, a second submit) of the changed run: only CHANGED_MODEL refitted, then re-blends."""
+    rescore_train = stage("train", "rescore_train", change_sets, f" ({change})")
+    _expect(rescore_train, exp.models, {CHANGED_MODEL}, n, cached=True)
+    rescore_submit = stage("submit", "rescore_submit", change_sets)
+    _expect(rescore_submit, exp.models, set(), n)
+    reblend = stage("submit", "reblend", change_sets, " (re-blend only)")
+    _expect(reblend, exp.models, set(), n)
+    return rescore_train, rescore_submit, reblend
+
+
+def _stage_seconds(home: Path, exp, cold: dict[str, Stage]) -> dict:
+    """Each cold stage's seconds, and within them: the feature build's steps, each model's fold fits,
+    the blend and the adversarial validation."""
+    record = json.loads((home / "submissions" / f"{exp.run}.json").read_text())
+    stage_seconds = {name: s.seconds for name, s in cold.items()}
+    for meta in sorted((home / "artifacts" / "features").glob("*/meta.json")):  # the one cold build's steps
+        steps = json.loads(meta.read_text()).get("seconds", {})
+        stage_seconds |= {f"features.{'build' if k == 'total' else k}": v for k, v in steps.items()}
+    fold_seconds = record.get("seconds", {})  # each model's fold fits (pipeline/train.py), and the blend's
+    stage_seconds |= {f"train.{model}": fold_seconds[model] for model in exp.models if model in fold_seconds}
+    if "blend" in fold_seconds:
+        stage_seconds["submit.blend"] = fold_seconds["blend"]
+    adversarial = ADVERSARIAL_LINE.search(cold["submit"].text())
+    if adversarial:
+        stage_seconds["submit.adversarial"] = float(adversarial["seconds"])
+    return stage_seconds
+
+
+def _goals_met(results: dict) -> dict:
+    return {
+        "seconds": results["pipeline_seconds"] <= GOALS["seconds"],
+        "peak_rss_mb": results["pipeline_peak_rss_mb"] <= GOALS["peak_rss_mb"],
+        "rescore_catboost_seconds": results["pipeline_rescore_catboost_seconds"] <= GOALS["rescore_catboost_seconds"],
+        "reblend_seconds": results["pipeline_reblend_seconds"] <= GOALS["reblend_seconds"],
+    }
 
 
 def markdown_table(results: dict, stages: list[Stage]) -> str:
