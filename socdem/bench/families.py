@@ -57,7 +57,7 @@ def scores(frame: pd.DataFrame, uids, y, age) -> dict:
     }
 
 
-def plain_baseline(ws, uids, y, age) -> dict:
+def plain_baseline(ws: Workspace, uids, y, age) -> dict:
     """TF-IDF of video ids -> logistic regression, C by 5-fold CV, out of fold on the saved folds."""
     folds = load_or_make_folds(ws).set_index("viewer_uid").loc[uids, "fold"].to_numpy()
     counts, _ = ws.interactions.matrix("rutube_video_id")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from socdem.config import load_experiment
 from socdem.evaluate.compare import compare_runs, metrics_of, run_oof, sibling_workspace
@@ -22,10 +23,13 @@ from socdem.models.registry import get_runner
 from socdem.pipeline.train import cache_key, training_seconds
 from socdem.schema import PRIMARY_METRIC
 
+if TYPE_CHECKING:
+    from socdem.features.workspace import Workspace
+
 FAMILIES = ("activity", "watchtime", "time", "device", "category", "embeddings", "target_encoding", "video_counts")
 
 
-def family_in_data(ws, family: str) -> bool:
+def family_in_data(ws: Workspace, family: str) -> bool:
     """Whether the data has what a feature family is built from."""
     if family == "video_counts":
         return ws.contest.video_counts is not None
@@ -37,7 +41,7 @@ def family_in_data(ws, family: str) -> bool:
     return True
 
 
-def variants(ws) -> list[tuple[str, str]]:
+def variants(ws: Workspace) -> list[tuple[str, str]]:
     """(name, extra overrides) of every ablation of the run: feature families, then models."""
     families = [f for f in FAMILIES if getattr(ws.exp.features, f) and family_in_data(ws, f)]
     out = [(f"features.{f}=false", f"features.{f}=false") for f in families]
@@ -53,7 +57,7 @@ def _uses(base, variant, models) -> list[str]:
     return [m for m in models if cache_key(base, m, get_runner(m)) != cache_key(variant, m, get_runner(m))]
 
 
-def ablate(ws, retrain: list[str] | None = None, draws: int = 1000) -> dict:
+def ablate(ws: Workspace, retrain: list[str] | None = None, draws: int = 1000) -> dict:
     """Run every variant against the full run; write reports/<RUN>/ablation.md and .json."""
     full = run_oof(ws, ws.exp.run)
     ws.log(f"ablate: full run {ws.exp.run} ready ({full.seconds:.1f} s)")
@@ -112,12 +116,12 @@ def ablate(ws, retrain: list[str] | None = None, draws: int = 1000) -> dict:
     }
 
 
-def run_seconds(ws, sources: dict) -> float:
+def run_seconds(ws: Workspace, sources: dict) -> float:
     """What the variant costs from scratch: its models' fold fits (kept ones cost nothing)."""
     return sum(training_seconds(ws, m) for m in ws.exp.models if m not in sources)
 
 
-def ablation_markdown(ws, rows: list[dict], metrics: list[str], draws: int) -> str:
+def ablation_markdown(ws: Workspace, rows: list[dict], metrics: list[str], draws: int) -> str:
     lines = [
         f"# Ablation: run `{ws.exp.run}`" + (f" ({ws.exp.overrides_text()})" if ws.exp.overrides else ""),
         "",

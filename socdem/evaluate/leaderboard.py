@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -29,6 +30,9 @@ from socdem.evaluate.provenance import code_state
 from socdem.features.adversarial import WARN_ROC_AUC
 from socdem.io import atomic_path, hash_object
 from socdem.schema import PRIMARY_METRIC
+
+if TYPE_CHECKING:
+    from socdem.features.workspace import Workspace
 
 METRICS = ["f1", "roc_auc", "accuracy", "age_f1_weighted", "rutube2024"]
 COLUMNS = [
@@ -458,7 +462,7 @@ def _model_table(rows: pd.DataFrame, heads: pd.DataFrame, models: str, metric: s
     return "\n".join([f"leaderboard per model ({where}; CV mean±std over folds)", table.to_string(index=False)])
 
 
-def log_submission(ws, record: dict) -> list[dict]:
+def log_submission(ws: Workspace, record: dict) -> list[dict]:
     """The leaderboard rows of a `make submit` (its record from pipeline.submit)."""
     entry = LeaderboardEntry(
         ws.exp.name,
@@ -478,7 +482,7 @@ def log_submission(ws, record: dict) -> list[dict]:
     return append_entry(ws.paths.leaderboard, entry)
 
 
-def log_training(ws, cv: dict, seconds: dict | None = None) -> list[dict]:
+def log_training(ws: Workspace, cv: dict, seconds: dict | None = None) -> list[dict]:
     """One row per model of a `make train`: submitted="(train)" and no submission path, so they
     never read as, nor duplicate, `make submit`'s rows."""
     metric = PRIMARY_METRIC[ws.exp.contest]
@@ -489,7 +493,7 @@ def log_training(ws, cv: dict, seconds: dict | None = None) -> list[dict]:
     return append_entry(ws.paths.leaderboard, entry)
 
 
-def _run_fields(ws) -> dict:
+def _run_fields(ws: Workspace) -> dict:
     return {
         "run": ws.exp.run,
         "overrides": ws.exp.overrides_text(),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import pickle
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib
 import matplotlib.pyplot as plt
@@ -27,6 +28,9 @@ from socdem.pipeline.blend import blend_experiment, informative
 from socdem.pipeline.submit import blend_scores, describe, sex_threshold
 from socdem.pipeline.train import model_dir
 from socdem.schema import AGE_COLUMNS
+
+if TYPE_CHECKING:
+    from socdem.features.workspace import Workspace
 
 matplotlib.use("Agg")  # files only, no display: set before the first figure
 
@@ -203,7 +207,7 @@ def _scores_table(cv: dict) -> str:
     return "\n".join(lines)
 
 
-def write_report(ws) -> dict:
+def write_report(ws: Workspace) -> dict:
     out = ws.paths.report(ws.exp.run)
     results, result = blend_experiment(ws)
     cv = {name: scores for name, (_, _, scores) in results.items()}
@@ -226,7 +230,7 @@ def write_report(ws) -> dict:
     return {"summary": out / "summary.md", "plots": [out / name for name in plots.values()], "notes": notes}
 
 
-def _prediction_plots(ws, result, frames: dict, truth: pd.DataFrame, out: Path) -> tuple[dict, list]:
+def _prediction_plots(ws: Workspace, result, frames: dict, truth: pd.DataFrame, out: Path) -> tuple[dict, list]:
     """(title -> PNG name, notes): the sex curves of every model and the blend, CatBoost's importances
     and the blend's age confusion matrix, each for the targets the contest has."""
     plots, notes = {}, []
@@ -251,7 +255,7 @@ def _prediction_plots(ws, result, frames: dict, truth: pd.DataFrame, out: Path) 
     return plots, notes
 
 
-def _summary_lines(ws, result, cv: dict, n_users: int, oracle: dict | None) -> list[str]:
+def _summary_lines(ws: Workspace, result, cv: dict, n_users: int, oracle: dict | None) -> list[str]:
     """summary.md up to the plots: the run, the scores table, the blend's thresholds and age biases,
     and the Bayes oracle beside the blend (synthetic contests)."""
     lines = [

@@ -16,6 +16,7 @@ already covers the data (test users included) and the feature settings.
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -26,6 +27,9 @@ from threadpoolctl import threadpool_limits
 
 from socdem.features.build import features_dir
 from socdem.io import read_json_or_none, write_json_atomic, write_parquet_atomic
+
+if TYPE_CHECKING:
+    from socdem.features.workspace import Workspace
 
 ADVERSARIAL_VERSION = 1  # bump it when the model or the importances change
 WARN_ROC_AUC = 0.6  # above it, local CV may not track the public score
@@ -96,7 +100,7 @@ def out_of_fold(
     return oof, drops
 
 
-def cache_key(ws) -> dict:
+def cache_key(ws: Workspace) -> dict:
     return {
         "version": ADVERSARIAL_VERSION,
         "seed": ws.exp.seed,
@@ -106,7 +110,7 @@ def cache_key(ws) -> dict:
     }
 
 
-def adversarial_validation(ws) -> dict:
+def adversarial_validation(ws: Workspace) -> dict:
     """{adversarial_roc_auc, top_features, ...} for the workspace's contest (None when it cannot be
     computed: fewer than N_FOLDS users in a group); cached beside the label-free features."""
     out_dir = features_dir(ws)
@@ -162,7 +166,7 @@ def _mean(values: np.ndarray) -> float | None:
     return round(float(values.mean()), 6) if len(values) else None
 
 
-def adversarial_oof(ws) -> pd.DataFrame | None:
+def adversarial_oof(ws: Workspace) -> pd.DataFrame | None:
     """The cached out-of-fold P(test user) (is_test, p_test by viewer_uid), if computed."""
     path = features_dir(ws) / OOF_FILE
     return pd.read_parquet(path) if path.exists() else None

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,9 @@ import pandas as pd
 from socdem.features.build import features_dir
 from socdem.features.fold_encodings import encode_out_of_fold
 from socdem.io import hash_object, read_parquet_or_none, write_parquet_atomic
+
+if TYPE_CHECKING:
+    from socdem.features.workspace import Workspace
 
 ENCODING_CODE_VERSION = 6  # bump it when an encoding's definition changes
 
@@ -37,7 +41,7 @@ def encoding_config(exp) -> dict:
     }
 
 
-def encoding_key(ws, train: pd.DataFrame, predict_uids: list, seed: int) -> str:
+def encoding_key(ws: Workspace, train: pd.DataFrame, predict_uids: list, seed: int) -> str:
     labelled = [c for c in ("viewer_uid", "female", "age_class") if c in train.columns]
     exp = ws.exp
     return hash_object(
@@ -54,11 +58,11 @@ def encoding_key(ws, train: pd.DataFrame, predict_uids: list, seed: int) -> str:
     )
 
 
-def encoding_path(ws, key: str) -> Path:
+def encoding_path(ws: Workspace, key: str) -> Path:
     return features_dir(ws) / "encodings" / f"{key}.parquet"
 
 
-def cached_encodings(ws, train: pd.DataFrame, predict_uids: list, seed: int) -> tuple[pd.DataFrame, list]:
+def cached_encodings(ws: Workspace, train: pd.DataFrame, predict_uids: list, seed: int) -> tuple[pd.DataFrame, list]:
     """encode_out_of_fold's frames, read from the cache when the key matches, else encoded and saved."""
     path = encoding_path(ws, encoding_key(ws, train, predict_uids, seed))
     sizes = [len(train), *(len(uids) for uids in predict_uids)]

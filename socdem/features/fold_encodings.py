@@ -7,6 +7,7 @@ item counts, the naive-Bayes channels) and the training users' labels; the encod
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -16,6 +17,9 @@ from socdem.features.naive_bayes import NaiveBayesEncoder, naive_bayes_inputs
 from socdem.features.out_of_fold import target_labels
 from socdem.features.target_encoding import TargetEncoder, user_items
 
+if TYPE_CHECKING:
+    from socdem.features.workspace import Workspace
+
 
 def feature_rows(features: pd.DataFrame, uids) -> np.ndarray:
     rows = features.index.get_indexer(np.asarray(uids))
@@ -24,7 +28,7 @@ def feature_rows(features: pd.DataFrame, uids) -> np.ndarray:
     return rows
 
 
-def fold_encoders(ws, seed: int) -> list[tuple[object, Callable]]:
+def fold_encoders(ws: Workspace, seed: int) -> list[tuple[object, Callable]]:
     """[(encoder, inputs(uids) -> its X)] of the experiment, each seeded by the fold's seed."""
     exp = ws.exp
     target = TargetEncoder(**section_params(exp.target_encoding, TargetEncoder), random_state=seed)
@@ -38,7 +42,7 @@ def fold_encoders(ws, seed: int) -> list[tuple[object, Callable]]:
 
 
 def encode_out_of_fold(
-    ws, train: pd.DataFrame, predict_uids: list[np.ndarray], seed: int
+    ws: Workspace, train: pd.DataFrame, predict_uids: list[np.ndarray], seed: int
 ) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
     """(cross-fitted encodings of the training users, encodings of each predict set fitted on all of train)."""
     y = target_labels(train, ws.exp.targets)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -37,6 +38,9 @@ from socdem.pipeline.folds import folds_path, load_or_make_folds
 from socdem.pipeline.thresholds import nested_threshold_f1, tune_age_bias
 from socdem.pipeline.train import cache_key, load_predictions
 from socdem.schema import AGE_COLUMNS, prediction_frame
+
+if TYPE_CHECKING:
+    from socdem.features.workspace import Workspace
 
 EPS = 1e-6
 SELECTION_METRIC = {"sex": "roc_auc", "age_class": "age_f1_weighted"}
@@ -284,14 +288,14 @@ def _age_biases(info: dict, y, nested, test_out, fold) -> tuple[np.ndarray, np.n
 # ---- the blend of an experiment's models, cached in artifacts/<RUN>/blend/ ----
 
 
-def blend_experiment(ws, sources: dict | None = None) -> tuple[dict, Blend]:
+def blend_experiment(ws: Workspace, sources: dict | None = None) -> tuple[dict, Blend]:
     """(model → (oof, test, scores), the blend of the experiment's models). `sources` may map a
     model to another workspace to take its predictions from (an ablation that retrains only some)."""
     results, result, _ = timed_blend(ws, sources)
     return results, result
 
 
-def timed_blend(ws, sources: dict | None = None) -> tuple[dict, Blend, float]:
+def timed_blend(ws: Workspace, sources: dict | None = None) -> tuple[dict, Blend, float]:
     """blend_experiment, plus the seconds of the blend itself (the models' are their folds')."""
     sources = sources or {}
     results = {name: load_predictions(sources.get(name, ws), name) for name in ws.exp.models}
@@ -302,7 +306,7 @@ def timed_blend(ws, sources: dict | None = None) -> tuple[dict, Blend, float]:
     return results, result, time.perf_counter() - started
 
 
-def blend_key(ws, sources: dict | None = None) -> str:
+def blend_key(ws: Workspace, sources: dict | None = None) -> str:
     """What the blend's output depends on: every model's cache key, the folds and the blend's code."""
     sources = sources or {}
     return hash_object(
@@ -316,7 +320,7 @@ def blend_key(ws, sources: dict | None = None) -> str:
     )
 
 
-def blend_oof(ws, sources: dict | None = None, out_dir: Path | None = None) -> pd.DataFrame:
+def blend_oof(ws: Workspace, sources: dict | None = None, out_dir: Path | None = None) -> pd.DataFrame:
     """The blend's nested out-of-fold predictions (with `fold`): from artifacts/<RUN>/blend/ (or
     `out_dir`) when its key still matches, else trained and blended now (no submission written)."""
     out_dir = out_dir or ws.paths.blend(ws.exp.run)

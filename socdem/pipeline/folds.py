@@ -3,12 +3,17 @@ seed, saved once per data fingerprint and reused by every model."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedKFold
 
 from socdem.config import ConfigError
 from socdem.io import read_parquet_or_none, write_parquet_atomic
+
+if TYPE_CHECKING:
+    from socdem.features.workspace import Workspace
 
 
 def assign_folds(targets: pd.DataFrame, target_names, n_folds: int, seed: int) -> pd.DataFrame:
@@ -45,12 +50,12 @@ def check_n_folds(targets: pd.DataFrame, n_folds: int, where: str) -> None:
         )
 
 
-def folds_path(ws):
+def folds_path(ws: Workspace):
     exp = ws.exp
     return ws.paths.folds(ws.data_fp, exp.targets, ws.n_folds, exp.seed)
 
 
-def load_or_make_folds(ws) -> pd.DataFrame:
+def load_or_make_folds(ws: Workspace) -> pd.DataFrame:
     """viewer_uid -> fold of the labelled users: the saved folds, made and saved on first use."""
     path = folds_path(ws)
     saved = read_parquet_or_none(path)  # an unreadable file is made again (the same folds: seeded)

@@ -6,6 +6,7 @@ only (blend.py). The command line then appends the leaderboard log."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,6 +19,9 @@ from socdem.pipeline.submission import FORMATS, ID_COLUMN, build_submission, wri
 from socdem.pipeline.train import training_seconds
 from socdem.schema import PRIMARY_METRIC
 
+if TYPE_CHECKING:
+    from socdem.features.workspace import Workspace
+
 
 def sex_threshold(exp, thresholds: dict) -> float:
     """F1-best for JMLC (scored by F1), accuracy-best for Rutube 2024 (scored
@@ -25,7 +29,7 @@ def sex_threshold(exp, thresholds: dict) -> float:
     return thresholds["f1"] if exp.contest == "jmlc" else thresholds["accuracy"]
 
 
-def blend_scores(ws, result: Blend) -> dict:
+def blend_scores(ws: Workspace, result: Blend) -> dict:
     """CV scores of the blend on its nested-CV out-of-fold predictions:
     `f1` at the F1-best threshold (as for every model), `accuracy` at the
     threshold the submission uses, age weighted F1 with the kept biases."""
@@ -42,7 +46,7 @@ def blend_scores(ws, result: Blend) -> dict:
     return scores
 
 
-def cv_fold_scores(ws, results: dict, result: Blend, threshold: float) -> dict:
+def cv_fold_scores(ws: Workspace, results: dict, result: Blend, threshold: float) -> dict:
     """model (and "blend") → metric → one score per fold, at the thresholds of the pooled scores."""
     targets = ws.contest.targets
     out = {}
@@ -62,7 +66,7 @@ def describe(summary: dict) -> str:
     )
 
 
-def submit(ws, fmt: str | None = None) -> dict:
+def submit(ws: Workspace, fmt: str | None = None) -> dict:
     """Write the submission and its record (submissions/<EXP>.json); return the record."""
     metric = PRIMARY_METRIC[ws.exp.contest]
     key = blend_key(ws)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -29,12 +30,15 @@ from socdem.metrics import frame_scores
 from socdem.models.registry import get_runner
 from socdem.pipeline.folds import load_or_make_folds
 
+if TYPE_CHECKING:
+    from socdem.features.workspace import Workspace
 
-def model_dir(ws, name: str):
+
+def model_dir(ws: Workspace, name: str):
     return ws.paths.model(ws.exp.run, name)
 
 
-def cache_key(ws, name: str, runner) -> str:
+def cache_key(ws: Workspace, name: str, runner) -> str:
     exp = ws.exp
     return hash_object(
         {
@@ -58,7 +62,7 @@ def _has_fold(meta_path, key: str) -> bool:
     return isinstance(meta, dict) and meta.get("key") == key and meta_path.with_suffix(".parquet").exists()
 
 
-def reuse_fold(ws, name: str, k: int, key: str, out_dir) -> str | None:
+def reuse_fold(ws: Workspace, name: str, k: int, key: str, out_dir) -> str | None:
     """Copy fold k of `name` with the same cache key from another run's artifacts; its run, or None."""
     for meta_path in sorted(ws.paths.artifacts.glob(f"*/models/{name}/fold{k}.json")):
         if meta_path.parent == out_dir or not _has_fold(meta_path, key):
@@ -77,7 +81,7 @@ def reuse_fold(ws, name: str, k: int, key: str, out_dir) -> str | None:
     return None
 
 
-def run_model_cv(ws, name: str) -> dict:
+def run_model_cv(ws: Workspace, name: str) -> dict:
     runner = get_runner(name)
     key = cache_key(ws, name, runner)
     out_dir = model_dir(ws, name)
@@ -118,11 +122,11 @@ def run_model_cv(ws, name: str) -> dict:
     return scores
 
 
-def train(ws, models=None) -> dict:
+def train(ws: Workspace, models=None) -> dict:
     return {name: run_model_cv(ws, name) for name in (ws.exp.models if models is None else models)}
 
 
-def load_predictions(ws, name: str) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+def load_predictions(ws: Workspace, name: str) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """(oof, test, scores) of a trained model, training it first if needed."""
     out_dir = model_dir(ws, name)
     runner = get_runner(name)
@@ -135,7 +139,7 @@ def load_predictions(ws, name: str) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     return oof, test, saved["scores"]
 
 
-def training_seconds(ws, name: str) -> float:
+def training_seconds(ws: Workspace, name: str) -> float:
     """The fold-fitting seconds of a trained model (0 when not recorded)."""
     saved = read_json_or_none(model_dir(ws, name) / "scores.json")
     return float(saved.get("seconds", 0.0)) if isinstance(saved, dict) else 0.0

@@ -30,6 +30,7 @@ import socket
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import optuna
@@ -45,17 +46,20 @@ from socdem.models.catboost.tuned import best_path, study_key, study_name, tune_
 from socdem.pipeline.folds import load_or_make_folds
 from socdem.schema import target_column
 
+if TYPE_CHECKING:
+    from socdem.features.workspace import Workspace
+
 AGE_OBJECTIVES = ("f1_weighted", "logloss")
 
 
-def tune_dir(ws) -> Path:
+def tune_dir(ws: Workspace) -> Path:
     return ws.paths.tune(ws.exp.run)
 
 
 # ---- storage ---------------------------------------------------------------------------------
 
 
-def storage_spec(ws, storage: str = "") -> str:
+def storage_spec(ws: Workspace, storage: str = "") -> str:
     """The storage URL given (CLI or config), or the default journal file."""
     return storage or ws.exp.tune.storage or str(tune_dir(ws) / "optuna.journal")
 
@@ -143,7 +147,7 @@ def objective(trial, folds: list[dict], target: str, defaults: dict, tune_cfg: d
 # ---- the per-fold matrices, once per tune run -------------------------------------------------
 
 
-def fold_data(ws) -> list[dict]:
+def fold_data(ws: Workspace) -> list[dict]:
     """X/y of the training and validation users of each tuned fold, as `make train` builds them."""
     folds, targets = load_or_make_folds(ws), ws.contest.targets
     out = []
@@ -234,7 +238,7 @@ def split_trials(total: int, workers: int) -> list[int]:
     return [total // workers + (i < total % workers) for i in range(workers)]
 
 
-def tune(ws, trials: int | None = None, workers: int | None = None, storage: str = "") -> dict:
+def tune(ws: Workspace, trials: int | None = None, workers: int | None = None, storage: str = "") -> dict:
     """Run `trials` more trials per target over `workers` processes; return the best per target."""
     exp = ws.exp
     trials = exp.tune.trials if trials is None else trials
@@ -255,7 +259,7 @@ def tune(ws, trials: int | None = None, workers: int | None = None, storage: str
     return results
 
 
-def _open_studies(ws, store, spec: str) -> tuple[dict, dict]:
+def _open_studies(ws: Workspace, store, spec: str) -> tuple[dict, dict]:
     """(target -> study name, target -> trials it already holds): each target's study, created if new."""
     studies, existing = {}, {}
     for target in ws.exp.targets:
@@ -266,7 +270,9 @@ def _open_studies(ws, store, spec: str) -> tuple[dict, dict]:
     return studies, existing
 
 
-def _worker_jobs(ws, matrices: Path, spec: str, studies: dict, existing: dict, trials: int, workers: int) -> list:
+def _worker_jobs(
+    ws: Workspace, matrices: Path, spec: str, studies: dict, existing: dict, trials: int, workers: int
+) -> list:
     """One job per worker process: its share of each target's trials and its own sampler seeds."""
     exp = ws.exp
     defaults = default_params(exp)
@@ -307,7 +313,7 @@ def _run_workers(jobs: list) -> None:
         raise RuntimeError(f"tune: {len(failed)} worker(s) failed (exit codes {failed}); see the log above")
 
 
-def _best_of_studies(ws, store, studies: dict) -> dict:
+def _best_of_studies(ws: Workspace, store, studies: dict) -> dict:
     """target -> the best trial so far (best_<target>.json, written again from the study)."""
     results = {}
     for target in ws.exp.targets:

@@ -13,12 +13,16 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from socdem.evaluate.eda import plots, stats
 from socdem.features.adversarial import WARN_ROC_AUC, adversarial_oof, adversarial_validation, shift_warning
 from socdem.io import write_json_atomic, write_text_atomic
+
+if TYPE_CHECKING:
+    from socdem.features.workspace import Workspace
 
 DEVICE_TITLES = {"ua_device_type": "device type", "ua_os": "OS", "ua_client_name": "client"}
 JSON_KEYS = (
@@ -43,7 +47,7 @@ JSON_KEYS = (
 )
 
 
-def eda_dir(ws) -> Path:
+def eda_dir(ws: Workspace) -> Path:
     return ws.paths.eda(Path(ws.data_dir).resolve().name, ws.data_fp)
 
 
@@ -85,7 +89,7 @@ class Glance:
     quality: dict
 
 
-def write_eda(ws) -> dict:
+def write_eda(ws: Workspace) -> dict:
     started = time.perf_counter()
     out = eda_dir(ws)
     glance = contest_glance(ws.contest)
@@ -127,7 +131,7 @@ def contest_glance(contest) -> Glance:
     return Glance(users, ev, overview, balance, profiles, categories, authors, author_labels, devices, regions, quality)
 
 
-def _figures(ws, g: Glance, adversarial: dict, out: Path) -> dict:
+def _figures(ws: Workspace, g: Glance, adversarial: dict, out: Path) -> dict:
     """title -> PNG name, each plot written into `out`."""
     return {
         "Users and events": plots.plot_users(g.overview, out / "users.png"),
@@ -143,7 +147,7 @@ def _figures(ws, g: Glance, adversarial: dict, out: Path) -> dict:
     }
 
 
-def _report(ws, g: Glance, adversarial: dict, warning: str | None, figures: dict) -> dict:
+def _report(ws: Workspace, g: Glance, adversarial: dict, warning: str | None, figures: dict) -> dict:
     """eda.json's figures (all but the seconds)."""
     return {
         "data": str(ws.data_dir),

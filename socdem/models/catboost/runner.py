@@ -7,6 +7,8 @@ tuning study found for the same data and features (tuned.py), so
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
@@ -18,6 +20,9 @@ from socdem.models.catboost.estimator import CatBoostModel
 from socdem.models.catboost.tuned import best_params
 from socdem.models.runner import PerTargetRunner
 
+if TYPE_CHECKING:
+    from socdem.features.workspace import Workspace
+
 
 def default_params(exp) -> dict:
     """CatBoostModel parameters from the experiment's [catboost] section."""
@@ -26,12 +31,14 @@ def default_params(exp) -> dict:
     return params
 
 
-def catboost_params(ws, target: str) -> dict:
+def catboost_params(ws: Workspace, target: str) -> dict:
     """The parameters `make train` uses for `target`: defaults, then tuned values."""
     return {**default_params(ws.exp), **best_params(ws, target)}
 
 
-def fold_matrices(ws, train: pd.DataFrame, predict_uids: list, seed: int) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
+def fold_matrices(
+    ws: Workspace, train: pd.DataFrame, predict_uids: list, seed: int
+) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
     """Feature matrices of the training users and of each predict set.
 
     Rows follow `train` and each of `predict_uids`; the label-dependent
@@ -51,13 +58,13 @@ def fold_matrices(ws, train: pd.DataFrame, predict_uids: list, seed: int) -> tup
 
 
 class CatBoostRunner(PerTargetRunner):
-    def estimator(self, ws, seed=None) -> CatBoostModel:
+    def estimator(self, ws: Workspace, seed=None) -> CatBoostModel:
         return CatBoostModel(**default_params(ws.exp), random_state=seed or 0, thread_count=ws.exp.threads)
 
-    def target_params(self, ws) -> dict:
+    def target_params(self, ws: Workspace) -> dict:
         return {target: best_params(ws, target) for target in ws.exp.targets}
 
-    def params(self, ws) -> dict:
+    def params(self, ws: Workspace) -> dict:
         return {
             "catboost": {target: catboost_params(ws, target) for target in ws.exp.targets},
             **encoding_config(ws.exp),
@@ -65,7 +72,7 @@ class CatBoostRunner(PerTargetRunner):
             "encoding_code": ENCODING_CODE_VERSION,
         }
 
-    def matrices(self, ws, train, predict_uids, seed):
+    def matrices(self, ws: Workspace, train, predict_uids, seed):
         return fold_matrices(ws, train, predict_uids, seed)
 
     def describe(self, target, estimator):

@@ -11,20 +11,24 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from socdem.features.build import FEATURE_CODE_VERSION
 from socdem.features.encoding_cache import ENCODING_CODE_VERSION, encoding_config
 from socdem.io import hash_object
 
+if TYPE_CHECKING:
+    from socdem.features.workspace import Workspace
+
 SEARCH_SPACE_VERSION = 1
 
 
-def tune_folds(ws) -> list[int]:
+def tune_folds(ws: Workspace) -> list[int]:
     n, n_folds = ws.exp.tune.folds, ws.n_folds
     return list(range(n_folds if n <= 0 else min(n, n_folds)))
 
 
-def study_key(ws) -> str:
+def study_key(ws: Workspace) -> str:
     """What a study's trials depend on besides the searched parameters."""
     exp = ws.exp
     return hash_object(
@@ -45,15 +49,15 @@ def study_key(ws) -> str:
     )
 
 
-def study_name(ws, target: str) -> str:
+def study_name(ws: Workspace, target: str) -> str:
     return f"{ws.exp.name}-{target}-{study_key(ws)}"
 
 
-def best_path(ws, target: str, run: str | None = None) -> Path:
+def best_path(ws: Workspace, target: str, run: str | None = None) -> Path:
     return ws.paths.tune(run or ws.exp.run) / f"best_{target}.json"
 
 
-def best_params(ws, target: str) -> dict:
+def best_params(ws: Workspace, target: str) -> dict:
     """Tuned parameters of `target` for the current data and config, or {} (use the defaults).
 
     A run with overrides (SET=) that has not been tuned itself uses its experiment's study when

@@ -3,6 +3,8 @@ layout built once per run and shared by the folds."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
@@ -13,6 +15,9 @@ from socdem.features.communities import community_columns
 from socdem.models.genapon.batches import UserEvents, build_user_events, stored_user_events
 from socdem.models.genapon.fit import GenaponClassifier, resolve_device
 from socdem.schema import frame_from_probas, target_column
+
+if TYPE_CHECKING:
+    from socdem.features.workspace import Workspace
 
 MAX_ONE_HOT_LEVELS = 64  # wider categoricals are dropped: the set branch sees the items themselves
 
@@ -38,7 +43,7 @@ def feature_matrix(frame: pd.DataFrame | None, uids: np.ndarray) -> np.ndarray:
     return pd.concat(parts, axis=1).to_numpy(dtype=np.float32, na_value=np.nan)
 
 
-def workspace_events(ws, log: bool = True) -> UserEvents:
+def workspace_events(ws: Workspace, log: bool = True) -> UserEvents:
     uids = ws.interactions.users
     # the co-watching communities reach the blend through CatBoost's class mixture; in GENAPON's user branch
     # they help one family and hurt another (docs/results.md)
@@ -55,10 +60,10 @@ class GenaponRunner:
     def __init__(self):
         self._events: tuple | None = None  # (workspace id, UserEvents): built once, shared by the folds
 
-    def estimator(self, ws) -> GenaponClassifier:
+    def estimator(self, ws: Workspace) -> GenaponClassifier:
         return estimator_from_config(ws.exp)
 
-    def params(self, ws) -> dict:
+    def params(self, ws: Workspace) -> dict:
         params = self.estimator(ws).get_params()
         params.pop("quiet")
         # the device that will run, not "auto": CUDA and CPU folds differ in the last bits
@@ -70,12 +75,12 @@ class GenaponRunner:
         params["feature_code"] = FEATURE_CODE_VERSION
         return params
 
-    def events(self, ws) -> UserEvents:
+    def events(self, ws: Workspace) -> UserEvents:
         if self._events is None or self._events[0] != id(ws):
             self._events = (id(ws), workspace_events(ws))
         return self._events[1]
 
-    def fit_predict(self, ws, train, predict_uids, seed):
+    def fit_predict(self, ws: Workspace, train, predict_uids, seed):
         events = self.events(ws)
         targets = tuple(ws.exp.targets)
         y = np.column_stack([train[target_column(t)].to_numpy() for t in targets])

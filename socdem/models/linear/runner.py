@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from threadpoolctl import threadpool_limits
 
@@ -10,23 +12,26 @@ from socdem.config import section_params
 from socdem.models.linear.estimator import InnerCVLogistic, tfidf_blocks
 from socdem.models.runner import PerTargetRunner
 
+if TYPE_CHECKING:
+    from socdem.features.workspace import Workspace
+
 
 class LinearRunner(PerTargetRunner):
     def __init__(self):
         self._blocks: tuple | None = None  # (workspace id, X, block sizes): built once, shared by the folds
 
-    def blocks(self, ws):
+    def blocks(self, ws: Workspace):
         if self._blocks is None or self._blocks[0] != id(ws):
             cfg = ws.exp.linear
             counts = [ws.interactions.matrix(item)[0] for item in cfg.items]
             self._blocks = (id(ws), *tfidf_blocks(counts, list(cfg.sublinear_tf), cfg.min_users, cfg.counts))
         return self._blocks[1:]
 
-    def estimator(self, ws, seed=None) -> InnerCVLogistic:
+    def estimator(self, ws: Workspace, seed=None) -> InnerCVLogistic:
         cfg = ws.exp.linear
         return self._estimator(cfg, seed, self.blocks(ws)[1] if cfg.block_weighting else None, ws.exp.threads)
 
-    def params(self, ws) -> dict:
+    def params(self, ws: Workspace) -> dict:
         # the data and the items decide the block sizes: the cache key needs no matrix
         cfg = ws.exp.linear
         params = self._estimator(cfg, None, None).get_params()
@@ -44,7 +49,7 @@ class LinearRunner(PerTargetRunner):
         params = section_params(cfg, InnerCVLogistic) | {"cs": list(cfg.cs)}
         return InnerCVLogistic(**params, block_sizes=block_sizes, n_jobs=threads, random_state=seed)
 
-    def matrices(self, ws, train, predict_uids, seed):
+    def matrices(self, ws: Workspace, train, predict_uids, seed):
         X, rows = self.blocks(ws)[0], ws.interactions.rows
         return X[rows(train["viewer_uid"].to_numpy())], [X[rows(uids)] for uids in predict_uids]
 
@@ -68,6 +73,6 @@ class LinearRunner(PerTargetRunner):
         coef = np.abs(estimator.stack_[-1].coef_)
         return np.round(coef.reshape(len(coef), len(estimator.blocks_), -1).mean(axis=(0, 2)), 2).tolist()
 
-    def fit_predict(self, ws, train, predict_uids, seed):
+    def fit_predict(self, ws: Workspace, train, predict_uids, seed):
         with threadpool_limits(limits=ws.exp.threads):
             return super().fit_predict(ws, train, predict_uids, seed)
