@@ -7,6 +7,7 @@ EXP ?= default
 DATA ?= data/raw
 USERS ?=
 FAMILY ?= author_tastes
+SOURCE ?=
 SEED ?= 0
 LAYOUT ?= rutube2024
 FORMAT ?=
@@ -22,7 +23,7 @@ A ?=
 B ?=
 SUB ?=
 SCORE ?=
-TRUTH ?= $(DATA)/oracle/test_truth.csv
+TRUTH ?=
 PYTHON ?= python3
 
 VENV := .venv
@@ -53,10 +54,10 @@ all: $(STAMP) ## setup, data (if none), features, train, submit, then score agai
 	$(RUN) features $(ARGS)
 	$(RUN) train $(ARGS)
 	$(RUN) submit $(ARGS)
-	@if [ -f "$(TRUTH)" ]; then $(RUN) score $(ARGS) --sub "$(SUB)" --truth "$(TRUTH)"; fi
+	$(RUN) score $(ARGS) --sub "$(SUB)" --truth "$(TRUTH)" --if-truth
 
-data: $(STAMP) ## write a synthetic contest to DATA (FAMILY=, USERS=, SEED=, LAYOUT=jmlc); never overwrites real data
-	$(RUN) data $(ARGS) --users "$(USERS)" --seed "$(SEED)" --layout "$(LAYOUT)" --family "$(FAMILY)"
+data: $(STAMP) ## write a synthetic contest to DATA (FAMILY=, USERS=, SEED=, LAYOUT=jmlc) or a real one (SOURCE=movielens-100k); never overwrites a contest
+	$(RUN) data $(ARGS) --users "$(USERS)" --seed "$(SEED)" --layout "$(LAYOUT)" --family "$(FAMILY)" --source "$(SOURCE)"
 
 features: $(STAMP) ## build and cache the label-free features
 	$(RUN) features $(ARGS)
@@ -70,7 +71,7 @@ tune: $(STAMP) ## Optuna search (TRIALS=, WORKERS=, STORAGE=); the study resumes
 submit: $(STAMP) ## write submissions/RUN.csv (FORMAT=rutube2024 for the contest columns) and log it
 	$(RUN) submit $(ARGS) --format "$(FORMAT)"
 
-score: $(STAMP) ## score SUB= (default: this run's) against TRUTH= (default: the synthetic truth), beside the oracle
+score: $(STAMP) ## score SUB= (default: this run's) against TRUTH= (default: DATA's oracle/ or truth/ test_truth.csv), beside the oracle
 	$(RUN) score $(ARGS) --sub "$(SUB)" --truth "$(TRUTH)"
 
 leaderboard: $(STAMP) ## did it help? CV mean±std, best single, gain, public (DATA= one contest or all, MODELS=1 per model)

@@ -29,6 +29,7 @@ from socdem.pipeline.folds import check_n_folds
 from socdem.pipeline.submission import FORMATS, SubmissionError
 from socdem.pipeline.submit import submit
 from socdem.pipeline.train import train, training_seconds
+from socdem.real import SOURCES
 from socdem.synthetic import FAMILIES, GENERATORS
 
 
@@ -64,6 +65,9 @@ def _workspace(args, labels: bool = False):
 def cmd_data(args) -> int:
     out = Path(args.data)
     family = args.family
+    source = getattr(args, "source", "")
+    if source and source not in SOURCES:
+        raise ConfigError(f"data: SOURCE={source}; expected one of {', '.join(SOURCES)} (or none: synthetic)")
     if args.layout == "jmlc" and family != "author_tastes":
         raise ConfigError(f"--family {family}: only author_tastes is written in the JMLC layout (LAYOUT=jmlc)")
     if args.users is not None and args.users < 1:
@@ -76,6 +80,8 @@ def cmd_data(args) -> int:
         raise ContestError(
             f"{out}: holds other files but no contest; expected an empty or absent folder for `make data`"
         )
+    if source:
+        return _real_data(out, source, args.seed)
     generator, default_users = FAMILIES[family]
     if args.layout == "jmlc":
         generator = GENERATORS["jmlc"]
@@ -87,6 +93,16 @@ def cmd_data(args) -> int:
     _log(
         "data: oracle on test users: "
         + ", ".join(f"{k}={oracle[k]:.4f}" for k in ("roc_auc", "best_f1", "age_f1_weighted"))
+    )
+    return 0
+
+
+def _real_data(out: Path, source: str, seed: int) -> int:
+    with atomic_folder(out) as tmp:
+        summary = SOURCES[source](tmp, seed=seed, cache_dir=paths().wheels, log=_log)
+    _log(
+        f"data: {summary['source']} in {out} ({summary['labelled_users']:,} labelled and {summary['test_users']:,} "
+        f"test users, {summary['events']:,} events; real data, {summary['licence']}); truth in {out}/truth/"
     )
     return 0
 
@@ -117,13 +133,24 @@ def cmd_submit(args) -> int:
     return 0
 
 
+TRUTH_FILES = ("oracle/test_truth.csv", "truth/test_truth.csv")  # a synthetic contest's, a real one's
+
+
 def cmd_score(args) -> int:
+    truth = Path(args.truth) if args.truth else _default_truth(Path(args.data))
+    if args.if_truth and not truth.exists():
+        return 0  # `make all` on a contest without a truth file: nothing to score
     sub = args.sub or str(paths().submission(_experiment(args).run))  # default: this EXP (and SET)'s submission
-    scores = score_files(Path(sub), Path(args.truth))
+    scores = score_files(Path(sub), truth)
     print(json.dumps(scores))
-    oracle = oracle_scores(Path(args.truth).parent / "posterior.parquet", Path(args.truth))
+    oracle = oracle_scores(truth.parent / "posterior.parquet", truth)
     _log(side_by_side(scores, oracle))
     return 0
+
+
+def _default_truth(data: Path) -> Path:
+    """DATA's truth file: the synthetic contest's oracle/test_truth.csv, or the real one's truth/test_truth.csv."""
+    return next((data / name for name in TRUTH_FILES if (data / name).exists()), data / TRUTH_FILES[0])
 
 
 def cmd_leaderboard(args) -> int:
@@ -244,13 +271,14 @@ def parser() -> argparse.ArgumentParser:
         sp.set_defaults(func=func)
         return sp
 
-    data = add("data", cmd_data, "write the synthetic contest (never over real data)")
+    data = add("data", cmd_data, "write a synthetic contest, or a real one with --source (never over a contest)")
     data.add_argument(
         "--users", type=lambda v: int(v) if v else None, default=None, help="default: the family's (reallike 1,000)"
     )
     data.add_argument("--seed", type=int, default=0)
     data.add_argument("--layout", choices=("rutube2024", "jmlc"), default="rutube2024")
     data.add_argument("--family", choices=tuple(FAMILIES), default="author_tastes", help="the synthetic world")
+    data.add_argument("--source", default="", help=f"a real data set instead: {', '.join(SOURCES)} (SEED: its split)")
     add("features", cmd_features, "build and cache the label-free features")
     add("train", cmd_train, "K-fold CV of every model of the experiment").add_argument(
         "--models", default="", help="comma-separated subset of the experiment's models (default: all)"
@@ -260,7 +288,8 @@ def parser() -> argparse.ArgumentParser:
     )
     score = add("score", cmd_score, "score a submission against a truth file")
     score.add_argument("--sub", default="", help="default: submissions/<RUN>.csv of --exp and --set")
-    score.add_argument("--truth", required=True)
+    score.add_argument("--truth", default="", help="default: DATA's oracle/ or truth/ test_truth.csv")
+    score.add_argument("--if-truth", action="store_true", help="score only when the default truth file exists")
     board = add("leaderboard", cmd_leaderboard, "print the leaderboard of one contest")
     board.add_argument("--only-data", default="", help="a contest folder, fingerprint or 'all' (default: latest)")
     board.add_argument("--models", default="", help="'1' for a row per model, or a comma-separated list of models")

@@ -48,6 +48,10 @@ class FeatureConfig:
     # naive_bayes, [naive_bayes]
     target_encoding: bool = True
     naive_bayes: bool = True
+    # the linear model's cross-fitted logits (models/linear/logits.py) join CatBoost's columns and GENAPON's
+    # output: the item-level evidence of every video and author, which a tree or a small network cannot build
+    # from a few thousand users' sparse histories
+    linear_logits: bool = True
 
 
 @dataclass
@@ -108,6 +112,10 @@ class CatBoostConfig:
     # (docs/results.md)
     early_stopping_rounds: int = 25
     inner_valid_share: float = 0.1  # early stopping on a split of the *training* fold
+    # with features.linear_logits, on a fold of fewer training users than this the boosting starts from the
+    # linear model's scores (CatBoost's baseline), so a few hundred users' trees only correct them; on more the
+    # logits are columns like any other, which the trees then use better than a fixed start; 0: never
+    baseline_rows: int = 10_000
 
 
 @dataclass
@@ -138,8 +146,14 @@ class LinearConfig:
     max_iter: int = 300
     stack_rows: int = 5_000  # the block stack is fitted on at most this many inner out-of-fold rows
     solver: str = "sag"  # lbfgs is far slower on the multinomial age model (scipy's L-BFGS-B step dominates)
-    # one TF-IDF block each; "title_word": Snowball stems of the titles of the videos watched
-    items: list = field(default_factory=lambda: ["author_id", "rutube_video_id", "category", "title_word"])
+    # one TF-IDF block each; "title_word": Snowball stems of the titles of the videos watched; "engaged_video":
+    # the videos watched through (features/interactions.py ENGAGED_SHARE), what a user chose to finish
+    items: list = field(
+        default_factory=lambda: ["author_id", "rutube_video_id", "category", "title_word", "engaged_video"]
+    )
+    # label-free user embeddings among the features, one dense block each ("svd_video": the SVD of the users'
+    # videos): a few dozen smooth directions a small data set can fit where thousands of sparse items cannot
+    factors: list = field(default_factory=lambda: ["svd_video"])
     min_users: int = 2  # items seen by fewer users (labelled or test) are dropped: they cannot generalise
     # term frequency of each block: true, 1 + log(count) (a binge on one author counts less than breadth);
     # false, the count (re-watches are evidence); both: each block in both forms, weighed by the stack.
@@ -347,6 +361,9 @@ def _validate(exp: Experiment, where: str) -> None:
     cs = exp.linear.cs
     if not cs or not all(isinstance(c, int | float) and not isinstance(c, bool) and c > 0 for c in cs):
         raise ConfigError(f"{where}.linear.cs: expected a non-empty list of positive numbers, got {cs!r}")
+    factors = {"svd_author", "svd_video", "svd_title"}
+    if not all(name in factors for name in exp.linear.factors):
+        raise ConfigError(f"{where}.linear.factors: expected names among {sorted(factors)}, got {exp.linear.factors!r}")
 
 
 def load_experiment(name: str, experiments_dir: Path | None = None, overrides: str | list | None = None) -> Experiment:

@@ -65,6 +65,11 @@ class Paths:
         return self.experiment(exp) / "tune"
 
     @property
+    def wheels(self) -> Path:
+        """Where `make data SOURCE=...` keeps the wheels its public data sets come in (kept by `make clean`)."""
+        return self.root / "data" / "wheels"
+
+    @property
     def submissions(self) -> Path:
         return self.root / "submissions"
 

@@ -30,6 +30,7 @@ def test_automatic_folds_follow_the_labelled_users():
         ("n_folds = 1\n", "expected 0 \\(automatic\\) or at least 2"),
         ("[features]\nte_pseudo_count = 4.0\n", "'te_pseudo_count' has moved: set target_encoding.pseudo_count"),
         ("[features]\nvideo_topics = 4\n", "'video_topics' has moved: set naive_bayes.video_topics"),
+        ("[linear]\nfactors = ['svd_videos']\n", r"linear.factors: expected names among \['svd_author'"),
     ],
 )
 def test_bad_experiment_fails_loudly(tmp_path, text, message):

@@ -1,6 +1,6 @@
 """The package's imports flow one way, bottom to top, and never in a cycle:
 
-config, paths, schema, metrics, io -> contest -> synthetic -> features -> models
+config, paths, schema, metrics, io, selection -> contest -> synthetic, real -> features -> models
 -> pipeline -> evaluate -> bench, dags, the command line
 """
 
@@ -11,9 +11,9 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "socdem"
 LAYERS = [
-    {"config", "paths", "schema", "metrics", "io", "hashing", "resources"},
+    {"config", "paths", "schema", "metrics", "io", "hashing", "resources", "selection"},
     {"contest"},
-    {"synthetic"},
+    {"synthetic", "real"},
     {"features"},
     {"models"},
     {"pipeline"},

@@ -26,7 +26,10 @@ from socdem.schema import PRIMARY_METRIC
 if TYPE_CHECKING:
     from socdem.features.workspace import Workspace
 
-FAMILIES = ("activity", "watchtime", "time", "device", "category", "embeddings", "target_encoding", "video_counts")
+FAMILIES = (
+    *("activity", "watchtime", "time", "device", "category", "embeddings"),
+    *("target_encoding", "video_counts", "linear_logits"),
+)
 
 
 def family_in_data(ws: Workspace, family: str) -> bool:

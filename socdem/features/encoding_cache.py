@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 ENCODING_CODE_VERSION = 6  # bump it when an encoding's definition changes
 
 
-def _digest(values) -> str:
+def frame_digest(values) -> str:
     hashed = pd.util.hash_pandas_object(pd.DataFrame(values).reset_index(drop=True), index=False)
     return hashlib.blake2b(hashed.to_numpy().tobytes(), digest_size=8).hexdigest()
 
@@ -41,8 +41,27 @@ def encoding_config(exp) -> dict:
     }
 
 
-def encoding_key(ws: Workspace, train: pd.DataFrame, predict_uids: list, seed: int) -> str:
+def fold_users(train: pd.DataFrame, predict_uids: list) -> dict:
+    """Digests of a fold's labelled training users and of each predict set: part of every per-fold cache key."""
     labelled = [c for c in ("viewer_uid", "female", "age_class") if c in train.columns]
+    return {
+        "train": frame_digest(train[labelled]),
+        "predict": [frame_digest({"viewer_uid": np.asarray(uids)}) for uids in predict_uids],
+    }
+
+
+def read_fold_frames(path: Path, sizes: list[int]) -> tuple[pd.DataFrame, list[pd.DataFrame]] | None:
+    """(the training users' rows, [each predict set's]) of a per-fold cache file holding them in that order,
+    or None when it is absent, unreadable or of another size."""
+    saved = read_parquet_or_none(path)
+    if saved is None or len(saved) != sum(sizes):
+        return None
+    ends = np.cumsum(sizes)
+    parts = [saved.iloc[end - size : end] for size, end in zip(sizes, ends)]
+    return parts[0], parts[1:]
+
+
+def encoding_key(ws: Workspace, train: pd.DataFrame, predict_uids: list, seed: int) -> str:
     exp = ws.exp
     return hash_object(
         {
@@ -50,8 +69,7 @@ def encoding_key(ws: Workspace, train: pd.DataFrame, predict_uids: list, seed: i
             "target_encoding": dataclasses.asdict(exp.target_encoding),
             "naive_bayes": dataclasses.asdict(exp.naive_bayes),
             "targets": exp.targets,
-            "train": _digest(train[labelled]),
-            "predict": [_digest({"viewer_uid": np.asarray(uids)}) for uids in predict_uids],
+            **fold_users(train, predict_uids),
             "seed": seed,
             "code": ENCODING_CODE_VERSION,
         }
@@ -66,11 +84,9 @@ def cached_encodings(ws: Workspace, train: pd.DataFrame, predict_uids: list, see
     """encode_out_of_fold's frames, read from the cache when the key matches, else encoded and saved."""
     path = encoding_path(ws, encoding_key(ws, train, predict_uids, seed))
     sizes = [len(train), *(len(uids) for uids in predict_uids)]
-    saved = read_parquet_or_none(path)  # an unreadable file is encoded again
-    if saved is not None and len(saved) == sum(sizes):  # the training rows, then each predict set's
-        ends = np.cumsum(sizes)
-        parts = [saved.iloc[end - size : end] for size, end in zip(sizes, ends)]
-        return parts[0], parts[1:]
+    found = read_fold_frames(path, sizes)  # an unreadable file is encoded again
+    if found is not None:
+        return found
     fitted, predicted = encode_out_of_fold(ws, train, predict_uids, seed)
     write_parquet_atomic(path, pd.concat([fitted, *predicted]))
     return fitted, predicted

@@ -27,7 +27,7 @@ import pyarrow as pa
 import scipy.sparse as sp
 
 from socdem.contest.local_time import offsets_of
-from socdem.features.interactions import Interactions
+from socdem.features.interactions import ENGAGED_SHARE, Interactions
 from socdem.features.user_features import CODED_COLUMNS, MISSING, encode
 
 SECONDS_PER_DAY = 86_400
@@ -172,6 +172,7 @@ ITEM_SQL = {  # (code column, filter) of each item of Interactions.matrix
     "author_id": ("author_id", "author_id IS NOT NULL"),
     "rutube_video_id": ("video", "true"),
     "category": ("category", "vrow IS NOT NULL AND category <> {missing}"),
+    "engaged_video": ("video", f"dur_s > 0 AND wt >= {ENGAGED_SHARE} * dur_s"),
 }
 
 
@@ -187,12 +188,13 @@ class StoredInteractions(Interactions):
         if item == "title_word" or item in self._cache:
             return super().matrix(item)
         column, where = ITEM_SQL[item]
+        values_of = "rutube_video_id" if item == "engaged_video" else item
         where = where.format(missing=self.coded.missing_category)
         triples = self.coded.con.execute(
             f"SELECT u, {column} AS code, count(*) AS n FROM ev WHERE {where} GROUP BY ALL"
         ).fetchnumpy()
         self.coded.store.trim_memory()
-        codes, values = _sorted_codes(np.asarray(triples["code"], dtype=np.int64), self.coded.item_values(item))
+        codes, values = _sorted_codes(np.asarray(triples["code"], dtype=np.int64), self.coded.item_values(values_of))
         counts = sp.coo_matrix(
             (np.asarray(triples["n"], dtype=np.float32), (np.asarray(triples["u"], dtype=np.int64), codes)),
             shape=(len(self.users), len(values)),

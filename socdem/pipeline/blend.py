@@ -5,11 +5,13 @@ Per target, candidate blends of the models' out-of-fold (OOF) predictions:
   mean    the simple average of logits (sex) / log-probabilities (age)
   stack   logistic regression on logits (sex) / multinomial on log-probabilities (age)
 Each candidate is scored by nested CV over the OOF predictions on the saved
-folds (fit on the other folds' OOF rows, predict the held-out fold), the best
-by that honest score is chosen, refitted on all OOF rows and applied to the
-test predictions. Then, on the chosen blend's nested OOF: the F1- and
-accuracy-best thresholds for `female`, and per-class biases on the age
-log-probabilities tuned for weighted F1, kept only if nested CV says they help.
+folds (fit on the other folds' OOF rows, predict the held-out fold; on a small
+data set also on reshuffled folds), and chosen by the one-standard-error rule
+(socdem/selection.py): the simplest candidate within the noise of the best.
+It is refitted on all OOF rows and applied to the test predictions. Then, on
+the chosen blend's nested OOF: the F1- and accuracy-best thresholds for
+`female` (0.5 unless they beat it beyond the noise), and per-class biases on
+the age log-probabilities tuned for weighted F1, kept by the same rule.
 Test predictions never enter any choice.
 
 The blend of an experiment's models is cached in artifacts/<RUN>/blend/ under a key of the
@@ -27,7 +29,8 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score
+from sklearn.metrics import f1_score, roc_auc_score
+from sklearn.model_selection import StratifiedKFold
 from threadpoolctl import threadpool_limits
 
 from socdem.io import hash_object, read_json_or_none, read_parquet_or_none, write_json_atomic, write_parquet_atomic
@@ -38,12 +41,17 @@ from socdem.pipeline.folds import folds_path, load_or_make_folds
 from socdem.pipeline.thresholds import nested_threshold_f1, tune_age_bias
 from socdem.pipeline.train import cache_key, load_predictions
 from socdem.schema import AGE_COLUMNS, prediction_frame
+from socdem.selection import REPEATS, SMALL_ROWS, one_standard_error
 
 if TYPE_CHECKING:
     from socdem.features.workspace import Workspace
 
 EPS = 1e-6
 SELECTION_METRIC = {"sex": "roc_auc", "age_class": "age_f1_weighted"}
+THRESHOLD_SCORE = {  # a threshold's score on held-out users: y, the predicted female flags
+    "f1": lambda y, pred: float(f1_score(y, pred, zero_division=0)),
+    "accuracy": lambda y, pred: float(np.mean(y == pred)),
+}
 
 
 # ---- inputs: each model's predictions on the scale the blends work on ----
@@ -234,17 +242,22 @@ def _align(oofs: dict, tests: dict, truth: pd.DataFrame, folds: pd.DataFrame) ->
 
 def _choose(target: str, inputs: dict, test_inputs: dict, y: np.ndarray, fold: np.ndarray, n_folds: int) -> tuple:
     """(summary of the choice, the chosen candidate's nested OOF output, its output on the test users once
-    refitted on every OOF row): each candidate scored by nested CV, the best kept."""
+    refitted on every OOF row): each candidate scored by nested CV on the saved folds (and, on a small data
+    set, on repeated reshuffles of them), the best kept only where it beats each simpler candidate by more
+    than the standard error over folds (selection.one_standard_error)."""
     scored = []
+    splits = choice_folds(y, fold, n_folds)
     for cand in candidates(target, inputs, n_folds):
-        out = nested_oof(lambda c=cand: clone(c), inputs, y, fold)
-        scored.append((score_output(target, y, out), cand, out))
-    best_score, chosen, nested = max(scored, key=lambda t: t[0])  # ties: the simpler, listed first
+        outs = [nested_oof(lambda c=cand: clone(c), inputs, y, f) for f in splits]
+        per_fold = np.concatenate([split_scores(target, y, out, f) for out, f in zip(outs, splits)])
+        scored.append((score_output(target, y, outs[0]), cand, outs[0], per_fold))
+    index = one_standard_error([per_fold for *_, per_fold in scored], higher_is_better=True)
+    best_score, chosen, nested, _ = scored[index]
     chosen.fit(inputs, y)
     test_out = chosen.predict(test_inputs)
     info = {
         "metric": SELECTION_METRIC[target],
-        "candidates": {c.kind: round(s, 6) for s, c, _ in scored},
+        "candidates": {c.kind: round(s, 6) for s, c, _, _ in scored},
         "chosen": chosen.kind,
         "inputs": list(chosen.names),
         "weights": chosen.weights(),
@@ -253,32 +266,73 @@ def _choose(target: str, inputs: dict, test_inputs: dict, y: np.ndarray, fold: n
     return info, nested, test_out
 
 
+def choice_folds(y: np.ndarray, fold: np.ndarray, n_folds: int) -> list[np.ndarray]:
+    """The fold of each labelled user for the nested choices: the saved folds, and below SMALL_ROWS users
+    REPEATS - 1 more stratified reshuffles of them (each OOF prediction is honest whichever fold holds it)."""
+    out = [fold]
+    if len(y) < SMALL_ROWS:
+        for repeat in range(1, REPEATS):
+            extra = np.empty(len(y), dtype=np.int64)
+            splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=repeat)
+            for k, (_, part) in enumerate(splitter.split(np.zeros(len(y)), y)):
+                extra[part] = k
+            out.append(extra)
+    return out
+
+
+def split_scores(target: str, y: np.ndarray, out: np.ndarray, fold: np.ndarray) -> np.ndarray:
+    """The selection metric of `out` on each fold's users."""
+    return np.array([score_output(target, y[fold == k], out[fold == k]) for k in np.unique(fold)])
+
+
 def _sex_thresholds(info: dict, y, nested, test_out, fold) -> tuple[np.ndarray, np.ndarray]:
     """P(female) of the OOF and test users from the chosen blend's logits; the F1- and accuracy-best
-    thresholds (and F1 with each fold's threshold chosen on the others) go into `info`."""
+    thresholds (and F1 with each fold's threshold chosen on the others) go into `info`. Each stays 0.5
+    unless, chosen on the other folds, it beats 0.5 on the held-out one by more than the standard error."""
     p_oof, p_test = 1 / (1 + np.exp(-nested)), 1 / (1 + np.exp(-test_out))
     f1_threshold, f1 = best_f1_threshold(y, p_oof)
-    info["thresholds"] = {"f1": f1_threshold, "accuracy": best_accuracy_threshold(y, p_oof)}
+    best = {"f1": f1_threshold, "accuracy": best_accuracy_threshold(y, p_oof)}
+    info["thresholds"] = {metric: _kept_threshold(metric, best[metric], y, p_oof, fold) for metric in best}
     info["f1_at_threshold"] = f1
     info["f1_nested_threshold"] = nested_threshold_f1(y, p_oof, fold)
     return p_oof, p_test
 
 
+def _kept_threshold(metric: str, best: float, y, p, fold) -> float:
+    """`best`, or 0.5 where the threshold chosen on the other folds does not beat it on each held-out fold by
+    more than the standard error (one_standard_error, 0.5 the simpler; folds repeated on small data)."""
+    choose = best_f1_threshold if metric == "f1" else (lambda y_, p_: (best_accuracy_threshold(y_, p_), None))
+    plain, tuned = [], []
+    for split in choice_folds(y, fold, len(np.unique(fold))):
+        for k in np.unique(split):
+            held = split == k
+            chosen, _ = choose(y[~held], p[~held])
+            plain.append(THRESHOLD_SCORE[metric](y[held], p[held] >= 0.5))
+            tuned.append(THRESHOLD_SCORE[metric](y[held], p[held] >= chosen))
+    return float(best) if one_standard_error([plain, tuned], higher_is_better=True) == 1 else 0.5
+
+
 def _age_biases(info: dict, y, nested, test_out, fold) -> tuple[np.ndarray, np.ndarray]:
     """Age-class probabilities of the OOF and test users from the chosen blend's log-probabilities, with
-    per-class biases tuned for weighted F1, kept only if they help in nested CV (recorded in `info`)."""
+    per-class biases tuned for weighted F1, kept only if they help in nested CV by more than the standard
+    error over folds (repeated on small data; recorded in `info`)."""
     absent = ~np.isin(np.arange(nested.shape[1]), y)  # a class nobody has is never predicted
     nested, test_out = np.where(absent, -np.inf, nested), np.where(absent, -np.inf, test_out)
-    plain = weighted_f1(y, np.argmax(nested, axis=1))
-    checked = np.zeros(len(y), dtype=np.int64)
-    for k in np.unique(fold):
-        held = fold == k
-        checked[held] = np.argmax(nested[held] + tune_age_bias(nested[~held], y[~held]), axis=1)
-    with_bias = weighted_f1(y, checked)
-    bias = tune_age_bias(nested, y) if with_bias > plain else np.zeros(nested.shape[1])
+    plain, per_fold = weighted_f1(y, np.argmax(nested, axis=1)), [[], []]
+    for f, split in enumerate(choice_folds(y, fold, len(np.unique(fold)))):
+        checked = np.zeros(len(y), dtype=np.int64)
+        for k in np.unique(split):
+            held = split == k
+            checked[held] = np.argmax(nested[held] + tune_age_bias(nested[~held], y[~held]), axis=1)
+        if f == 0:
+            with_bias = weighted_f1(y, checked)  # reported on the saved folds
+        for scores, pred in zip(per_fold, (nested.argmax(1), checked)):
+            scores += [weighted_f1(y[split == k], pred[split == k]) for k in np.unique(split)]
+    kept = one_standard_error(per_fold, higher_is_better=True) == 1  # biases are the more complex candidate
+    bias = tune_age_bias(nested, y) if kept else np.zeros(nested.shape[1])
     info["bias"] = {
         "values": bias.round(4).tolist(),
-        "kept": bool(with_bias > plain),
+        "kept": bool(kept),
         "nested_f1_without": round(plain, 6),
         "nested_f1_with": round(with_bias, 6),
     }

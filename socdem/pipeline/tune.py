@@ -41,7 +41,7 @@ from sklearn.metrics import f1_score, log_loss, roc_auc_score
 from socdem.config import ConfigError
 from socdem.io import write_json_atomic, write_pickle_atomic
 from socdem.models.catboost.estimator import CatBoostModel
-from socdem.models.catboost.runner import default_params, fold_matrices
+from socdem.models.catboost.runner import baseline_params, default_params, fold_matrices
 from socdem.models.catboost.tuned import best_path, study_key, study_name, tune_folds
 from socdem.pipeline.folds import load_or_make_folds
 from socdem.schema import target_column
@@ -126,7 +126,7 @@ def fold_score(target: str, y: np.ndarray, proba: np.ndarray, classes, age_objec
 
 
 def objective(trial, folds: list[dict], target: str, defaults: dict, tune_cfg: dict) -> float:
-    params = {**defaults, **suggest(trial, tune_cfg)}
+    params = {**defaults.get("all", {}), **defaults.get(target, {}), **suggest(trial, tune_cfg)}
     scores, trees = [], []
     for step, fold in enumerate(folds):
         y_train, y_valid = fold["y_train"][target], fold["y_valid"][target]
@@ -289,7 +289,7 @@ def _worker_jobs(
             "sampler_seeds": {
                 t: exp.seed + 1000 * w + 7919 * existing[t] + shared_storage_salt(spec) for t in exp.targets
             },
-            "defaults": defaults,
+            "defaults": {"all": defaults, **{t: baseline_params(ws, t) for t in exp.targets}},
             "tune": dataclasses.asdict(exp.tune),
             "timeout": exp.tune.timeout_seconds,
         }

@@ -15,7 +15,7 @@ from socdem.features.build import compute_features
 from socdem.features.stored_events import StoredInteractions
 from socdem.features.workspace import Workspace
 
-ITEMS = ("author_id", "rutube_video_id", "category", "title_word")
+ITEMS = ("author_id", "rutube_video_id", "category", "title_word", "engaged_video")
 PARENTS = (("rutube_video_id", "author_id"), ("author_id", "category"), ("rutube_video_id", "category"))
 
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import f1_score, roc_auc_score
 
-from socdem.pipeline.blend import blend, tune_age_bias, weighted_f1
+from socdem.pipeline.blend import blend, choice_folds, tune_age_bias, weighted_f1
 from socdem.schema import prediction_frame
 
 N, N_TEST, K = 3000, 800, 5
@@ -107,7 +107,8 @@ def test_age_bias_repairs_a_skewed_prior(problem):
     only_weak = {"weak": oofs["weak"]}
     result = blend(only_weak, {"weak": tests["weak"]}, truth, folds, ("age_class",))
     bias = result.summary["age_class"]["bias"]
-    assert bias["kept"] == (bias["nested_f1_with"] > bias["nested_f1_without"])
+    # kept only when it helps in nested CV (beyond the noise over folds: the one-standard-error rule)
+    assert not bias["kept"] or bias["nested_f1_with"] > bias["nested_f1_without"]
     assert bias["kept"] or bias["values"] == [0.0, 0.0, 0.0, 0.0]
     y = truth["age_class"].to_numpy()
     logp = np.log(oofs["weak"].loc[truth["viewer_uid"], [f"age_p{k}" for k in range(4)]].to_numpy())
@@ -127,3 +128,27 @@ def test_models_must_cover_the_same_users(problem):
     broken = {**oofs, "weak": oofs["weak"].iloc[1:]}
     with pytest.raises(ValueError, match="weak"):
         blend(broken, tests, truth, folds, ("sex",))
+
+
+def test_a_blend_that_wins_by_noise_is_not_taken(problem):
+    """Two near-copies of one model: averaging them gains less than the noise over folds, so the simpler
+    candidate (the single model) stands."""
+    oofs, tests, truth, folds = problem
+    rng = np.random.default_rng(2)
+
+    def jitter(frame):
+        return frame.assign(female_proba=np.clip(frame["female_proba"] + rng.normal(0, 1e-4, len(frame)), 0, 1))
+
+    copies = {"strong": oofs["strong"], "copy": jitter(oofs["strong"])}
+    result = blend(copies, {"strong": tests["strong"], "copy": jitter(tests["strong"])}, truth, folds, ("sex",))
+    assert result.summary["sex"]["chosen"] == "single"
+
+
+def test_small_data_choices_repeat_the_folds():
+    y = np.arange(600) % 2
+    fold = np.arange(600) % 5
+    splits = choice_folds(y, fold, 5)
+    assert len(splits) == 3 and (splits[0] == fold).all()
+    for extra in splits[1:]:
+        assert not (extra == fold).all() and np.bincount(extra).tolist() == [120] * 5
+    assert len(choice_folds(np.arange(6000) % 2, np.arange(6000) % 5, 5)) == 1

@@ -38,19 +38,24 @@ def categorical_columns(X: pd.DataFrame) -> list[str]:
     ]
 
 
-def _as_pool(X, cat_features: list[str], label=None) -> Pool:
+def _as_pool(X, cat_features: list[str], label=None, baseline=None) -> Pool:
     if not isinstance(X, pd.DataFrame):
-        return Pool(np.asarray(X, dtype=np.float64), label=label)
+        return Pool(np.asarray(X, dtype=np.float64), label=label, baseline=baseline)
     if cat_features:
         # CatBoost wants strings for categorical values, and no NaN among them
         X = X.copy()
         for c in cat_features:
             X[c] = X[c].astype(object).where(X[c].notna(), MISSING_CATEGORY).astype(str)
-    return Pool(X, label=label, cat_features=cat_features or None)
+    return Pool(X, label=label, cat_features=cat_features or None, baseline=baseline)
 
 
 class CatBoostModel(ClassifierMixin, BaseEstimator):
     """CatBoostClassifier with early stopping on an inner split of the training data.
+
+    `baseline` names columns of X whose values the boosting starts from (CatBoost's baseline, in
+    training and prediction alike) when it is fitted on fewer than `baseline_rows` rows
+    (`baseline_used_`): the trees then fit what those scores miss, and early stopping keeps few of them
+    where the baseline is already as good as the data can show. On more rows they stay plain columns.
 
     `iterations` is the upper bound; the model keeps the best iteration on the
     inner split (`best_iteration_`). `thread_count` is a parameter because
@@ -74,6 +79,8 @@ class CatBoostModel(ClassifierMixin, BaseEstimator):
         max_ctr_complexity: int = DEFAULTS.max_ctr_complexity,
         early_stopping_rounds: int = DEFAULTS.early_stopping_rounds,
         inner_valid_share: float = DEFAULTS.inner_valid_share,
+        baseline: tuple = (),
+        baseline_rows: int = DEFAULTS.baseline_rows,
         random_state: int = 0,
         thread_count: int = 1,
     ):
@@ -92,6 +99,8 @@ class CatBoostModel(ClassifierMixin, BaseEstimator):
         self.max_ctr_complexity = max_ctr_complexity
         self.early_stopping_rounds = early_stopping_rounds
         self.inner_valid_share = inner_valid_share
+        self.baseline = baseline
+        self.baseline_rows = baseline_rows
         self.random_state = random_state
         self.thread_count = thread_count
 
@@ -137,6 +146,7 @@ class CatBoostModel(ClassifierMixin, BaseEstimator):
         self.cat_features_ = categorical_columns(X) if isinstance(X, pd.DataFrame) else []
         self.feature_names_in_ = np.asarray(X.columns, dtype=object) if isinstance(X, pd.DataFrame) else None
         self.n_features_in_ = X.shape[1]
+        self.baseline_used_ = bool(self.baseline) and len(codes) < self.baseline_rows
         rows = np.arange(len(codes))
         fit_rows, stop_rows = train_test_split(
             rows, test_size=self.inner_valid_share, random_state=self.random_state, stratify=codes
@@ -144,8 +154,8 @@ class CatBoostModel(ClassifierMixin, BaseEstimator):
         take = (lambda r: X.iloc[r]) if isinstance(X, pd.DataFrame) else (lambda r: np.asarray(X)[r])
         model = CatBoostClassifier(**self._catboost_params(len(self.classes_), len(fit_rows)))
         model.fit(
-            _as_pool(take(fit_rows), self.cat_features_, codes[fit_rows]),
-            eval_set=_as_pool(take(stop_rows), self.cat_features_, codes[stop_rows]),
+            self._pool(take(fit_rows), codes[fit_rows]),
+            eval_set=self._pool(take(stop_rows), codes[stop_rows]),
             early_stopping_rounds=int(self.early_stopping_rounds),
             use_best_model=True,
         )
@@ -156,8 +166,23 @@ class CatBoostModel(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X) -> np.ndarray:
         if isinstance(X, pd.DataFrame) and self.feature_names_in_ is not None:
             X = X[list(self.feature_names_in_)]
-        proba = self.model_.predict_proba(_as_pool(X, self.cat_features_))
+        proba = self.model_.predict_proba(self._pool(X))
         return proba.reshape(len(proba), -1)
+
+    def _pool(self, X, label=None) -> Pool:
+        return _as_pool(X, self.cat_features_, label, self._baseline_of(X))
+
+    def _baseline_of(self, X) -> np.ndarray | None:
+        """The starting scores of X's rows: the `baseline` columns (one for a binary target, its log-odds;
+        one per class of the target's full class set for several, their log-probabilities, of which the
+        classes the fit saw are taken); None without any."""
+        if not self.baseline_used_:
+            return None
+        if not isinstance(X, pd.DataFrame):
+            raise ValueError("CatBoostModel: a baseline needs X as a DataFrame holding its columns")
+        columns = list(self.baseline) if len(self.baseline) == 1 else [self.baseline[int(c)] for c in self.classes_]
+        values = X[columns].to_numpy(np.float64)
+        return values[:, 0] if len(columns) == 1 else values
 
     def predict(self, X) -> np.ndarray:
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]

@@ -18,6 +18,8 @@ from socdem.features.communities import community_columns
 from socdem.features.encoding_cache import ENCODING_CODE_VERSION, cached_encodings, encoding_config
 from socdem.models.catboost.estimator import CatBoostModel
 from socdem.models.catboost.tuned import best_params
+from socdem.models.linear.logits import AGE_LOGIT_COLUMNS, SEX_COLUMN
+from socdem.models.linear.runner import cached_linear_logits, linear_logits_params
 from socdem.models.runner import PerTargetRunner
 
 if TYPE_CHECKING:
@@ -31,9 +33,17 @@ def default_params(exp) -> dict:
     return params
 
 
+def baseline_params(ws: Workspace, target: str) -> dict:
+    """With the linear logits among the columns, the boosting of `target` may start from the linear model's
+    scores (CatBoostModel.baseline, on folds of fewer than `[catboost] baseline_rows` training users)."""
+    if not ws.exp.features.linear_logits:
+        return {}
+    return {"baseline": (SEX_COLUMN,) if target == "sex" else tuple(AGE_LOGIT_COLUMNS)}
+
+
 def catboost_params(ws: Workspace, target: str) -> dict:
-    """The parameters `make train` uses for `target`: defaults, then tuned values."""
-    return {**default_params(ws.exp), **best_params(ws, target)}
+    """The parameters `make train` uses for `target`: defaults, then tuned values, then its baseline."""
+    return {**default_params(ws.exp), **best_params(ws, target), **baseline_params(ws, target)}
 
 
 def fold_matrices(
@@ -54,6 +64,10 @@ def fold_matrices(
         te_train, te_preds = cached_encodings(ws, train, list(predict_uids), seed)
         X_train = pd.concat([X_train, te_train.loc[train_uids]], axis=1)
         X_preds = [pd.concat([X, te.loc[X.index]], axis=1) for X, te in zip(X_preds, te_preds)]
+    if ws.exp.features.linear_logits:  # the item-level evidence of the linear model, cross-fitted
+        logits_train, logits_preds = cached_linear_logits(ws, train, list(predict_uids), seed)
+        X_train = pd.concat([X_train, logits_train.loc[train_uids]], axis=1)
+        X_preds = [pd.concat([X, logits.loc[X.index]], axis=1) for X, logits in zip(X_preds, logits_preds)]
     return X_train, X_preds
 
 
@@ -62,7 +76,7 @@ class CatBoostRunner(PerTargetRunner):
         return CatBoostModel(**default_params(ws.exp), random_state=seed or 0, thread_count=ws.exp.threads)
 
     def target_params(self, ws: Workspace) -> dict:
-        return {target: best_params(ws, target) for target in ws.exp.targets}
+        return {target: {**best_params(ws, target), **baseline_params(ws, target)} for target in ws.exp.targets}
 
     def params(self, ws: Workspace) -> dict:
         return {
@@ -70,6 +84,7 @@ class CatBoostRunner(PerTargetRunner):
             **encoding_config(ws.exp),
             "feature_code": FEATURE_CODE_VERSION,
             "encoding_code": ENCODING_CODE_VERSION,
+            **linear_logits_params(ws),
         }
 
     def matrices(self, ws: Workspace, train, predict_uids, seed):

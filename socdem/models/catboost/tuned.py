@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from socdem.features.build import FEATURE_CODE_VERSION
 from socdem.features.encoding_cache import ENCODING_CODE_VERSION, encoding_config
 from socdem.io import hash_object
+from socdem.models.linear.runner import linear_logits_params
 
 if TYPE_CHECKING:
     from socdem.features.workspace import Workspace
@@ -35,6 +36,7 @@ def study_key(ws: Workspace) -> str:
         {
             "data": ws.data_fp,
             **encoding_config(exp),
+            **linear_logits_params(ws),
             "feature_code": FEATURE_CODE_VERSION,
             "encoding_code": ENCODING_CODE_VERSION,
             "seed": exp.seed,

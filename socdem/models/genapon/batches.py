@@ -51,6 +51,7 @@ class PaddedBatch:
     distinct: torch.Tensor | None = None  # bool (B, L): the user's last event of each distinct author
     table: torch.Tensor | None = None  # int64 (B,): the author-evidence table each user reads (None = the last)
     words: torch.Tensor | None = None  # int64 (B, L, MAX_TITLE_WORDS): title-word embedding rows (0 = none)
+    offset: torch.Tensor | None = None  # float32 (B, n_out): logits given from outside (the linear model's)
 
     @property
     def mask(self) -> torch.Tensor:
@@ -58,7 +59,10 @@ class PaddedBatch:
         return length_mask(self.lengths, self.video.shape[1])
 
     def to(self, device) -> PaddedBatch:
-        fields = (self.video, self.author, self.time, self.lengths, self.user, self.distinct, self.table, self.words)
+        fields = (
+            self.video, self.author, self.time, self.lengths, self.user, self.distinct, self.table, self.words,
+            self.offset,
+        )  # fmt: skip
         return PaddedBatch(*(None if t is None else t.to(device, non_blocking=True) for t in fields))
 
 
@@ -76,6 +80,9 @@ class UserEvents:
     last_of_author: np.ndarray | None = None  # (n_events,) bool: the user's last event of that author
     title_words: np.ndarray | None = None  # (video codes, MAX_TITLE_WORDS) int64: stem + 1 of each title (0 = none)
     video_category: np.ndarray | None = None  # (video codes,) int64: category code + 1 of each video (0 = none)
+    # (n_users, n_out) float32: per-user logits the network adds to its own (the linear model's, cross-fitted
+    # for a fold's training users), in the order of its logits; None: none
+    offset: np.ndarray | None = None
     rows: np.ndarray | None = None  # selected users; None = all
 
     def __post_init__(self):
@@ -312,6 +319,7 @@ def pad_batch(
     words = None
     if word_map is not None and data.title_words is not None:
         words = torch.from_numpy(np.where(mask[..., None], word_map[data.title_words[data.video[index]]], 0))
+    offset = None if data.offset is None else torch.from_numpy(np.ascontiguousarray(data.offset[rows], np.float32))
     return PaddedBatch(
         video=torch.from_numpy(video),
         author=torch.from_numpy(author),
@@ -320,6 +328,7 @@ def pad_batch(
         user=torch.from_numpy(np.ascontiguousarray(user_matrix[positions], dtype=np.float32)),
         distinct=torch.from_numpy(distinct),
         words=words,
+        offset=offset,
     )
 
 

@@ -30,8 +30,10 @@ from socdem.models.genapon.batches import TIME_FEATURES, UserEvents, inference_o
 from socdem.models.genapon.evidence import evidence_tables
 from socdem.models.genapon.heads import TARGET_WIDTH, logit_width
 from socdem.models.genapon.net import GenaponNet
+from socdem.selection import one_standard_error
 
 DEFAULTS = GenaponConfig()  # the one source of GENAPON's defaults
+FIT_CODE_VERSION = 2  # bump it when what a fit learns changes: its folds are then trained again
 EVIDENCE_FOLDS = 5  # cross-fitting of the author evidence inside the training users
 EVIDENCE_SEED_STREAM = 1  # the evidence folds draw from their own stream of random_state
 MIN_USERS_FOR_INNER_VALIDATION = 20  # fewer: every user trains and nothing stops early
@@ -279,6 +281,7 @@ class GenaponClassifier(ClassifierMixin, BaseEstimator):
             X, self.video_min_count, self.min_count, self.video_backoff
         )
         self.word_map_ = word_vocabulary(X, self.min_count) if self.title_words else None
+        self.n_offset_ = 0 if X.offset is None else int(X.offset.shape[1])
         self.scaler_ = UserScaler().fit(X.user_features[X.selected])
         users = self.scaler_.transform(X.user_features[X.selected])
         tables, table = None, np.zeros(len(X), dtype=np.int64)
@@ -294,12 +297,14 @@ class GenaponClassifier(ClassifierMixin, BaseEstimator):
 
         self.history_, self.epoch_seconds_ = [], []
         stopping = EarlyStopping(self.patience, enabled=len(valid) > 0)
+        self.offset_only_ = False
         for epoch in range(1, self.epochs + 1):
             started = time.perf_counter()
             train_loss = self._train_one_epoch(train_split, optimizer, scheduler, rng, epoch)
             record = {"epoch": epoch, "train_loss": train_loss}
             if len(valid):
                 record.update(self._inner_validation(valid_split))
+                record.pop("user_losses")
             self.epoch_seconds_.append(time.perf_counter() - started)
             self.history_.append(record)
             self._report(record)
@@ -308,8 +313,18 @@ class GenaponClassifier(ClassifierMixin, BaseEstimator):
         if stopping.best_state is not None:  # None only if every loss was NaN: keep the last weights
             self.net_.load_state_dict(stopping.best_state)
             self.best_epoch_ = stopping.best_epoch
+        if self.n_offset_ and len(valid):  # the offset alone is the simpler candidate
+            self.offset_only_ = stopping.best_state is None or not self._beats_the_offset(valid_split)
         self.net_.eval()
         return self
+
+    def _beats_the_offset(self, split: InnerSplit) -> bool:
+        """Whether the trained network beats the offset alone (the linear model's logits) on the inner
+        validation users by more than the standard error of their paired per-user loss difference."""
+        y = torch.from_numpy(split.y)
+        alone = self._user_losses(torch.from_numpy(split.events.offset[split.events.selected]).float(), y)
+        losses = self._inner_validation(split)["user_losses"]
+        return one_standard_error([-alone.numpy(), -losses], higher_is_better=True) == 1
 
     def _build_network(self, n_user_features: int, evidence: torch.Tensor | None) -> GenaponNet:
         return GenaponNet(
@@ -327,6 +342,7 @@ class GenaponClassifier(ClassifierMixin, BaseEstimator):
             dropout=self.dropout,
             evidence=evidence,
             n_words=0 if self.word_map_ is None else n_rows(self.word_map_),
+            n_offset=self.n_offset_,
         ).to(self.device_)
 
     def _make_optimizer(self, n_train: int):
@@ -366,10 +382,12 @@ class GenaponClassifier(ClassifierMixin, BaseEstimator):
                 bar.set_postfix(loss=f"{running:.4f}")
         return running
 
-    def _inner_validation(self, split: InnerSplit) -> dict[str, float]:
-        """Loss (and the sex ROC-AUC) on the held-out training users, each reading its own evidence table."""
+    def _inner_validation(self, split: InnerSplit) -> dict:
+        """Loss (and the sex ROC-AUC) on the held-out training users, each reading its own evidence table;
+        `user_losses`: each user's."""
         logits = self._logits(split.events, split.users, split.table)
-        record = {"valid_loss": float(self._loss(logits, torch.from_numpy(split.y)).item())}
+        user_losses = self._user_losses(logits, torch.from_numpy(split.y))
+        record = {"valid_loss": float(user_losses.mean().item()), "user_losses": user_losses.numpy()}
         if "sex" in self.net_.targets:
             sex = split.y[:, self.net_.targets.index("sex")]
             record["valid_roc_auc"] = _auc(sex, self.net_.split_logits(logits)["sex"].numpy())
@@ -392,19 +410,27 @@ class GenaponClassifier(ClassifierMixin, BaseEstimator):
         return batch.to(self.device_)
 
     def _loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self._user_losses(logits, y).mean()
+
+    def _user_losses(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """(users,) BCE(sex) + age_loss_weight * CE(age_class) of each user."""
         parts = self.net_.split_logits(logits)
-        loss = logits.new_zeros(())
+        loss = logits.new_zeros(len(logits))
         for j, target in enumerate(self.net_.targets):
             if target == "sex":
-                loss = loss + nn.functional.binary_cross_entropy_with_logits(parts[target], y[:, j].float())
+                bce = nn.functional.binary_cross_entropy_with_logits(parts[target], y[:, j].float(), reduction="none")
+                loss = loss + bce
             else:
-                loss = loss + self.age_loss_weight * nn.functional.cross_entropy(parts[target], y[:, j])
+                ce = nn.functional.cross_entropy(parts[target], y[:, j], reduction="none")
+                loss = loss + self.age_loss_weight * ce
         return loss
 
     @torch.no_grad()
     def _logits(self, X: UserEvents, users: np.ndarray, table: np.ndarray | None = None) -> torch.Tensor:
         """Logits of every selected user, in selection order (on the CPU); `table`:
         each user's author-evidence table (None = the one fitted on all training users)."""
+        if self.offset_only_:  # training did not beat the offset beyond the noise
+            return torch.from_numpy(X.offset[X.selected]).float()
         was_training = self.net_.training
         self.net_.eval()
         n_out = logit_width(self.net_.targets)
@@ -416,6 +442,8 @@ class GenaponClassifier(ClassifierMixin, BaseEstimator):
 
     # -- prediction ----------------------------------------------------------
     def predict_proba(self, X: UserEvents):
+        if self.n_offset_ and (X.offset is None or X.offset.shape[1] != self.n_offset_):
+            raise ValueError(f"genapon: fitted with a {self.n_offset_}-column logit offset; X has none of that width")
         users = self.scaler_.transform(X.user_features[X.selected])
         parts = self.net_.split_logits(self._logits(X, users))
         probas = []

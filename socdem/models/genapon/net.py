@@ -7,7 +7,8 @@ logit for sex and four for age_class.
     EventTimeEncoder    per-event time features -> Time2Vec -> event FFN -> masked attention +
                         mean + sum pooling (or an LSTM over packed sequences, last hidden state)
     UserFeatureEncoder  standardised label-free user features -> FFN
-    TargetHeads         concatenation -> FFN -> logits
+    TargetHeads         concatenation -> FFN -> logits, plus an offset given per user (the linear model's
+                        cross-fitted logits), weighed from the identity
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class GenaponNet(nn.Module):
         dropout: float = 0.1,
         evidence: torch.Tensor | None = None,
         n_words: int = 0,
+        n_offset: int = 0,
     ):
         super().__init__()
         # The submodules are built in this order on purpose: it fixes their random initialisation.
@@ -86,6 +88,13 @@ class GenaponNet(nn.Module):
             nn.init.normal_(self.words.weight, std=EMBEDDING_INIT_STD)
             with torch.no_grad():
                 self.words.weight[0].zero_()
+        # logits given from outside (the linear model's), weighed from the identity: the network starts
+        # from the linear model's scores and learns what its own branches add
+        self.offset_logits = nn.Linear(n_offset, n_out, bias=False) if n_offset else None
+        if self.offset_logits is not None:
+            if n_offset != n_out:
+                raise ValueError(f"genapon: the offset has {n_offset} columns for {n_out} logits")
+            nn.init.eye_(self.offset_logits.weight)
 
     def forward(self, batch: PaddedBatch) -> torch.Tensor:
         mask = batch.mask
@@ -111,6 +120,8 @@ class GenaponNet(nn.Module):
         logits = self.heads(torch.cat(encoded, dim=-1)) + total * self.sum_scale + mean
         if self.evidence is not None:
             logits = logits + self.evidence_logits(masked_sum_mean(evidence, distinct)[0])
+        if self.offset_logits is not None:
+            logits = logits + self.offset_logits(batch.offset)
         return logits
 
     def split_logits(self, logits: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -3,6 +3,7 @@ layout built once per run and shared by the folds."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -13,7 +14,8 @@ from socdem.config import section_params
 from socdem.features.build import FEATURE_CODE_VERSION, label_free_config
 from socdem.features.communities import community_columns
 from socdem.models.genapon.batches import UserEvents, build_user_events, stored_user_events
-from socdem.models.genapon.fit import GenaponClassifier, resolve_device
+from socdem.models.genapon.fit import FIT_CODE_VERSION, GenaponClassifier, resolve_device
+from socdem.models.linear.runner import cached_linear_logits, linear_logits_params
 from socdem.schema import frame_from_probas, target_column
 
 if TYPE_CHECKING:
@@ -56,6 +58,16 @@ def workspace_events(ws: Workspace, log: bool = True) -> UserEvents:
     return build_user_events(ws.contest.events, ws.contest.videos, uids, users)
 
 
+def with_linear_offset(ws: Workspace, events: UserEvents, train, predict_uids: list, seed: int) -> UserEvents:
+    """`events` with the fold's linear logits as the network's offset: cross-fitted for the training users,
+    fitted on all of them for the predict sets (a user is in one of them within a fold)."""
+    fitted, predicted = cached_linear_logits(ws, train, list(predict_uids), seed)
+    offset = np.zeros((len(events.uids), fitted.shape[1]), dtype=np.float32)
+    for frame in (fitted, *predicted):
+        offset[events.select(frame.index.to_numpy()).selected] = frame.to_numpy(np.float32)
+    return dataclasses.replace(events, offset=offset)
+
+
 class GenaponRunner:
     def __init__(self):
         self._events: tuple | None = None  # (workspace id, UserEvents): built once, shared by the folds
@@ -73,6 +85,8 @@ class GenaponRunner:
         # the user features it reads: not CatBoost's encodings, nor the communities
         params["feature_config"] = {k: v for k, v in label_free_config(ws).items() if k != "communities"}
         params["feature_code"] = FEATURE_CODE_VERSION
+        params["fit_code"] = FIT_CODE_VERSION
+        params.update(linear_logits_params(ws))
         return params
 
     def events(self, ws: Workspace) -> UserEvents:
@@ -82,6 +96,8 @@ class GenaponRunner:
 
     def fit_predict(self, ws: Workspace, train, predict_uids, seed):
         events = self.events(ws)
+        if ws.exp.features.linear_logits:
+            events = with_linear_offset(ws, events, train, predict_uids, seed)
         targets = tuple(ws.exp.targets)
         y = np.column_stack([train[target_column(t)].to_numpy() for t in targets])
         model = clone(self.estimator(ws)).set_params(random_state=seed)

@@ -17,17 +17,24 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import TfidfTransformer
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
 from sklearn.metrics import log_loss
-from sklearn.model_selection import StratifiedKFold, train_test_split
+from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler, normalize
 
 from socdem.config import LinearConfig
+from socdem.selection import choice_splits, one_standard_error
 
 DEFAULTS = LinearConfig()  # the one source of the linear model's defaults
 SMALL_ROWS = 20_000  # below it, inner_folds=0 means 5 inner folds, else 3
 MIN_PROBA = 1e-15  # a class a fold's model never saw gets this before renormalising
+COMBINATIONS = ("block", "mean", "stack")  # how the blocks are combined, simplest first
+STACK_CS = (0.01, 0.03, 0.1, 0.3, 1.0)  # the stack's C grid (inverse L2 on standardised logits)
+STACK_FOLDS = 3
+# LogisticRegressionCV with the L2 penalty only, in the attribute form scikit-learn 1.10 makes the default
+RIDGE_ONLY = {"l1_ratios": (0.0,), "use_legacy_attributes": False}
+MAX_MEAN_STEPS = 2  # a greedy mean adds at most twice as many blocks as there are
 
 
 def tfidf_blocks(
@@ -68,6 +75,32 @@ def scaled_counts(counts: sp.csr_matrix, clip_quantile: float = 0.99) -> sp.csr_
     scale = np.sqrt(totals / np.median(totals[watched]))
     scale = np.minimum(scale, np.quantile(scale[watched], clip_quantile))
     return sp.diags(scale) @ normalize(counts.astype(np.float64), norm="l2").tocsr()
+
+
+def weighted_mean_proba(logs: list[np.ndarray], weights: np.ndarray) -> np.ndarray:
+    """Probabilities from the weighted mean of the blocks' log-probabilities, renormalised."""
+    mean = np.tensordot(np.asarray(weights, dtype=np.float64) / np.sum(weights), np.stack(logs), axes=1)
+    mean -= mean.max(axis=1, keepdims=True)
+    proba = np.exp(mean)
+    return proba / proba.sum(axis=1, keepdims=True)
+
+
+def greedy_mean_weights(logs: list[np.ndarray], y: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """How often each block enters the mean: blocks are added one at a time (with replacement, as in
+    Caruana et al.'s ensemble selection), each the one that lowers the mean's log loss most, until none does."""
+    weights = np.zeros(len(logs))
+    best = np.inf
+    for _ in range(MAX_MEAN_STEPS * len(logs)):
+        trials = []
+        for b in range(len(logs)):
+            trial = weights.copy()
+            trial[b] += 1
+            trials.append(log_loss(y, weighted_mean_proba(logs, trial), labels=classes))
+        b = int(np.argmin(trials))
+        if trials[b] >= best - 1e-9:
+            break
+        best, weights[b] = trials[b], weights[b] + 1
+    return weights
 
 
 class InnerCVLogistic(ClassifierMixin, BaseEstimator):
@@ -127,25 +160,36 @@ class InnerCVLogistic(ClassifierMixin, BaseEstimator):
         return [slice(int(end - size), int(end)) for size, end in zip(sizes, ends) if size > 0]
 
     def _path(self, X, y, splits, cs) -> tuple[np.ndarray, np.ndarray]:
-        """(mean inner-CV log loss of each C in `cs`, inner out-of-fold probabilities (C, rows, classes)),
-        each fold's fits warm-started along the path."""
-        oof = np.full((len(cs), len(y), len(self.classes_)), MIN_PROBA)
-        for train, valid in splits:
+        """(log loss of each C in `cs` on each split's held-out rows: (C, splits), inner out-of-fold
+        probabilities (C, rows, classes), averaged over the repeats of a row), each split's fits
+        warm-started along the path."""
+        total = np.zeros((len(cs), len(y), len(self.classes_)))
+        seen = np.zeros(len(y))
+        fold_losses = np.zeros((len(cs), len(splits)))
+        for s, (train, valid) in enumerate(splits):
             model = self._model(cs[0], warm_start=True)
+            columns = None
             for i, c in enumerate(cs):
                 model.set_params(C=c).fit(X[train], y[train])
-                oof[i][np.ix_(valid, np.searchsorted(self.classes_, model.classes_))] = model.predict_proba(X[valid])
-        oof /= oof.sum(axis=2, keepdims=True)
-        losses = np.array([log_loss(y, proba, labels=self.classes_) for proba in oof])
-        return losses, oof
+                proba = np.full((len(valid), len(self.classes_)), MIN_PROBA)
+                columns = np.searchsorted(self.classes_, model.classes_)
+                proba[:, columns] = model.predict_proba(X[valid])
+                proba /= proba.sum(axis=1, keepdims=True)
+                total[i][valid] += proba
+                fold_losses[i, s] = log_loss(y[valid], proba, labels=self.classes_)
+            seen[valid] += 1
+        return fold_losses, total / np.maximum(seen, 1)[None, :, None]
 
-    def _choose_c(self, X, y, splits) -> tuple[float, dict, np.ndarray]:
-        """(best C, {C: inner-CV log loss}, inner out-of-fold probabilities at the best C)."""
+    def _choose_c(self, X, y, splits) -> tuple[float, dict, np.ndarray, np.ndarray]:
+        """(chosen C, {C: mean inner-CV log loss}, inner out-of-fold probabilities at that C, its log loss on
+        each split). The grid runs on past an edge while the best C sits there; then the smallest C (the most
+        regularised) within one standard error of the best is taken (selection.one_standard_error)."""
         grid = sorted(float(c) for c in self.cs)
         losses, oof = self._path(X, y, splits, grid)
-        table, best = dict(zip(grid, losses)), oof[int(np.argmin(losses))]
+        folds, probas = dict(zip(grid, losses)), dict(zip(grid, oof))
         for _ in range(self.max_extensions if len(grid) > 1 else 0):
-            tried, c = sorted(table), min(table, key=table.get)
+            tried = sorted(folds)
+            c = min(folds, key=lambda k: folds[k].mean())
             if c == tried[-1]:
                 c_next = c * tried[-1] / tried[-2]
             elif c == tried[0]:
@@ -153,11 +197,10 @@ class InnerCVLogistic(ClassifierMixin, BaseEstimator):
             else:
                 break
             loss, proba = self._path(X, y, splits, [c_next])
-            table[c_next] = float(loss[0])
-            if loss[0] < min(v for k, v in table.items() if k != c_next):
-                best = proba[0]
-        c = min(table, key=table.get)
-        return c, dict(sorted(table.items())), best
+            folds[c_next], probas[c_next] = loss[0], proba[0]
+        tried = sorted(folds)
+        c = tried[one_standard_error([folds[k] for k in tried], higher_is_better=False)]
+        return c, {k: float(folds[k].mean()) for k in tried}, probas[c], folds[c]
 
     def _sample(self, y: np.ndarray, size: int) -> np.ndarray:
         """All rows, or a stratified sample of `size` (sorted). The stack is fitted on `stack_rows`: a few
@@ -173,8 +216,10 @@ class InnerCVLogistic(ClassifierMixin, BaseEstimator):
     @staticmethod
     def _stacker():
         # standardised logits: the blocks' logits are correlated and of unequal scale, which makes L-BFGS
-        # crawl where it converges in a few dozen steps once they are scaled
-        return make_pipeline(StandardScaler(), LogisticRegression(max_iter=300))
+        # crawl where it converges in a few dozen steps once they are scaled; its C by a small inner CV, so
+        # a dozen weak blocks on a few hundred users are shrunk rather than fitted to their noise
+        model = LogisticRegressionCV(Cs=STACK_CS, cv=STACK_FOLDS, scoring="neg_log_loss", max_iter=300, **RIDGE_ONLY)
+        return make_pipeline(StandardScaler(), model)
 
     def _stack_inputs(self, probas: list[np.ndarray]) -> np.ndarray:
         """Each block's logits: log-odds of the last class for a binary target, log-probabilities else."""
@@ -197,42 +242,85 @@ class InnerCVLogistic(ClassifierMixin, BaseEstimator):
         # with more, while the inner fits dominate the cost; the chosen models are refitted on every row
         sample = self._sample(y_all, self.inner_rows)
         X, y = X_all[sample], y_all[sample]
-        splitter = StratifiedKFold(n_splits=self._inner_folds(len(y_all)), shuffle=True, random_state=self.random_state)
-        splits = list(splitter.split(np.zeros(len(y)), y))
+        splits = choice_splits(y, self._inner_folds(len(y_all)), self.random_state)
         self.blocks_ = self._blocks(X.shape[1])
         # blocks in parallel threads: the SAG solver releases the GIL, and each block is seeded on its own
         with ThreadPoolExecutor(max_workers=max(1, int(self.n_jobs))) as pool:
             chosen = list(pool.map(lambda block: self._choose_c(X[:, block], y, splits), self.blocks_))
-        self.block_C_, self.block_log_loss_, inner = (list(part) for part in zip(*chosen))
-        losses = [min(table.values()) for table in self.block_log_loss_]
-        best = int(np.argmin(losses))
-        self.used_ = [best]
+        self.block_C_, self.block_log_loss_, inner, _ = (list(part) for part in zip(*chosen))
+        best = int(np.argmin([table[c] for table, c in zip(self.block_log_loss_, self.block_C_)]))
+        self.combination_, self.used_, self.block_weights_ = "block", [best], np.eye(len(self.blocks_))[best]
         if len(self.blocks_) > 1:
-            # the stack is kept only where its own (nested) inner-CV log loss beats the best block alone:
-            # on a small data set, blocks that carry nothing add noise to it
-            rows = self._sample(y, self.stack_rows)
-            Z, y_rows = self._stack_inputs([oof[rows] for oof in inner]), y[rows]
-            nested = np.full((len(rows), len(self.classes_)), MIN_PROBA)
-            for train, valid in splits:
-                train, valid = np.isin(rows, train), np.isin(rows, valid)
-                stack = self._stacker().fit(Z[train], y_rows[train])
-                nested[np.ix_(valid, np.searchsorted(self.classes_, stack.classes_))] = stack.predict_proba(Z[valid])
-            self.stack_log_loss_ = float(log_loss(y_rows, nested, labels=self.classes_))
-            if self.stack_log_loss_ < float(log_loss(y_rows, inner[best][rows], labels=self.classes_)):
-                self.used_ = list(range(len(self.blocks_)))
-                self.stack_ = self._stacker().fit(Z, y_rows)
+            self._combine(inner, y, splits, best)
         with ThreadPoolExecutor(max_workers=max(1, int(self.n_jobs))) as pool:
             fitted = pool.map(lambda b: self._model(self.block_C_[b]).fit(X_all[:, self.blocks_[b]], y_all), self.used_)
             self.models_ = dict(zip(self.used_, fitted))
         self.C_, self.cv_log_loss_ = self.block_C_[best], self.block_log_loss_[best]
+        self.oof_proba_ = self._out_of_fold(X_all, y_all, sample, X, y, inner)
         return self
+
+    def _combine(self, inner: list[np.ndarray], y: np.ndarray, splits: list, best: int) -> None:
+        """How the blocks are combined, simplest first: the best block alone, the mean of the blocks'
+        log-probabilities weighted by a greedy selection (each block may enter several times), a stack (a
+        logistic regression on their logits). Each is scored by nested inner CV on the same rows (at most
+        `stack_rows`, stratified) and chosen by the one-standard-error rule: on a small data set, blocks that
+        carry nothing add noise to a stack, and a mean of a few good blocks is hard to beat."""
+        rows = self._sample(y, self.stack_rows)
+        logs = [np.log(np.clip(oof[rows], MIN_PROBA, None)) for oof in inner]
+        Z, y_rows = self._stack_inputs([oof[rows] for oof in inner]), y[rows]
+        losses = np.zeros((3, len(splits)))
+        for s, (train, valid) in enumerate(splits):
+            train, valid = np.isin(rows, train), np.isin(rows, valid)
+            weights = greedy_mean_weights([lg[train] for lg in logs], y_rows[train], self.classes_)
+            stack = self._stacker().fit(Z[train], y_rows[train])
+            nested = np.full((valid.sum(), len(self.classes_)), MIN_PROBA)
+            nested[:, np.searchsorted(self.classes_, stack.classes_)] = stack.predict_proba(Z[valid])
+            mean = weighted_mean_proba([lg[valid] for lg in logs], weights)
+            losses[:, s] = [
+                log_loss(y_rows[valid], np.exp(logs[best][valid]), labels=self.classes_),
+                log_loss(y_rows[valid], mean, labels=self.classes_),
+                log_loss(y_rows[valid], nested, labels=self.classes_),
+            ]
+        self.combination_log_loss_ = dict(zip(COMBINATIONS, losses.mean(axis=1).round(6).tolist()))
+        self.combination_ = COMBINATIONS[one_standard_error(list(losses), higher_is_better=False)]
+        self.stack_log_loss_ = self.combination_log_loss_["stack"]
+        if self.combination_ == "mean":
+            self.block_weights_ = greedy_mean_weights(logs, y_rows, self.classes_)
+            self.used_ = [int(b) for b in np.flatnonzero(self.block_weights_)]
+        elif self.combination_ == "stack":
+            self.used_ = list(range(len(self.blocks_)))
+            self.stack_ = self._stacker().fit(Z, y_rows)
+
+    def _out_of_fold(self, X_all, y_all, sample, X, y, inner) -> np.ndarray:
+        """The final model's probabilities on every row it was fitted on, each from models that never saw
+        the row: the inner folds' at the chosen C on the sampled rows, a fit on the sample elsewhere (as a
+        forest's out-of-bag predictions: stacking the model into another costs no further fit)."""
+        rest = np.setdiff1d(np.arange(len(y_all)), sample)
+        block_probas = {}
+        for b in self.used_:
+            proba = np.empty((len(y_all), len(self.classes_)))
+            proba[sample] = inner[b]
+            if len(rest):
+                model = self._model(self.block_C_[b]).fit(X[:, self.blocks_[b]], y)
+                proba[rest] = MIN_PROBA
+                columns = np.searchsorted(self.classes_, model.classes_)
+                proba[np.ix_(rest, columns)] = model.predict_proba(X_all[rest][:, self.blocks_[b]])
+            block_probas[b] = proba
+        return self._combined([block_probas[b] for b in self.used_])
+
+    def _combined(self, probas: list[np.ndarray]) -> np.ndarray:
+        """The used blocks' probabilities (in `used_` order) combined as chosen."""
+        if self.combination_ == "stack":
+            return self.stack_.predict_proba(self._stack_inputs(probas))
+        logs = [np.log(np.clip(p, MIN_PROBA, None)) for p in probas]
+        return weighted_mean_proba(logs, self.block_weights_[self.used_])
 
     def predict_proba(self, X):
         X = sp.csr_matrix(X)
         probas = [self.models_[b].predict_proba(X[:, self.blocks_[b]]) for b in self.used_]
         if len(probas) == 1:
             return probas[0]
-        return self.stack_.predict_proba(self._stack_inputs(probas))
+        return self._combined(probas)
 
     def predict(self, X):
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]

@@ -6,14 +6,48 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.preprocessing import normalize
 from threadpoolctl import threadpool_limits
 
 from socdem.config import section_params
+from socdem.features.build import FEATURE_CODE_VERSION
+from socdem.features.encoding_cache import read_fold_frames
 from socdem.models.linear.estimator import InnerCVLogistic, tfidf_blocks
+from socdem.models.linear.logits import (
+    LOGITS_CODE_VERSION,
+    logits_key,
+    logits_path,
+    out_of_fold_predictions,
+    write_logits,
+)
 from socdem.models.runner import PerTargetRunner
 
 if TYPE_CHECKING:
     from socdem.features.workspace import Workspace
+
+
+def factor_blocks(features, prefixes: list, users: np.ndarray) -> list[sp.csr_matrix]:
+    """One dense block per prefix of label-free user embeddings among the features (`svd_video`: the SVD of
+    the users' videos), rows of unit norm in the order of `users`; a prefix the features lack gives none."""
+    blocks = []
+    for prefix in prefixes:
+        columns = [c for c in features.columns if c.startswith(f"{prefix}_")]
+        if columns:
+            values = features[columns].reindex(pd.Index(users)).to_numpy(np.float64, na_value=0.0)
+            blocks.append(sp.csr_matrix(normalize(values)))
+    return blocks
+
+
+def factor_params(ws: Workspace) -> dict:
+    """What the factor blocks depend on: the settings of the label-free embeddings they are read from (not
+    the whole feature config, so that turning on another feature does not retrain the linear model)."""
+    if not ws.exp.linear.factors:
+        return {}
+    features = ws.exp.features
+    dims = {name: getattr(features, f"{name}_dims") for name in ws.exp.linear.factors}
+    return {"factors": dims, "embeddings": features.embeddings, "seed": ws.exp.seed, "code": FEATURE_CODE_VERSION}
 
 
 class LinearRunner(PerTargetRunner):
@@ -24,7 +58,10 @@ class LinearRunner(PerTargetRunner):
         if self._blocks is None or self._blocks[0] != id(ws):
             cfg = ws.exp.linear
             counts = [ws.interactions.matrix(item)[0] for item in cfg.items]
-            self._blocks = (id(ws), *tfidf_blocks(counts, list(cfg.sublinear_tf), cfg.min_users, cfg.counts))
+            X, sizes = tfidf_blocks(counts, list(cfg.sublinear_tf), cfg.min_users, cfg.counts)
+            factors = factor_blocks(ws.features, cfg.factors, ws.interactions.users) if cfg.factors else []
+            X = sp.hstack([X, *factors], format="csr", dtype=np.float64) if factors else X
+            self._blocks = (id(ws), X, (*sizes, *(block.shape[1] for block in factors)))
         return self._blocks[1:]
 
     def estimator(self, ws: Workspace, seed=None) -> InnerCVLogistic:
@@ -42,6 +79,7 @@ class LinearRunner(PerTargetRunner):
             "sublinear_tf": list(cfg.sublinear_tf),
             "counts": cfg.counts,
             "min_users": cfg.min_users,
+            **factor_params(ws),
         }
 
     @staticmethod
@@ -56,23 +94,46 @@ class LinearRunner(PerTargetRunner):
     def describe(self, target, estimator):
         if not hasattr(estimator, "C_"):
             return None
-        if not hasattr(estimator, "block_log_loss_") or len(estimator.block_log_loss_) == 1:
+        if len(estimator.blocks_) == 1:
             return f"linear {target}: C={estimator.C_:g} (inner-CV log loss {estimator.cv_log_loss_[estimator.C_]:.4f})"
-        blocks = ", ".join(
-            f"{c:g} ({min(t.values()):.4f})" for c, t in zip(estimator.block_C_, estimator.block_log_loss_)
-        )
-        if hasattr(estimator, "stack_"):
-            chosen = f"stack ({estimator.stack_log_loss_:.4f}), weights {self._stack_weights(estimator)}"
-        else:
-            chosen = f"block {estimator.used_[0] + 1} alone (stack {estimator.stack_log_loss_:.4f})"
+        blocks = ", ".join(f"{c:g} ({table[c]:.4f})" for c, table in zip(estimator.block_C_, estimator.block_log_loss_))
+        losses = ", ".join(f"{name} {loss:.4f}" for name, loss in estimator.combination_log_loss_.items())
+        weights = np.round(self._weights(estimator), 2).tolist()
+        chosen = f"{losses}: {estimator.combination_}, weights {weights}"
         return f"linear {target}: per block C (inner-CV log loss) {blocks}; {chosen}"
 
     @staticmethod
-    def _stack_weights(estimator) -> list[float]:
-        """Each block's weight in the stack: the mean absolute coefficient on its logits."""
+    def _weights(estimator) -> np.ndarray:
+        """Each block's weight: its share of the mean, or its mean absolute coefficient in the stack."""
+        if estimator.combination_ != "stack":
+            return estimator.block_weights_ / estimator.block_weights_.sum()
         coef = np.abs(estimator.stack_[-1].coef_)
-        return np.round(coef.reshape(len(coef), len(estimator.blocks_), -1).mean(axis=(0, 2)), 2).tolist()
+        return coef.reshape(len(coef), len(estimator.blocks_), -1).mean(axis=(0, 2))
 
     def fit_predict(self, ws: Workspace, train, predict_uids, seed):
         with threadpool_limits(limits=ws.exp.threads):
-            return super().fit_predict(ws, train, predict_uids, seed)
+            frames, model = super().fit_predict(ws, train, predict_uids, seed)
+        # the fold's cross-fitted logits for the models that read them: no second linear fit for them
+        oof = out_of_fold_predictions(model, train["viewer_uid"].to_numpy(), ws.exp.targets)
+        write_logits(logits_path(ws, logits_key(ws, self.params(ws), train, predict_uids, seed)), oof, frames)
+        return frames, model
+
+
+def linear_logits_params(ws: Workspace) -> dict:
+    """What a model reading the linear logits depends on through them (nothing when it reads none)."""
+    if not ws.exp.features.linear_logits:
+        return {}
+    return {"linear_logits": {"params": LinearRunner().params(ws), "code": LOGITS_CODE_VERSION}}
+
+
+def cached_linear_logits(ws: Workspace, train, predict_uids: list, seed: int) -> tuple:
+    """(the training users' cross-fitted linear logits, [each predict set's]) of one fold: written by the
+    linear model's fold, or trained here when it has not run."""
+    runner = LinearRunner()
+    path = logits_path(ws, logits_key(ws, runner.params(ws), train, predict_uids, seed))
+    sizes = [len(train), *(len(uids) for uids in predict_uids)]
+    found = read_fold_frames(path, sizes)
+    if found is None:
+        runner.fit_predict(ws, train, predict_uids, seed)
+        found = read_fold_frames(path, sizes)
+    return found

@@ -231,3 +231,38 @@ def test_the_fold_matrices_carry_the_class_mixture_not_the_raw_communities(tiny_
     for X in (X_train, X_valid):
         assert X.filter(regex="^community_").shape[1] == 0
         assert X.filter(regex="^te_community_").shape[1] == 8 and "te_nbayes_female" in X.columns
+
+
+def test_boosting_starts_from_the_baseline_columns_in_fit_and_predict():
+    """A baseline column that already holds the true log-odds: the trees, seeing only noise besides it,
+    keep its ranking; its values are read again at prediction; X without them is refused."""
+    rng = np.random.default_rng(3)
+    n = 2000
+    z = rng.normal(0, 2, n)
+    y = (rng.random(n) < 1 / (1 + np.exp(-z))).astype(int)
+    X = pd.DataFrame({"noise": rng.normal(size=n), "score": z})
+    model = CatBoostModel(**FAST, baseline=("score",)).fit(X, y)
+    p = model.predict_proba(X)[:, 1]
+    assert np.corrcoef(np.log(p / (1 - p)), z)[0, 1] > 0.99
+    flipped = model.predict_proba(X.assign(score=-z))[:, 1]
+    assert roc_auc_score(y, flipped) < 0.2  # the prediction follows the baseline it is given
+    without = CatBoostModel(**FAST).fit(X[["noise"]], y)
+    assert roc_auc_score(y, p) > roc_auc_score(y, without.predict_proba(X[["noise"]])[:, 1]) + 0.2
+    with pytest.raises(ValueError, match="baseline needs X as a DataFrame"):
+        model.predict_proba(X.to_numpy())
+    # on more rows than baseline_rows the column is a feature like any other: the boosting starts from the prior
+    large = CatBoostModel(**FAST, baseline=("score",), baseline_rows=len(y)).fit(X, y)
+    assert model.baseline_used_ and not large.baseline_used_
+    assert roc_auc_score(y, large.predict_proba(X.to_numpy())[:, 1]) > 0.8  # reads no baseline, learns the column
+
+
+def test_a_multiclass_baseline_takes_the_columns_of_the_classes_the_fit_saw():
+    X, _, y = _frame()
+    logp = np.log(np.full((len(y), 4), 0.01))
+    logp[np.arange(len(y)), y] = np.log(0.97)
+    columns = [f"logp{k}" for k in range(4)]
+    X = X.drop(columns="top_region").assign(**dict(zip(columns, logp.T)))
+    seen = y != 2  # class 2 absent from the fit: its column is not read
+    model = CatBoostModel(**FAST, baseline=tuple(columns)).fit(X[seen], y[seen])
+    assert list(model.classes_) == [0, 1, 3]
+    assert (model.predict(X[seen]) == y[seen]).mean() > 0.99

@@ -1,3 +1,4 @@
+import dataclasses
 import math
 import pickle
 
@@ -131,3 +132,41 @@ def test_a_rare_video_backs_off_to_its_authors_row_not_the_unk_row():
     for a, b in zip(rare[:-1], rare[1:]):  # one row per author
         assert (video_map[a] == video_map[b]) == (author_of[a] == author_of[b])
     assert video_map[0] == 0  # an unknown video still reads UNK
+
+
+def _with_offset(n_users=400, seed=0):
+    """Histories without signal, and an offset that holds the sex log-odds the labels were drawn from."""
+    events, y = random_events(n_users=n_users, seed=seed, signal=False)
+    rng = np.random.default_rng(seed)
+    z = rng.normal(0, 2, n_users)
+    y[:, 0] = (rng.random(n_users) < 1 / (1 + np.exp(-z))).astype(int)
+    offset = np.column_stack([z, np.full((n_users, 4), np.log(0.25))]).astype(np.float32)
+    return dataclasses.replace(events, offset=offset), y, z
+
+
+def test_with_no_epoch_trained_the_model_is_the_offset():
+    events, y, z = _with_offset()
+    model = GenaponClassifier(**{**SMALL, "epochs": 0}).fit(events, y)
+    sex, age = model.predict_proba(events)
+    np.testing.assert_allclose(sex[:, 1], 1 / (1 + np.exp(-z)), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(age, 0.25, rtol=1e-4)
+    assert model.offset_only_ and model.n_offset_ == 5
+
+
+def test_training_that_cannot_beat_the_offset_beyond_the_noise_falls_back_to_it():
+    events, y, z = _with_offset()
+    model = GenaponClassifier(**{**SMALL, "epochs": 4}, learning_rate=1e-2).fit(events, y)
+    sex, _ = model.predict_proba(events)
+    assert model.offset_only_  # the histories hold nothing the offset lacks
+    np.testing.assert_allclose(sex[:, 1], 1 / (1 + np.exp(-z)), rtol=1e-4, atol=1e-6)
+    with pytest.raises(ValueError, match="logit offset"):
+        model.predict_proba(dataclasses.replace(events, offset=None))
+
+
+def test_training_that_beats_an_uninformative_offset_is_kept():
+    events, y = random_events(n_users=400)
+    events = dataclasses.replace(events, offset=np.zeros((400, 5), dtype=np.float32))
+    model = GenaponClassifier(**{**SMALL, "epochs": 6}, learning_rate=1e-2).fit(events, y)
+    assert not model.offset_only_
+    sex, _ = model.predict_proba(events)
+    assert roc_auc_score(y[:, 0][events.lengths > 0], sex[events.lengths > 0, 1]) > 0.9

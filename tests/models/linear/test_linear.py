@@ -31,7 +31,7 @@ def test_estimator_contract_and_inner_cv_choice():
     assert clone(est).get_params() == est.get_params()
     assert est.fit(X[:900], y[:900]) is est
     assert est.C_ in (0.01, 1.0, 10.0) and set(est.cv_log_loss_) == {0.01, 1.0, 10.0}
-    assert est.C_ == min(est.cv_log_loss_, key=est.cv_log_loss_.get)
+    assert est.C_ <= min(est.cv_log_loss_, key=est.cv_log_loss_.get)  # the best, or a simpler one within its noise
     proba = est.predict_proba(X[900:])
     assert proba.shape == (300, 2) and np.allclose(proba.sum(axis=1), 1)
     assert list(est.classes_) == [0, 1]
@@ -66,16 +66,16 @@ def test_c_grid_is_extended_past_an_edge_while_the_best_sits_there():
     X, y = sparse_problem()
     est = InnerCVLogistic(cs=[0.001, 0.003], max_extensions=3, random_state=0).fit(X, y)
     assert est.C_ > 0.003 and len(est.cv_log_loss_) > 2  # a strong signal wants far less regularisation
-    assert est.C_ == min(est.cv_log_loss_, key=est.cv_log_loss_.get)
+    assert est.C_ <= min(est.cv_log_loss_, key=est.cv_log_loss_.get)
     tried = sorted(est.cv_log_loss_)
     np.testing.assert_allclose(tried[2:], 0.003 * 3.0 ** np.arange(1, len(tried) - 1))  # by the grid's own step
     fixed = InnerCVLogistic(cs=[0.001, 0.003], max_extensions=0, random_state=0).fit(X, y)
     assert set(fixed.cv_log_loss_) == {0.001, 0.003}
 
 
-def test_block_stack_weighs_an_informative_fine_block_above_a_noise_block():
-    """Thousands of rare items carry the class; three coarse columns are noise. The stack weighs
-    the items above the noise and scores as well as the informative block alone."""
+def test_block_combination_weighs_an_informative_fine_block_above_a_noise_block():
+    """Thousands of rare items carry the class; three coarse columns are noise. Whichever combination the
+    inner CV keeps weighs the items above the noise and scores as well as the informative block alone."""
     rng = np.random.default_rng(5)
     n, items = 3000, 3000
     effect = rng.normal(0, 2.0, items)
@@ -91,8 +91,8 @@ def test_block_stack_weighs_an_informative_fine_block_above_a_noise_block():
     auc_side = roc_auc_score(y[test], side_by_side.predict_proba(X[test])[:, 1])
     alone = InnerCVLogistic(random_state=0).fit(X[train, : sizes[0]], y[train])
     auc_alone = roc_auc_score(y[test], alone.predict_proba(X[test, : sizes[0]])[:, 1])
-    weights = np.abs(stacked.stack_[-1].coef_).ravel()
-    assert weights[0] > 2 * weights[1]
+    weights = LinearRunner._weights(stacked)
+    assert stacked.combination_ in ("block", "mean", "stack") and weights[0] > 2 * weights[1]
     assert auc_stacked > 0.68 and auc_stacked >= max(auc_side, auc_alone) - 0.01
     assert clone(stacked).get_params() == stacked.get_params()
 
@@ -141,3 +141,44 @@ def test_choices_on_a_sample_of_inner_rows_then_refitted_on_every_row():
     assert set(sampled.cv_log_loss_) == {0.3, 1.0} and sampled.cv_log_loss_ != full.cv_log_loss_
     refit = InnerCVLogistic(cs=[sampled.C_], max_extensions=0, random_state=0).fit(X, y)
     np.testing.assert_allclose(sampled.predict_proba(X), refit.predict_proba(X))  # the final model saw every row
+
+
+def test_two_informative_views_are_combined_beyond_either_alone():
+    """Two blocks, each half of the evidence on its own items (as a user's videos and the ones watched
+    through): a small data set's inner CV combines them (mean or stack), beating either block alone."""
+    rng = np.random.default_rng(11)
+    n, items = 900, 400
+    halves = [sp.random(n, items, density=0.03, random_state=s, format="csr") for s in (1, 2)]
+    for half in halves:
+        half.data[:] = 1.0
+    effects = [rng.normal(0, 1.5, items) for _ in halves]
+    score = sum(np.asarray(h @ e).ravel() for h, e in zip(halves, effects)) / 3
+    y = (rng.random(n) < 1 / (1 + np.exp(-score))).astype(int)
+    X, sizes = tfidf_blocks(halves)
+    train, test = slice(0, 600), slice(600, None)
+    both = InnerCVLogistic(block_sizes=sizes, random_state=0).fit(X[train], y[train])
+    assert both.combination_ in ("mean", "stack") and len(both.used_) == 2
+    auc = roc_auc_score(y[test], both.predict_proba(X[test])[:, 1])
+    for block in (slice(0, sizes[0]), slice(sizes[0], None)):
+        alone = InnerCVLogistic(random_state=0).fit(X[train, block], y[train])
+        assert auc > roc_auc_score(y[test], alone.predict_proba(X[test, block])[:, 1]) + 0.02
+
+
+@pytest.mark.parametrize("inner_rows", [0, 500])
+def test_out_of_fold_probabilities_of_the_training_rows_are_honest(inner_rows):
+    """oof_proba_: every training row's probability from models that never saw it (the inner folds', or a
+    fit on the sampled rows for the rest), so it scores no better than held-out rows (fitted on fewer rows,
+    a sampled model's may score worse), far below in-sample ones; with shuffled labels it carries nothing."""
+    X, y = sparse_problem(n=2400, items=600)
+    train, test = slice(0, 1600), slice(1600, None)
+    est = InnerCVLogistic(cs=[0.3, 1.0, 3.0], inner_rows=inner_rows, random_state=0).fit(X[train], y[train])
+    oof = roc_auc_score(y[train], est.oof_proba_[:, 1])
+    held = roc_auc_score(y[test], est.predict_proba(X[test])[:, 1])
+    in_sample = roc_auc_score(y[train], est.predict_proba(X[train])[:, 1])
+    assert est.oof_proba_.shape == (1600, 2) and np.allclose(est.oof_proba_.sum(axis=1), 1)
+    assert oof < held + 0.02 and in_sample > oof + 0.03 and oof > 0.7
+    if not inner_rows:  # every row's from the inner folds: as good as held-out rows
+        assert abs(oof - held) < 0.05
+    shuffled = np.random.default_rng(0).permutation(y[train])
+    noise = InnerCVLogistic(cs=[0.3, 1.0, 3.0], inner_rows=inner_rows, random_state=0).fit(X[train], shuffled)
+    assert abs(roc_auc_score(shuffled, noise.oof_proba_[:, 1]) - 0.5) < 0.05

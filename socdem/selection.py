@@ -1,0 +1,45 @@
+"""Model choice that small data cannot fool: the one-standard-error rule over per-fold scores.
+
+Every choice made by inner or nested CV (the linear model's C and its combination of blocks, the blend's
+candidate, the sex threshold, the age biases) lists its candidates simplest first and scores each on the
+same folds. The best by mean score is taken only where it beats each simpler candidate by more than the
+standard error of their paired per-fold difference; else the simplest candidate within that error wins.
+On a large data set the error is small and the best wins; on a few hundred users a lucky fold does not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from sklearn.model_selection import RepeatedStratifiedKFold, StratifiedKFold
+
+SMALL_ROWS = 5_000  # below it, a choice's folds are repeated with other shuffles: its scores are the noisiest
+REPEATS = 3
+
+
+def one_standard_error(fold_scores: Sequence[np.ndarray], higher_is_better: bool) -> int:
+    """The index of the chosen candidate; `fold_scores[i]` holds candidate i's score on each fold (the same
+    folds for all, candidates simplest first). A candidate with no finite score is never chosen."""
+    scores = [np.asarray(s, dtype=np.float64) for s in fold_scores]
+    sign = 1.0 if higher_is_better else -1.0
+    means = [sign * s.mean() if np.isfinite(s).all() else -np.inf for s in scores]
+    best = int(np.argmax(means))
+    for simpler in range(best):
+        if not np.isfinite(means[simpler]):
+            continue
+        diff = sign * (scores[best] - scores[simpler])
+        se = diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else 0.0
+        if diff.mean() <= se:
+            return simpler
+    return best
+
+
+def choice_splits(y: np.ndarray, n_folds: int, seed) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Stratified (train, valid) splits for a choice: n_folds folds, repeated REPEATS times with other shuffles
+    below SMALL_ROWS rows (plain stratified folds above it)."""
+    if len(y) < SMALL_ROWS:
+        splitter = RepeatedStratifiedKFold(n_splits=n_folds, n_repeats=REPEATS, random_state=seed)
+    else:
+        splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    return list(splitter.split(np.zeros(len(y)), y))

@@ -1,0 +1,34 @@
+"""The one-standard-error rule: the simplest candidate within the noise of the best, the best beyond it."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from socdem.selection import REPEATS, SMALL_ROWS, choice_splits, one_standard_error
+
+
+def test_a_better_candidate_must_win_by_more_than_the_standard_error():
+    simple = np.array([0.70, 0.72, 0.68, 0.71, 0.69])
+    noisy_gain = simple + np.array([0.02, -0.01, 0.015, -0.012, 0.01])  # mean +0.005, se ~0.006
+    assert noisy_gain.mean() > simple.mean() and one_standard_error([simple, noisy_gain], True) == 0
+    clear_gain = simple + np.array([0.02, 0.018, 0.022, 0.019, 0.021])
+    assert one_standard_error([simple, clear_gain], True) == 1
+    # lower is better (a loss): the same rule, mirrored
+    assert one_standard_error([1 - simple, 1 - clear_gain], False) == 1
+    assert one_standard_error([1 - simple, 1 - noisy_gain], False) == 0
+
+
+def test_the_simplest_within_the_noise_is_taken_and_a_failed_candidate_never():
+    base = np.array([0.50, 0.52, 0.51, 0.49])
+    middle = base + np.array([0.03, 0.031, 0.029, 0.03])
+    best = middle + np.array([0.001, -0.001, 0.002, 0.0])  # within middle's noise
+    assert one_standard_error([base, middle, best], True) == 1
+    assert one_standard_error([np.array([np.nan, 0.9, 0.9, 0.9]), base], True) == 1
+
+
+def test_small_data_repeats_its_choice_folds():
+    y = np.arange(SMALL_ROWS - 1) % 2
+    assert len(choice_splits(y, 5, 0)) == 5 * REPEATS
+    assert len(choice_splits(np.arange(SMALL_ROWS) % 2, 5, 0)) == 5
+    valid = np.concatenate([v for _, v in choice_splits(y, 5, 0)])
+    assert np.array_equal(np.bincount(valid), np.full(len(y), REPEATS))  # each row held out once per repeat
