@@ -24,11 +24,8 @@ from socdem.io import hash_object, read_parquet_or_none, write_json_atomic, writ
 FEATURE_CODE_VERSION = 5  # bump it when a feature's definition changes
 
 FEATURES_FILE = "user_features.parquet"
-LABEL_DEPENDENT = (
-    "target_encoding",
-    "naive_bayes",
-    "linear_logits",
-)  # the encoders' switches: not part of the label-free key
+# the switches of what is learned from labels (the encoders, the linear logits): not part of the label-free key
+LABEL_DEPENDENT = ("target_encoding", "naive_bayes", "linear_logits")
 AGGREGATE_FAMILIES = ("activity", "watchtime", "time", "device", "category")
 
 

@@ -126,10 +126,13 @@ def linear_logits_params(ws: Workspace) -> dict:
     return {"linear_logits": {"params": LinearRunner().params(ws), "code": LOGITS_CODE_VERSION}}
 
 
+LOGITS_RUNNER = LinearRunner()  # shared by the folds that train the linear logits: its blocks are built once a run
+
+
 def cached_linear_logits(ws: Workspace, train, predict_uids: list, seed: int) -> tuple:
     """(the training users' cross-fitted linear logits, [each predict set's]) of one fold: written by the
     linear model's fold, or trained here when it has not run."""
-    runner = LinearRunner()
+    runner = LOGITS_RUNNER
     path = logits_path(ws, logits_key(ws, runner.params(ws), train, predict_uids, seed))
     sizes = [len(train), *(len(uids) for uids in predict_uids)]
     found = read_fold_frames(path, sizes)
