@@ -131,6 +131,16 @@ def file_digest(path: Path, memo_file: Path | None = None) -> str:
     return digest
 
 
+def table_digest(path: Path, memo_file: Path | None = None) -> str:
+    """`file_digest` of a table file; of a folder (parquet parts), the hash of every file in it with its
+    relative path, so a part added, removed, renamed or edited changes it."""
+    path = Path(path)
+    if not path.is_dir():
+        return file_digest(path, memo_file)
+    files = sorted(p for p in path.rglob("*") if p.is_file())
+    return hash_object([f"{p.relative_to(path).as_posix()}:{file_digest(p, memo_file)}" for p in files])
+
+
 def data_fingerprint(files: list[Path], memo_file: Path | None = None) -> str:
-    parts = [f"{Path(f).name}:{file_digest(Path(f), memo_file)}" for f in sorted(files, key=lambda p: Path(p).name)]
+    parts = [f"{Path(f).name}:{table_digest(Path(f), memo_file)}" for f in sorted(files, key=lambda p: Path(p).name)]
     return hash_object(parts)

@@ -25,7 +25,7 @@ def examples(values, n: int = 3) -> str:
     return ", ".join(repr(v.item() if hasattr(v, "item") else v) for v in list(values)[:n])
 
 
-SUFFIXES = (".parquet", ".csv", ".csv.gz")  # a .csv.gz is read like a .csv
+SUFFIXES = (".parquet", ".csv", ".csv.gz", "")  # a .csv.gz is read like a .csv; "" only a folder of parquet parts
 CSV_BLOCK_SIZE = 1 << 20  # bytes per read block; quoted newlines may fall on any block boundary
 NULL_VALUES = sorted(
     {
@@ -53,20 +53,70 @@ NULL_VALUES = sorted(
 INT64_LIMIT = 2**63
 CANONICAL_INTEGER = r"^-?(0|[1-9][0-9]*)(\.0+)?$"  # 123 or 123.0, not 0123: a zero-padded id is text
 FLOAT_LOOKING = r"^(-?[0-9]+)\.0+$"  # "123.0", as a float column writes an integer id: the id "123"
+SURROUNDING_SPACE = r"^\s+|\s+$"  # never part of an id: " 100013 " is the id "100013"
+FOREIGN_SEPARATORS = {"\t": "tab", ";": "semicolon", "|": "pipe"}
 
 
 def find_table(data_dir: Path, name: str) -> Path | None:
-    found = [data_dir / f"{name}{suffix}" for suffix in SUFFIXES if (data_dir / f"{name}{suffix}").exists()]
+    """`<name>.parquet`, `.csv`, `.csv.gz`, or a folder of parquet parts (`<name>/` or Spark's
+    `<name>.parquet/`, Hive-style partitions included); None when absent."""
+    found = []
+    for suffix in SUFFIXES:
+        path = data_dir / f"{name}{suffix}"
+        if path.exists() and (suffix or path.is_dir()):
+            found.append(path)
     if len(found) > 1:
         raise ContestError(
             f"{', '.join(map(str, found))}: table '{name}' is given {len(found)} times; "
             "expected exactly one file per table (remove the others)"
         )
+    if found and found[0].is_dir() and not parquet_parts(found[0]):
+        raise ContestError(
+            f"{found[0]}: a folder without parquet files; expected a table file or a folder of parquet parts"
+        )
     return found[0] if found else None
 
 
+def find_events(data_dir: Path) -> Path | None:
+    """The events table, `train_events` or its second name `events`; both given is refused."""
+    primary, second = find_table(data_dir, "train_events"), find_table(data_dir, "events")
+    if primary is not None and second is not None:
+        raise ContestError(
+            f"{primary}, {second}: the events table is given twice (as train_events and as events); "
+            "expected exactly one of them (remove the other)"
+        )
+    return primary or second
+
+
+def parquet_parts(path: Path) -> list[Path]:
+    """The parquet files of a table: the file itself, or a folder's `*.parquet` files and Spark's
+    extension-less `part-*` files at any depth, sorted (names starting with `.` or `_` are
+    bookkeeping: `_SUCCESS`, `.crc`)."""
+    path = Path(path)
+    if not path.is_dir():
+        return [path]
+    parts = [
+        p
+        for p in path.rglob("*")
+        if p.is_file()
+        and not any(part.startswith((".", "_")) for part in p.relative_to(path).parts)
+        and (p.name.endswith(".parquet") or (p.name.startswith("part-") and "." not in p.name.removeprefix("part-")))
+    ]
+    return sorted(parts)
+
+
+def parquet_dataset(path: Path):
+    """The table's parquet files as one pyarrow dataset (Hive-style `key=value` folders become columns)."""
+    import pyarrow.dataset as pads
+
+    parts = parquet_parts(path)
+    if not Path(path).is_dir():
+        return pads.dataset(parts, format="parquet")
+    return pads.dataset([str(p) for p in parts], format="parquet", partitioning="hive", partition_base_dir=str(path))
+
+
 def _is_csv(path: Path) -> bool:
-    return path.name.endswith((".csv", ".csv.gz"))
+    return path.name.endswith((".csv", ".csv.gz")) and not path.is_dir()
 
 
 def _kind(path: Path) -> str:
@@ -85,7 +135,9 @@ def read_table(path: Path, text_columns=()) -> pd.DataFrame:
     """The table with stripped column names. In a CSV, `text_columns` are read
     as written (ids, timestamps), never turned into numbers or times first."""
     try:
-        if not _is_csv(path):
+        if path.is_dir():
+            df = parquet_dataset(path).to_table().to_pandas()
+        elif not _is_csv(path):
             df = pd.read_parquet(path)
         else:
             raw_names = {name.strip(): name for name in table_columns(path)}
@@ -108,6 +160,11 @@ def read_table(path: Path, text_columns=()) -> pd.DataFrame:
 
 def check_columns(df: pd.DataFrame, path: Path, required: list[str], integers: list[str]) -> pd.DataFrame:
     missing = [c for c in required if c not in df.columns]
+    if missing and (separator := foreign_separator(list(df.columns), required)):
+        raise ContestError(
+            f"{path}: the header looks {separator}-separated ({', '.join(map(repr, df.columns[:2]))}); "
+            f"expected comma-separated columns {', '.join(required)}"
+        )
     if missing:
         raise ContestError(f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(required)}")
     if len(df) == 0:
@@ -123,6 +180,18 @@ def check_columns(df: pd.DataFrame, path: Path, required: list[str], integers: l
         _check_int64_range(values, df[col], path, col)
         df[col] = values.astype("int64")
     return df
+
+
+def foreign_separator(columns: list[str], required: list[str]) -> str | None:
+    """The name of the separator ("tab", "semicolon", "pipe") that splits the header into required columns
+    where the comma did not; None when no such separator does."""
+    for char, name in FOREIGN_SEPARATORS.items():
+        names = {part.strip() for column in columns for part in str(column).split(char)}
+        if any(char in str(column) for column in columns) and len(names & set(required)) > len(
+            set(columns) & set(required)
+        ):
+            return name
+    return None
 
 
 def check_present(raw: pd.Series, path: Path, col: str) -> None:
@@ -161,7 +230,7 @@ def opaque_ids(raw: pd.Series, path: Path, col: str) -> np.ndarray:
             )
         _check_int64_range(values, raw, path, col)
         return raw.to_numpy().astype(np.int64)
-    text = pa.array(raw.astype(str).to_numpy(dtype=object), type=pa.string())
+    text = _trimmed(raw, path, col)
     if pc.all(pc.match_substring_regex(text, CANONICAL_INTEGER)).as_py():
         digits = pc.replace_substring_regex(text, r"\.0+$", "")
         try:
@@ -181,9 +250,20 @@ def video_ids(raw: pd.Series, path: Path, col: str) -> pd.Series:
     if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
         ids = opaque_ids(raw, path, col).astype(str)
     else:
-        text = pa.array(raw.astype(str).to_numpy(dtype=object), type=pa.string())
+        text = _trimmed(raw, path, col)
         ids = pc.replace_substring_regex(text, FLOAT_LOOKING, r"\1").to_numpy(zero_copy_only=False)
     return pd.Series(ids, index=raw.index, dtype="string")
+
+
+def _trimmed(raw: pd.Series, path: Path, col: str) -> pa.Array:
+    """The ids as Arrow text without surrounding whitespace; an id of whitespace alone is missing."""
+    text = pc.replace_substring_regex(
+        pa.array(raw.astype(str).to_numpy(dtype=object), type=pa.string()), SURROUNDING_SPACE, ""
+    )
+    blank = pc.equal(text, "").to_numpy(zero_copy_only=False)
+    if blank.any():
+        check_present(raw.mask(blank), path, col)
+    return text
 
 
 def unify_ids(*ids: np.ndarray) -> list[np.ndarray]:
@@ -290,6 +370,8 @@ def check_unique(ids: pd.Series, path: Path, column: str) -> None:
 def table_columns(path: Path) -> list[str]:
     """Column names (stripped) without reading the table."""
     try:
+        if path.is_dir():
+            return [name.strip() for name in parquet_dataset(path).schema.names]
         if not _is_csv(path):
             return [name.strip() for name in pq.read_schema(path).names]
         opener = gzip.open if path.name.endswith(".gz") else open
@@ -303,6 +385,36 @@ def read_ids(path: Path, column: str) -> np.ndarray:
     """The ids of a one-column table (test_users), as `opaque_ids` reads them."""
     table = check_columns(read_table(path, [column]), path, [column], [])
     return opaque_ids(table[column], path, column)
+
+
+def unmatched_users(
+    ids: np.ndarray, path: Path, column: str, users_with_events: np.ndarray, events_path: Path
+) -> str | None:
+    """Stop when none of a table's users (labelled or to predict) has an event: the two tables' ids cannot
+    name the same users. More than half without one is a warning, returned as a line; else None."""
+    if len(ids) == 0:
+        return None
+    matched = np.isin(ids, users_with_events)
+    if not matched.any():
+        raise ContestError(
+            f"{path}: column '{column}': none of its {len(ids):,} users has an event in {events_path.name} "
+            f"(ids here e.g. {examples(ids)}; there e.g. {examples(users_with_events)}); "
+            "expected the same user ids in both tables"
+        )
+    if matched.mean() >= 0.5:
+        return None
+    return (
+        f"{path.name}: {int((~matched).sum()):,} of its {len(ids):,} users have no event in {events_path.name} "
+        f"(e.g. {examples(ids[~matched])}); check that both tables write the same user ids"
+    )
+
+
+def unmatched_warnings(
+    tables: list[tuple[Path | None, np.ndarray]], column: str, users_with_events: np.ndarray, events_path: Path
+) -> list[str]:
+    """`unmatched_users` of each (path, ids) table given (a None path is an absent table): the warnings."""
+    found = [unmatched_users(ids, path, column, users_with_events, events_path) for path, ids in tables if path]
+    return [warning for warning in found if warning]
 
 
 def resolve_test_users(

@@ -21,6 +21,7 @@ from socdem.contest.checks import (
     check_nonnegative,
     check_unique,
     examples,
+    find_events,
     find_table,
     opaque_ids,
     parse_sex,
@@ -29,6 +30,7 @@ from socdem.contest.checks import (
     resolve_test_users,
     sorted_unique,
     unify_ids,
+    unmatched_warnings,
     video_ids,
 )
 from socdem.contest.local_time import MOSCOW_OFFSET_HOURS
@@ -131,7 +133,7 @@ def _videos_from_events(raw: pd.DataFrame) -> pd.DataFrame:
 
 
 def load_jmlc(data_dir: Path) -> Contest:
-    events_path = find_table(data_dir, "train_events") or find_table(data_dir, "events")
+    events_path = find_events(data_dir)
     labels_path = find_table(data_dir, "auth_sex_labels")
     if labels_path is None:
         raise ContestError(f"{data_dir}/auth_sex_labels.csv: missing table (looked for .parquet and .csv)")
@@ -162,6 +164,9 @@ def load_jmlc(data_dir: Path) -> Contest:
         test if test_path is not None else None, test_path, "viewer_id", labelled, users_with_events, labels_path.name
     )
     report = build_report(events, videos, labelled, test_users, users_with_events)
+    warnings = unmatched_warnings(
+        [(labels_path, labelled), (test_path, test)], "viewer_id", users_with_events, events_path
+    )
     files = sorted(p for p in (events_path, labels_path, test_path) if p is not None)
     return Contest(
         events=events,
@@ -172,4 +177,5 @@ def load_jmlc(data_dir: Path) -> Contest:
         report=report,
         layout="jmlc",
         video_counts=video_counts,
+        warnings=warnings,
     )

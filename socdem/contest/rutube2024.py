@@ -20,6 +20,7 @@ from socdem.contest.checks import (
     check_nonnegative,
     check_unique,
     examples,
+    find_events,
     find_table,
     opaque_ids,
     parse_sex,
@@ -29,6 +30,7 @@ from socdem.contest.checks import (
     resolve_test_users,
     sorted_unique,
     unify_ids,
+    unmatched_warnings,
     video_ids,
 )
 from socdem.contest.tables import Contest, build_report
@@ -116,9 +118,10 @@ def load_rutube2024(data_dir: Path, stream: bool | None = False, work_dir: Path 
     the report are the same, `Contest.events` is then read into pandas only if asked for."""
     paths = {}
     for name in SCHEMA:
-        path = find_table(data_dir, name)
+        path = find_events(data_dir) if name == "train_events" else find_table(data_dir, name)
         if path is None and name not in OPTIONAL_TABLES:
-            raise ContestError(f"{data_dir}/{name}.csv: missing table (looked for {name}.parquet and {name}.csv)")
+            looked = "train_events/events" if name == "train_events" else name
+            raise ContestError(f"{data_dir}/{name}.csv: missing table (looked for {looked} .parquet and .csv)")
         paths[name] = path
     events_path = paths["train_events"]
     if stream is None:
@@ -162,8 +165,10 @@ def _load(paths: dict, store) -> Contest:
         users_with_events,
         paths["train_targets"].name,
     )
+    given = [(paths["train_targets"], labelled), (test_path, test)]
+    warnings = unmatched_warnings(given, "viewer_uid", users_with_events, paths["train_events"])
     files = sorted(p for p in paths.values() if p is not None)
-    tables = dict(videos=videos, targets=targets, test_users=test_users, files=files)
+    tables = dict(videos=videos, targets=targets, test_users=test_users, files=files, warnings=warnings)
     if store is not None:
         report = store.report(videos, labelled, test_users, users_with_events)
         return scan.StreamedContest(store, report=report, **tables)

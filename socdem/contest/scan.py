@@ -37,8 +37,11 @@ from socdem.contest.checks import (
     CANONICAL_INTEGER,
     CONTEST_OFFSET_SECONDS,
     FLOAT_LOOKING,
+    SURROUNDING_SPACE,
     ContestError,
     _cannot_read,
+    parquet_dataset,
+    parquet_parts,
 )
 from socdem.contest.tables import LATE_EVENT_DAYS, Contest
 from socdem.schema import EVENT_COLUMNS, EVENT_TEXT_COLUMNS
@@ -54,19 +57,28 @@ HAS_OFFSET = r"(Z|[+-][0-9]{2}(:?[0-9]{2})?)$"  # checks.HAS_OFFSET, as DuckDB's
 FAST_FORMATS = ("%Y-%m-%d %H:%M:%S%z", "%Y-%m-%d %H:%M:%S")  # the contest's own form, with and without offset
 
 
+SOURCE_COLUMNS = ("file_row_number", "filename")  # where a row comes from, added by the reader
+
+
 class Unsupported(Exception):
     """A column type the streamed reader does not cover: the pandas loader reads the table."""
 
 
 def is_parquet(path: Path) -> bool:
-    return Path(path).name.endswith(".parquet")
+    """A parquet file, or a folder of parquet parts (checks.find_table)."""
+    return Path(path).is_dir() or Path(path).name.endswith(".parquet")
+
+
+def part_rows(path: Path) -> list[int]:
+    """The rows of each of the table's parquet files (checks.parquet_parts' order)."""
+    try:
+        return [int(pq.ParquetFile(part).metadata.num_rows) for part in parquet_parts(path)]
+    except Exception as exc:
+        raise _cannot_read(Path(path), exc) from None
 
 
 def parquet_rows(path: Path) -> int:
-    try:
-        return int(pq.ParquetFile(path).metadata.num_rows)
-    except Exception as exc:
-        raise _cannot_read(Path(path), exc) from None
+    return sum(part_rows(path))
 
 
 def connect(
@@ -105,9 +117,14 @@ def _integer(c: str, kind: str) -> str:
     raise Unsupported(kind)
 
 
+def _trimmed(c: str) -> str:
+    """The text without surrounding whitespace (checks.SURROUNDING_SPACE), NULL where nothing is left."""
+    return f"nullif(regexp_replace({c}, {_literal(SURROUNDING_SPACE)}, '', 'g'), '')"
+
+
 def _text_id(c: str) -> str:
-    """checks.video_ids / opaque_ids on text: "123.0" is "123", anything else as written."""
-    return f"regexp_replace({c}, {_literal(FLOAT_LOOKING)}, '\\1')"
+    """checks.video_ids / opaque_ids on text: "123.0" is "123", anything else as written, trimmed."""
+    return f"regexp_replace({_trimmed(c)}, {_literal(FLOAT_LOOKING)}, '\\1')"
 
 
 def _timestamp(c: str, kind: str) -> str:
@@ -162,7 +179,7 @@ class EventStore:
             )
         if parquet_rows(self.path) == 0:
             raise ContestError(f"{self.path}: the table is empty; expected at least one row")
-        source = f"read_parquet({_literal(str(self.path))}, file_row_number = true)"
+        source = self._source()
         kind = {name: kind for name, (_, kind) in raw.items()}
         col = {name: _quote(raw_name) for name, (raw_name, _) in raw.items()}
 
@@ -183,11 +200,11 @@ class EventStore:
         for name, expr in {"rutube_video_id": video, **texts}.items():
             self.enums[name] = self._enum(f"enum_{name}", expr, source)
             select[name] = f"CAST({expr} AS {self.enums[name]})"
-        extras = [name for name in raw if name not in EVENT_COLUMNS and name != "file_row_number"]
+        extras = [name for name in raw if name not in EVENT_COLUMNS and name not in SOURCE_COLUMNS]
         select |= {name: col[name] for name in extras}
-        self.columns = [n for n in raw if n not in ("event_timestamp", "file_row_number")] + ["ts"]
+        self.columns = [n for n in raw if n != "event_timestamp" and n not in SOURCE_COLUMNS] + ["ts"]
         body = ", ".join(f"{select[name]} AS {_quote(name)}" for name in self.columns)
-        self.con.execute(f"CREATE TABLE events AS SELECT {body}, file_row_number AS row FROM {source}")
+        self.con.execute(f"CREATE TABLE events AS SELECT {body}, {self._row()} AS row FROM {source}")
         bad = self.con.execute(
             "SELECT count(*) FROM events WHERE viewer_uid IS NULL OR rutube_video_id IS NULL "
             "OR total_watchtime IS NULL OR total_watchtime < 0 OR ts IS NULL"
@@ -197,12 +214,27 @@ class EventStore:
             raise Unsupported("the pandas checks accept rows the SQL checks refused")
         self.trim_memory()
 
+    def _source(self) -> str:
+        """The table's parquet files as one DuckDB source, with each row's file and row in it."""
+        parts = ", ".join(_literal(str(part)) for part in parquet_parts(self.path))
+        return (
+            f"read_parquet([{parts}], file_row_number = true, filename = true, "
+            f"hive_partitioning = {str(self.path.is_dir()).lower()}, hive_types_autocast = false)"
+        )
+
+    def _row(self) -> str:
+        """The row's number in the table (from 0): its file's first row plus its row in the file."""
+        parts, rows = parquet_parts(self.path), part_rows(self.path)
+        if len(parts) == 1:
+            return "file_row_number"
+        firsts = np.concatenate([[0], np.cumsum(rows)[:-1]])
+        cases = " ".join(f"WHEN {_literal(str(p))} THEN {int(first)}" for p, first in zip(parts, firsts))
+        return f"(CASE filename {cases} END + file_row_number)"
+
     def _raw_columns(self) -> dict[str, tuple[str, str]]:
         """{stripped name: (name in the file, DuckDB type)}."""
         try:
-            described = self.con.execute(
-                f"DESCRIBE SELECT * FROM read_parquet({_literal(str(self.path))}, file_row_number = true)"
-            ).fetchall()
+            described = self.con.execute(f"DESCRIBE SELECT * FROM {self._source()}").fetchall()
         except duckdb.Error as exc:
             raise _cannot_read(self.path, exc) from None
         return {str(name).strip(): (name, kind) for name, kind, *_ in described}
@@ -211,11 +243,12 @@ class EventStore:
         """checks.opaque_ids in SQL: integers when every id is one (123 and 123.0 alike), else text."""
         if kind != "VARCHAR":
             return _integer(c, kind)
+        text = _trimmed(c)
         canonical = self.con.execute(
-            f"SELECT coalesce(bool_and(regexp_full_match({c}, {_literal(CANONICAL_INTEGER)})), true) FROM {source}"
+            f"SELECT coalesce(bool_and(regexp_full_match({text}, {_literal(CANONICAL_INTEGER)})), true) FROM {source}"
         ).fetchall()[0][0]
         if canonical:
-            return f"TRY_CAST(regexp_replace({c}, '\\.0+$', '') AS BIGINT)"
+            return f"TRY_CAST(regexp_replace({text}, '\\.0+$', '') AS BIGINT)"
         self.uid_text = True
         return _text_id(c)
 
@@ -230,7 +263,7 @@ class EventStore:
     def _raise_first_problem(self, check_batch) -> None:
         """The pandas checks over the file in Arrow batches (rows numbered as in the file)."""
         first = 0
-        for batch in pq.ParquetFile(self.path).iter_batches(batch_size=BATCH_ROWS):
+        for batch in parquet_dataset(self.path).to_batches(batch_size=BATCH_ROWS):
             frame = batch.to_pandas()
             frame.columns = [str(c).strip() for c in frame.columns]
             frame.index = pd.RangeIndex(first, first + len(frame))

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from socdem.contest.checks import ContestError, find_table, table_columns
+from socdem.contest.checks import ContestError, find_events, find_table, table_columns
 
 LAYOUTS = ("rutube2024", "jmlc")
 LATE_EVENT_DAYS = 30  # an event this long after the bulk (99th percentile) lies beyond the contest's period
@@ -26,6 +26,7 @@ class Contest:
     layout: str = "rutube2024"
     video_counts: pd.DataFrame | None = None  # JMLC's upstream per-video demographic counts
     store = None  # the events' scan.EventStore when they are streamed (scan.StreamedContest)
+    warnings: list[str] = field(default_factory=list)  # said before training and kept in the submission's record
 
     @property
     def train_users(self) -> np.ndarray:
@@ -34,7 +35,7 @@ class Contest:
 
 def detect_layout(data_dir: Path) -> str:
     """'jmlc' when the events table has JMLC's columns, else 'rutube2024'."""
-    path = find_table(Path(data_dir), "train_events") or find_table(Path(data_dir), "events")
+    path = find_events(Path(data_dir))
     if path is None:
         raise ContestError(
             f"{data_dir}/train_events.csv: missing table (looked for train_events/events .parquet and .csv)"
@@ -44,6 +45,7 @@ def detect_layout(data_dir: Path) -> str:
 
 def contest_files(data_dir: Path) -> list[Path]:
     """Every table file of either layout present in `data_dir` (for the fingerprint)."""
+    find_events(Path(data_dir))  # both names of the events table given is refused here too
     return sorted(p for name in TABLE_NAMES if (p := find_table(Path(data_dir), name)) is not None)
 
 

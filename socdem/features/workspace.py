@@ -57,6 +57,8 @@ class Workspace:
         )
         streamed = " (streamed by DuckDB)" if contest.store is not None else ""
         self.log(f"contest {self.data_dir}{streamed}: {describe_report(contest.report)}")
+        for warning in contest.warnings:
+            self.log(f"contest: WARNING: {warning}")
         return contest
 
     @cached_property

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from socdem.contest.checks import examples
-from socdem.io import atomic_path
+from socdem.io import atomic_path, file_digest, write_json_atomic
 from socdem.schema import AGE_CLASSES, AGE_COLUMNS
 
 FORMATS = {
@@ -77,9 +77,21 @@ def validate_submission(sub: pd.DataFrame, expected_uids, columns: list[str], wh
 
 
 def write_submission(
-    path: Path, sub: pd.DataFrame, expected_uids, columns: list[str], id_column: str = "viewer_uid"
+    path: Path,
+    sub: pd.DataFrame,
+    expected_uids,
+    columns: list[str],
+    id_column: str = "viewer_uid",
+    record: dict | None = None,
+    record_path: Path | None = None,
 ) -> None:
+    """Validate and write the CSV. With a `record`, it is written to `record_path` (JSON, with the CSV's
+    digest) once the CSV is complete in its temp file, and the CSV is renamed into place last: a reader
+    that sees the new CSV sees its own record, and a run killed before that leaves both as they were."""
     validate_submission(sub, expected_uids, columns, where=str(path))
     with atomic_path(path) as tmp:
         out = sub.sort_values("viewer_uid").rename(columns={"viewer_uid": id_column})
         out.to_csv(tmp, index=False, float_format="%.6f")
+        if record is not None:
+            record["submission_digest"] = file_digest(tmp)
+            write_json_atomic(record_path, record)

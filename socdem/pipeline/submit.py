@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from socdem.features.adversarial import adversarial_validation, shift_warning
-from socdem.io import write_json_atomic
 from socdem.metrics import fold_scores, frame_scores, rutube2024_score, sex_scores
 from socdem.models.registry import get_runner
 from socdem.pipeline.blend import Blend, blend_key, timed_blend, write_blend
@@ -82,7 +81,6 @@ def submit(ws: Workspace, fmt: str | None = None) -> dict:
     columns = FORMATS[fmt]
     sub = build_submission(result.test.loc[ws.contest.test_users], threshold, columns)
     csv_path = ws.paths.submission(ws.exp.run)
-    write_submission(csv_path, sub, ws.contest.test_users, columns, ID_COLUMN.get(fmt, "viewer_uid"))
     record = {
         "experiment": ws.exp.name,
         "run": ws.exp.run,
@@ -103,12 +101,22 @@ def submit(ws: Workspace, fmt: str | None = None) -> dict:
         "cv_folds": cv_fold_scores(ws, results, result, threshold),
         "submission": str(csv_path),
         "blend_description": describe(result.summary),
+        "data_warnings": ws.contest.warnings,
     }
     record["adversarial_roc_auc"] = adversarial_validation(ws)["adversarial_roc_auc"]  # cached beside the features
     if "catboost" in ws.exp.models:  # the parameters CatBoost trained with: defaults overridden by `make tune`'s best
         record["catboost_params"] = get_runner("catboost").params(ws)["catboost"]
     record["seconds"] = {name: training_seconds(ws, name) for name in results} | {"blend": round(blend_seconds, 2)}
-    write_json_atomic(ws.paths.submission(ws.exp.run, ".json"), record)
+    # everything is computed before either file is written, and the CSV goes into place last
+    write_submission(
+        csv_path,
+        sub,
+        ws.contest.test_users,
+        columns,
+        ID_COLUMN.get(fmt, "viewer_uid"),
+        record=record,
+        record_path=ws.paths.submission(ws.exp.run, ".json"),
+    )
     write_blend(
         blend_dir, result, key, blend_seconds, {k: record[k] for k in ("blend", "thresholds", "threshold", "cv")}
     )

@@ -61,7 +61,9 @@ VARIANTS = {
     **{f"timestamps: {s}": _timestamps(s) for s in ("fractional text", "naive datetime", "aware datetime")},
     "float user ids": _set("train_events", "viewer_uid", lambda s: s.astype(float)),
     "integer text user ids": _set("train_events", "viewer_uid", lambda s: s.astype(str) + ".0"),
-    "text user ids in the targets only": _set("train_targets", "viewer_uid", lambda s: "u" + s.astype(str)),
+    "text user ids in the targets only": _set(
+        "train_targets", "viewer_uid", lambda s: s.astype(str).where(s.index % 2 == 0, "u" + s.astype(str))
+    ),
     "integer video ids": lambda t: (
         t["video_info_v2"].__setitem__("rutube_video_id", np.arange(len(t["video_info_v2"]))),
         t["train_events"].__setitem__(
