@@ -33,7 +33,9 @@ from socdem.synthetic.shared import (
     TRAVEL_SHARE,
     ZERO_DURATION_SHARE,
     categorical_effects,
+    class_effects,
     class_prior,
+    combine_effects,
     draw_categorical,
     events_table,
     log_progress,
@@ -310,6 +312,15 @@ def topic_videos(rng, n_videos: int, n_topics: int, zipf: float) -> tuple[np.nda
     last = np.r_[start[1:] - 1, n_videos - 1]
     cdf[last] = np.arange(1, n_topics + 1)  # exact segment ends
     return topic, cdf
+
+
+def topic_log_p(rng, sex: np.ndarray, age: np.ndarray, hint_scale: float, sex_sd: float, age_sd: float) -> np.ndarray:
+    """(8, T) log P(topic | c): each topic's popularity, its hand-set hints (sex (T,), age (4, T)) and its own
+    random class effects."""
+    effect = hint_scale * combine_effects(sex, age - age.mean(0))
+    popularity = np.log(rng.dirichlet(np.full(len(sex), 4.0)))
+    logits = popularity[None, :] + effect + class_effects(rng, len(sex), sex_sd, age_sd)
+    return logits - logsumexp(logits, axis=1, keepdims=True)
 
 
 def sample_topic_events(world: TopicWorld, users: int, seed: int, family: str, median_events: float) -> Draws:

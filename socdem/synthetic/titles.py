@@ -18,7 +18,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from scipy.special import logsumexp
 
 from socdem.synthetic.family import (
     WEAK_CHANNELS,
@@ -31,11 +30,12 @@ from socdem.synthetic.family import (
     family_streams,
     generate_family,
     sample_topic_events,
+    topic_log_p,
     topic_log_posterior,
     topic_videos,
 )
 from socdem.synthetic.russian_words import CASES, FAMILIES, FILLERS, TEMPLATES, inflect, padded_stems
-from socdem.synthetic.shared import CATEGORIES, class_effects, combine_effects
+from socdem.synthetic.shared import CATEGORIES
 
 FAMILY = "titles"
 DEFAULT_USERS = 50_000
@@ -59,10 +59,7 @@ def _topic_model(rng, e: dict) -> np.ndarray:
     hints = list(FAMILIES.values())
     sex = np.array([h[1] for h in hints])[family]
     age = np.array([h[2] for h in hints], float)[family].T
-    effect = e["family_hint"] * combine_effects(sex, age - age.mean(0))
-    popularity = np.log(rng.dirichlet(np.full(N_TOPICS, 4.0)))
-    logits = popularity[None, :] + effect + class_effects(rng, N_TOPICS, e["topic_sex"], e["topic_age"])
-    return logits - logsumexp(logits, axis=1, keepdims=True)
+    return topic_log_p(rng, sex, age, e["family_hint"], e["topic_sex"], e["topic_age"])
 
 
 def _titles(rng, video_topic: np.ndarray) -> list[str]:
@@ -105,10 +102,13 @@ def build_world(seed: int) -> TopicWorld:
     return TopicWorld(channels, log_topic, topic, cdf, catalogue)
 
 
+log_posterior = topic_log_posterior  # exact: the topic's term, the hour and the channels
+
+
 def sample(world: TopicWorld, users: int, seed: int) -> Draws:
     return sample_topic_events(world, users, seed, FAMILY, median_events=15)
 
 
 def generate(out_dir: Path, users: int = DEFAULT_USERS, seed: int = 0, progress: bool = True) -> dict:
     extra = {"topics": N_TOPICS, "effects": dict(EFFECTS)}
-    return generate_family(FAMILY, build_world, sample, topic_log_posterior, extra, out_dir, users, seed, progress)
+    return generate_family(FAMILY, build_world, sample, log_posterior, extra, out_dir, users, seed, progress)
