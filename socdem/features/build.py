@@ -17,7 +17,7 @@ import pandas as pd
 
 from socdem.features.communities import user_communities
 from socdem.features.embeddings import user_embeddings
-from socdem.features.title_vectors import navec_digest, user_title_vectors
+from socdem.features.title_vectors import TITLE_VECTORS_CODE_VERSION, navec_digest, user_title_vectors
 from socdem.features.user_features import UserAggregates, aggregate_families, user_aggregates
 from socdem.features.video_counts import video_count_features
 from socdem.io import hash_object, read_parquet_or_none, write_json_atomic, write_parquet_atomic
@@ -40,7 +40,7 @@ def label_free_config(ws) -> dict:
 def feature_fingerprint(ws) -> str:
     key = {"data": ws.data_fp, "features": label_free_config(ws), "seed": ws.exp.seed, "code": FEATURE_CODE_VERSION}
     if ws.exp.features.title_vec_dims > 0:  # the word vectors' file, by content: another model file, other features
-        key["navec"] = navec_digest(ws.paths.wheels, ws.log)
+        key["navec"] = {"model": navec_digest(ws.paths.wheels, ws.log), "code": TITLE_VECTORS_CODE_VERSION}
     return hash_object(key)
 
 

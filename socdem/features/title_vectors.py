@@ -36,6 +36,8 @@ MODEL = "navec_news_v1_1B_250K_300d_100q.tar"
 MEMBER = f"natasha/data/emb/{MODEL}"
 SIF_A = 1e-4  # smooth inverse frequency's a: words more frequent than this share of the corpus weigh less
 PREFIX = "title_vec"
+TITLE_VECTORS_CODE_VERSION = 1  # bump it when a title's or a user's vector changes: part of the features' key
+MAX_ENDING = 4  # letters an inflection adds to a Snowball stem at most ("-ами", "-иями")
 
 
 def navec_path(cache_dir: Path | None = None, log=print) -> Path:
@@ -82,22 +84,31 @@ class WordVectors:
 
     def lookup(self, words) -> np.ndarray:
         """navec's id of each word, of its stem's most frequent form where navec lacks it, else -1."""
-        vocab = self.navec.vocab
-        ids = np.array([vocab.word_ids.get(w, -1) for w in words], dtype=np.int64)
+        ids = np.array([self.navec.vocab.word_ids.get(w, -1) for w in words], dtype=np.int64)
         missing = np.flatnonzero(ids < 0)
-        for i, stem in zip(missing, stems(pd.Index([words[i] for i in missing]))):
-            ids[i] = self._stem_form(stem)
+        missing_stems = stems(pd.Index([words[i] for i in missing]))
+        forms = self._stem_forms(set(missing_stems.tolist()))
+        ids[missing] = [forms.get(stem, -1) for stem in missing_stems]
         return ids
 
-    def _stem_form(self, stem: str) -> int:
-        if len(stem) < 3:  # a stem this short shares its prefix with too much of the vocabulary
-            return -1
-        start = bisect.bisect_left(self.words, stem)
-        end = bisect.bisect_left(self.words, stem + "\uffff")
-        candidates = [i for i in range(start, end) if not self.words[i].startswith("<")]
-        same = [i for i, s in zip(candidates, stems(pd.Index([self.words[i] for i in candidates]))) if s == stem]
+    def _stem_forms(self, wanted: set) -> dict:
+        """{stem: the most frequent navec word of that Snowball stem}, every candidate stemmed in one batch."""
+        ranges = {}
+        for stem in wanted:
+            if len(stem) >= 3:  # a shorter stem shares its prefix with too much of the vocabulary
+                start = bisect.bisect_left(self.words, stem)
+                end = bisect.bisect_left(self.words, stem + "\uffff")
+                # an inflection adds a short ending: longer words of that prefix are other words
+                ranges[stem] = [i for i in range(start, end) if len(self.words[i]) <= len(stem) + MAX_ENDING]
+        candidates = sorted({i for found in ranges.values() for i in found})
+        stem_of = dict(zip(candidates, stems(pd.Index([self.words[i] for i in candidates]))))
         counts = self.navec.vocab.counts
-        return max(same, key=lambda i: (counts[i], -i)) if same else -1
+        forms = {}
+        for stem, found in ranges.items():
+            same = [i for i in found if stem_of[i] == stem]
+            if same:
+                forms[stem] = max(same, key=lambda i: (counts[i], -i))
+        return forms
 
 
 def title_vectors(titles, navec=None) -> np.ndarray:
@@ -141,6 +152,8 @@ def user_title_vectors(interactions, dims: int, seed: int, log=print) -> pd.Data
     fit_rows = counted > 0
     out = np.zeros((len(index), dims), dtype=np.float32)
     if fit_rows.sum() > dims:
-        pca = PCA(n_components=dims, svd_solver="full", random_state=seed).fit(mean[fit_rows].astype(np.float64))
+        pca = PCA(n_components=dims, svd_solver="covariance_eigh", random_state=seed).fit(
+            mean[fit_rows].astype(np.float64)
+        )
         out[fit_rows] = pca.transform(mean[fit_rows].astype(np.float64))
     return pd.DataFrame(out, index=index, columns=columns)
