@@ -40,7 +40,8 @@ class FeatureConfig:
     svd_video_dims: int = 32
     svd_title_dims: int = 16  # title-word (Snowball stem) embeddings of the videos watched
     # titles by meaning: the PCA (this many dims, label-free) of the mean navec word vectors of the titles watched
-    # (features/title_vectors.py; the natasha wheel is fetched once); linear.factors "title_vec" reads them; 0: none
+    # (features/title_vectors.py; the natasha wheel is fetched once); linear.factors "title_vec" reads them; 0: none,
+    # the default: no family's blend gained beyond its interval, even where titles carry only meaning (docs/results.md)
     title_vec_dims: int = 0
     # co-watching communities: a user's posterior over this many communities of a mixture of multinomials over
     # videos (features/communities.py), read by CatBoost's class mixture (naive_bayes); 0: none

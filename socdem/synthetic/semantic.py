@@ -5,8 +5,8 @@ cooking, manicure, football, Minecraft, cars, news, kids' cartoons, ...: real Ru
 titles use). Each event's topic ~ P(topic | c) (the field's hint plus its own random effect), then the
 video ~ a Zipf over the topic's large pool, most of it rarely watched. A video's title, fixed when the
 world is built, is a few words of its field drawn at random (and a class-free filler), so videos of a
-field share no word in particular: a rare video's words say its field to a reader who knows what they
-mean, while by spelling only through the few other titles that used them. The category is drawn
+field share no word in particular: a video's words say its field to a reader who knows what they mean,
+and by spelling only through the other titles that used them. The category is drawn
 independently of the field (it says nothing) and an author posts in up to four fields. Hour, day,
 watch bin and device stay weakly class-dependent as in author_tastes.
 
