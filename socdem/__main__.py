@@ -30,6 +30,7 @@ from socdem.pipeline.submission import FORMATS, SubmissionError
 from socdem.pipeline.submit import submit
 from socdem.pipeline.train import train, training_seconds
 from socdem.real import SOURCES
+from socdem.real.wheels import SourceError
 from socdem.synthetic import FAMILIES, GENERATORS
 
 
@@ -332,7 +333,7 @@ def main(argv=None) -> int:
     args = parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ContestError, ConfigError, SubmissionError, CompareError) as exc:
+    except (ContestError, ConfigError, SubmissionError, CompareError, SourceError) as exc:
         _log(f"error: {exc}")
         return 2
 

@@ -39,6 +39,10 @@ class FeatureConfig:
     svd_author_dims: int = 32
     svd_video_dims: int = 32
     svd_title_dims: int = 16  # title-word (Snowball stem) embeddings of the videos watched
+    # titles by meaning: the PCA (this many dims, label-free) of the mean navec word vectors of the titles watched
+    # (features/title_vectors.py; the natasha wheel is fetched once); linear.factors "title_vec" reads them; 0: none,
+    # the default: no family's blend gained beyond its interval, even where titles carry only meaning (docs/results.md)
+    title_vec_dims: int = 0
     # co-watching communities: a user's posterior over this many communities of a mixture of multinomials over
     # videos (features/communities.py), read by CatBoost's class mixture (naive_bayes); 0: none
     communities: int = 80
@@ -361,7 +365,7 @@ def _validate(exp: Experiment, where: str) -> None:
     cs = exp.linear.cs
     if not cs or not all(isinstance(c, int | float) and not isinstance(c, bool) and c > 0 for c in cs):
         raise ConfigError(f"{where}.linear.cs: expected a non-empty list of positive numbers, got {cs!r}")
-    factors = {"svd_author", "svd_video", "svd_title"}
+    factors = {"svd_author", "svd_video", "svd_title", "title_vec"}
     if not all(name in factors for name in exp.linear.factors):
         raise ConfigError(f"{where}.linear.factors: expected names among {sorted(factors)}, got {exp.linear.factors!r}")
 

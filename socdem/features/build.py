@@ -17,6 +17,7 @@ import pandas as pd
 
 from socdem.features.communities import user_communities
 from socdem.features.embeddings import user_embeddings
+from socdem.features.title_vectors import TITLE_VECTORS_CODE_VERSION, navec_digest, user_title_vectors
 from socdem.features.user_features import UserAggregates, aggregate_families, user_aggregates
 from socdem.features.video_counts import video_count_features
 from socdem.io import hash_object, read_parquet_or_none, write_json_atomic, write_parquet_atomic
@@ -31,18 +32,16 @@ AGGREGATE_FAMILIES = ("activity", "watchtime", "time", "device", "category")
 
 def label_free_config(ws) -> dict:
     cfg = dataclasses.asdict(ws.exp.features)
+    if not cfg["title_vec_dims"]:  # off: the keys of the caches built before the switch existed
+        del cfg["title_vec_dims"]
     return {k: v for k, v in cfg.items() if k not in LABEL_DEPENDENT}
 
 
 def feature_fingerprint(ws) -> str:
-    return hash_object(
-        {
-            "data": ws.data_fp,
-            "features": label_free_config(ws),
-            "seed": ws.exp.seed,
-            "code": FEATURE_CODE_VERSION,
-        }
-    )
+    key = {"data": ws.data_fp, "features": label_free_config(ws), "seed": ws.exp.seed, "code": FEATURE_CODE_VERSION}
+    if ws.exp.features.title_vec_dims > 0:  # the word vectors' file, by content: another model file, other features
+        key["navec"] = {"model": navec_digest(ws.paths.wheels, ws.log), "code": TITLE_VECTORS_CODE_VERSION}
+    return hash_object(key)
 
 
 def features_dir(ws) -> Path:
@@ -82,6 +81,9 @@ def compute_features(ws) -> tuple[pd.DataFrame, dict]:
     if cfg.communities > 0:
         communities = lambda: user_communities(ws.interactions, cfg.communities, ws.exp.seed, ws.exp.threads)  # noqa: E731
         parts.append(timed("communities", communities))
+    if cfg.title_vec_dims > 0:
+        vectors = lambda: user_title_vectors(ws.interactions, cfg.title_vec_dims, ws.exp.seed, ws.log)  # noqa: E731
+        parts.append(timed("title vectors", vectors))
     if cfg.video_counts and contest.video_counts is not None:
         min_views = cfg.video_counts_min_views
         counts = lambda: video_count_features(contest.events, contest.video_counts, users, min_views)  # noqa: E731

@@ -34,8 +34,11 @@ def frame_digest(values) -> str:
 
 def encoding_config(exp) -> dict:
     """The config a model reading the encodings depends on: the features and the encoders' sections."""
+    features = dataclasses.asdict(exp.features)
+    if not features["title_vec_dims"]:  # off: the keys of the caches built before the switch existed
+        del features["title_vec_dims"]
     return {
-        "features": dataclasses.asdict(exp.features),
+        "features": features,
         "target_encoding": dataclasses.asdict(exp.target_encoding),
         "naive_bayes": dataclasses.asdict(exp.naive_bayes),
     }

@@ -20,14 +20,15 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
+
+from socdem.real import wheels
+from socdem.real.wheels import SourceError
 
 PACKAGE, VERSION = "recbole", "1.2.1"
 MEMBERS = "recbole/dataset_example/ml-100k/ml-100k.{}"  # inter, user, item: tab-separated, typed headers
@@ -38,38 +39,12 @@ MOSCOW_OFFSET = pd.Timedelta(hours=3)  # the contest's fixed +03:00, whatever Mo
 NAME = "movielens-100k"
 
 
-class SourceError(RuntimeError):
-    """The data set could not be fetched or read: one line saying what to do."""
-
-
 def fetch_wheel(cache_dir: Path, log=print) -> Path:
     """The recbole wheel in `cache_dir`, downloaded with pip (no dependencies, nothing installed) if absent."""
-    cache_dir = Path(cache_dir)
-    found = sorted(cache_dir.glob(f"{PACKAGE}-{VERSION}-*.whl"))
-    if found:
-        return found[0]
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    log(f"data: fetching {PACKAGE}=={VERSION} (MovieLens-100k inside) from PyPI into {cache_dir}")
-    command = [
-        sys.executable,
-        "-m",
-        "pip",
-        "download",
-        "--no-deps",
-        "--disable-pip-version-check",
-        "--quiet",
-        f"{PACKAGE}=={VERSION}",
-        "--dest",
-        str(cache_dir),
-    ]
-    done = subprocess.run(command, capture_output=True, text=True)
-    found = sorted(cache_dir.glob(f"{PACKAGE}-{VERSION}-*.whl"))
-    if done.returncode != 0 or not found:
-        last = (done.stderr.strip().splitlines() or ["no wheel was written"])[-1]
-        raise SourceError(
-            f"data: pip could not fetch {PACKAGE}=={VERSION} from PyPI ({last}); put the wheel in {cache_dir} by hand"
-        )
-    return found[0]
+    try:
+        return wheels.fetch_wheel(PACKAGE, VERSION, cache_dir, lambda m: log(f"data: {m}"), why="MovieLens-100k inside")
+    except SourceError as exc:
+        raise SourceError(f"data: {exc}") from None
 
 
 def read_member(archive: zipfile.ZipFile, kind: str) -> pd.DataFrame:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+from scipy.special import logsumexp
 
 from socdem.synthetic.shared import (
     AGE_RANGES,
@@ -32,7 +33,9 @@ from socdem.synthetic.shared import (
     TRAVEL_SHARE,
     ZERO_DURATION_SHARE,
     categorical_effects,
+    class_effects,
     class_prior,
+    combine_effects,
     draw_categorical,
     events_table,
     log_progress,
@@ -102,6 +105,18 @@ class Catalogue:
     title: list
     duration_s: np.ndarray
     category_names: tuple = CATEGORIES
+
+
+@dataclass
+class TopicWorld:
+    """A world where each event's content topic ~ P(topic | c) and its video ~ a Zipf over the topic's videos
+    (titles, semantic): P(video | topic) does not depend on c, so the video's term of the posterior is its topic's."""
+
+    channels: Channels
+    log_topic: np.ndarray  # (8, T) log P(topic | c)
+    video_topic: np.ndarray  # (V,) videos grouped by topic
+    video_cdf: np.ndarray  # (V,) topic index + the within-topic Zipf CDF
+    catalogue: Catalogue
 
 
 def family_streams(seed: int, family: str) -> list[np.random.Generator]:
@@ -281,3 +296,47 @@ def syllable_titles(rng, flavour: np.ndarray, vocabulary: int = 1500) -> list:
     words = rng.integers(0, vocabulary, (n, 6))
     words[:, 0] = (flavour * 37 + words[:, 0] % 12) % vocabulary
     return [" ".join(vocab[w] for w in row[:m]).capitalize() for row, m in zip(words.tolist(), lengths.tolist())]
+
+
+def topic_videos(rng, n_videos: int, n_topics: int, zipf: float) -> tuple[np.ndarray, np.ndarray]:
+    """Each video's topic (grouped) and the topic-offset Zipf CDF for drawing a video of a topic."""
+    topic = np.sort(rng.integers(0, n_topics, n_videos))
+    start = np.searchsorted(topic, np.arange(n_topics))
+    rank = np.arange(n_videos) - start[topic] + 1
+    weight = 1.0 / rank**zipf
+    weight = weight[np.lexsort((rng.random(n_videos), topic))]  # ranks shuffled within each topic
+    cum = np.cumsum(weight)
+    before = (cum - weight)[start][topic]
+    total = np.bincount(topic, weight, minlength=n_topics)[topic]
+    cdf = topic + (cum - before) / total
+    last = np.r_[start[1:] - 1, n_videos - 1]
+    cdf[last] = np.arange(1, n_topics + 1)  # exact segment ends
+    return topic, cdf
+
+
+def topic_log_p(rng, sex: np.ndarray, age: np.ndarray, hint_scale: float, sex_sd: float, age_sd: float) -> np.ndarray:
+    """(8, T) log P(topic | c): each topic's popularity, its hand-set hints (sex (T,), age (4, T)) and its own
+    random class effects."""
+    effect = hint_scale * combine_effects(sex, age - age.mean(0))
+    popularity = np.log(rng.dirichlet(np.full(len(sex), 4.0)))
+    logits = popularity[None, :] + effect + class_effects(rng, len(sex), sex_sd, age_sd)
+    return logits - logsumexp(logits, axis=1, keepdims=True)
+
+
+def sample_topic_events(world: TopicWorld, users: int, seed: int, family: str, median_events: float) -> Draws:
+    """Users, then per event a topic ~ P(topic | c) and a video of that topic."""
+    _, rng_users, rng_events, _ = family_streams(seed, family)
+    u = sample_users(rng_users, world.channels, users, median_events=median_events, sigma=0.9, min_events=1)
+    cls = np.repeat(u["cls"], u["n_events"])
+    topic = draw_categorical(rng_events, world.log_topic, cls)
+    video = np.searchsorted(world.video_cdf, topic + rng_events.random(len(topic)), side="right")
+    video = np.minimum(video, len(world.video_topic) - 1)
+    return sample_events(rng_events, world.channels, u, video, cls, world.catalogue.duration_s)
+
+
+def topic_log_posterior(world: TopicWorld, users: int, ev_user, ev_video, ev_hour, ev_day, ev_bin, device):
+    """(U, 8) normalised log P(c | observables) of a TopicWorld."""
+    ll = world.channels.log_prior[None, :] + event_sums(world.log_topic, users, ev_user, world.video_topic[ev_video])
+    ll += event_sums(world.channels.log_hour, users, ev_user, ev_hour)
+    ll += channel_log_lik(world.channels, users, ev_user, ev_day, ev_bin, device)
+    return ll - logsumexp(ll, axis=1, keepdims=True)

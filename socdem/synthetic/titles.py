@@ -15,29 +15,27 @@ Exact posterior (P(video | topic) does not depend on c and cancels):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.special import logsumexp
 
 from socdem.synthetic.family import (
     WEAK_CHANNELS,
     Catalogue,
-    Channels,
     Draws,
+    TopicWorld,
     authors_over_groups,
     build_channels,
-    channel_log_lik,
     durations,
-    event_sums,
     family_streams,
     generate_family,
-    sample_events,
-    sample_users,
+    sample_topic_events,
+    topic_log_p,
+    topic_log_posterior,
+    topic_videos,
 )
 from socdem.synthetic.russian_words import CASES, FAMILIES, FILLERS, TEMPLATES, inflect, padded_stems
-from socdem.synthetic.shared import CATEGORIES, class_effects, combine_effects, draw_categorical
+from socdem.synthetic.shared import CATEGORIES
 
 FAMILY = "titles"
 DEFAULT_USERS = 50_000
@@ -56,40 +54,12 @@ EFFECTS = {
 }
 
 
-@dataclass
-class World:
-    channels: Channels
-    log_topic: np.ndarray  # (8, T) log P(topic | c)
-    video_topic: np.ndarray  # (V,) videos grouped by topic
-    video_cdf: np.ndarray  # (V,) topic index + the within-topic Zipf CDF
-    catalogue: Catalogue
-
-
 def _topic_model(rng, e: dict) -> np.ndarray:
     family = np.repeat(np.arange(len(FAMILIES)), TOPICS_PER_FAMILY)
     hints = list(FAMILIES.values())
     sex = np.array([h[1] for h in hints])[family]
     age = np.array([h[2] for h in hints], float)[family].T
-    effect = e["family_hint"] * combine_effects(sex, age - age.mean(0))
-    popularity = np.log(rng.dirichlet(np.full(N_TOPICS, 4.0)))
-    logits = popularity[None, :] + effect + class_effects(rng, N_TOPICS, e["topic_sex"], e["topic_age"])
-    return logits - logsumexp(logits, axis=1, keepdims=True)
-
-
-def _videos(rng, e: dict) -> tuple[np.ndarray, np.ndarray]:
-    """Each video's topic (grouped) and the topic-offset Zipf CDF for drawing a video of a topic."""
-    topic = np.sort(rng.integers(0, N_TOPICS, N_VIDEOS))
-    start = np.searchsorted(topic, np.arange(N_TOPICS))
-    rank = np.arange(N_VIDEOS) - start[topic] + 1
-    weight = 1.0 / rank ** e["video_zipf"]
-    weight = weight[np.lexsort((rng.random(N_VIDEOS), topic))]  # ranks shuffled within each topic
-    cum = np.cumsum(weight)
-    before = (cum - weight)[start][topic]
-    total = np.bincount(topic, weight, minlength=N_TOPICS)[topic]
-    cdf = topic + (cum - before) / total
-    last = np.r_[start[1:] - 1, N_VIDEOS - 1]
-    cdf[last] = np.arange(1, N_TOPICS + 1)  # exact segment ends
-    return topic, cdf
+    return topic_log_p(rng, sex, age, e["family_hint"], e["topic_sex"], e["topic_age"])
 
 
 def _titles(rng, video_topic: np.ndarray) -> list[str]:
@@ -119,35 +89,24 @@ def _titles(rng, video_topic: np.ndarray) -> list[str]:
     return titles
 
 
-def build_world(seed: int) -> World:
+def build_world(seed: int) -> TopicWorld:
     rng = family_streams(seed, FAMILY)[0]
     e = EFFECTS
     channels = build_channels(rng, WEAK_CHANNELS)
     log_topic = _topic_model(rng, e)
-    topic, cdf = _videos(rng, e)
+    topic, cdf = topic_videos(rng, N_VIDEOS, N_TOPICS, e["video_zipf"])
     author = authors_over_groups(rng, N_AUTHORS, topic, N_TOPICS, 3)
     family_category = np.array([CATEGORIES.index(h[0]) for h in FAMILIES.values()])
     category = family_category[topic // TOPICS_PER_FAMILY]
     catalogue = Catalogue(author, category, _titles(rng, topic), durations(rng, N_VIDEOS))
-    return World(channels, log_topic, topic, cdf, catalogue)
+    return TopicWorld(channels, log_topic, topic, cdf, catalogue)
 
 
-def sample(world: World, users: int, seed: int) -> Draws:
-    _, rng_users, rng_events, _ = family_streams(seed, FAMILY)
-    u = sample_users(rng_users, world.channels, users, median_events=15, sigma=0.9, min_events=1)
-    cls = np.repeat(u["cls"], u["n_events"])
-    topic = draw_categorical(rng_events, world.log_topic, cls)
-    video = np.searchsorted(world.video_cdf, topic + rng_events.random(len(topic)), side="right")
-    video = np.minimum(video, N_VIDEOS - 1)
-    return sample_events(rng_events, world.channels, u, video, cls, world.catalogue.duration_s)
+log_posterior = topic_log_posterior  # exact: the topic's term, the hour and the channels
 
 
-def log_posterior(world: World, users: int, ev_user, ev_video, ev_hour, ev_day, ev_bin, device) -> np.ndarray:
-    """(U, 8) normalised log P(c | observables)."""
-    ll = world.channels.log_prior[None, :] + event_sums(world.log_topic, users, ev_user, world.video_topic[ev_video])
-    ll += event_sums(world.channels.log_hour, users, ev_user, ev_hour)
-    ll += channel_log_lik(world.channels, users, ev_user, ev_day, ev_bin, device)
-    return ll - logsumexp(ll, axis=1, keepdims=True)
+def sample(world: TopicWorld, users: int, seed: int) -> Draws:
+    return sample_topic_events(world, users, seed, FAMILY, median_events=15)
 
 
 def generate(out_dir: Path, users: int = DEFAULT_USERS, seed: int = 0, progress: bool = True) -> dict:

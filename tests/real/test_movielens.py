@@ -90,7 +90,7 @@ def test_a_failed_download_is_one_line_naming_the_package_and_the_cache(tmp_path
     def no_network(*args, **kwargs):
         return subprocess.CompletedProcess(args, 1, "", "ERROR: Could not find a version that satisfies recbole\n")
 
-    monkeypatch.setattr(movielens.subprocess, "run", no_network)
+    monkeypatch.setattr(movielens.wheels.subprocess, "run", no_network)
     with pytest.raises(movielens.SourceError, match=r"pip could not fetch recbole==1\.2\.1 .*Could not find a version"):
         movielens.fetch_wheel(tmp_path / "wheels", log=lambda m: None)
 
