@@ -1,0 +1,100 @@
+"""The child process that writes to MLflow (`python -m socdem.evaluate.mlflow_store <tracking uri>`).
+
+It imports MLflow and opens the store at once (creating the SQLite file on the first run), then reads
+a JSON list of payloads (evaluate/tracking.py) from stdin and logs them: get or create the contest's
+experiment, find the parent run by its identity tag (else create it), log its params, tags, metrics and
+artifacts, and the same for a nested run per model. An empty list logs nothing.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import logging
+import sys
+
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+BATCH = 100  # MLflow takes at most 100 params or tags per log_batch call
+
+
+def experiment_id(client: MlflowClient, name: str, artifact_location: str | None) -> str:
+    found = client.get_experiment_by_name(name)
+    if found is not None:
+        return found.experiment_id
+    try:
+        return client.create_experiment(name, artifact_location=artifact_location)
+    except MlflowException:  # another process created it meanwhile
+        return client.get_experiment_by_name(name).experiment_id
+
+
+def _quoted(value: str) -> str:
+    return "'" + value.replace("'", "\\'") + "'"
+
+
+def find_or_create(client: MlflowClient, exp_id: str, name: str, tags: dict, parent=None):
+    """The run with these identifying tags (the latest), or a new one: reruns update their run."""
+    terms = [f"tags.`{k}` = {_quoted(v)}" for k, v in tags.items()]
+    if parent is not None:
+        terms.append(f"tags.`mlflow.parentRunId` = {_quoted(parent.info.run_id)}")
+    found = client.search_runs(
+        [exp_id], " and ".join(terms) or "", max_results=1, order_by=["attributes.start_time DESC"]
+    )
+    if found:
+        return found[0]
+    extra = {"mlflow.parentRunId": parent.info.run_id} if parent is not None else {}
+    return client.create_run(exp_id, tags={**tags, **extra, "mlflow.user": getpass.getuser()}, run_name=name)
+
+
+def log_run(client: MlflowClient, run, spec: dict, metrics: list, stamp: int) -> None:
+    """Params, tags and metrics in batches; a metric without its own time gets `stamp` (no duplicate history)."""
+    run_id = run.info.run_id
+    params = [Param(k, v) for k, v in spec.get("params", {}).items()]
+    tags = [RunTag(k, v) for k, v in spec.get("tags", {}).items()]
+    values = [Metric(m[0], m[1], m[3] if len(m) > 3 else stamp, m[2]) for m in metrics]
+    for start in range(0, max(len(params), len(tags), len(values), 1), BATCH):
+        end = start + BATCH
+        client.log_batch(run_id, metrics=values[start:end], params=params[start:end], tags=tags[start:end])
+
+
+def log_payload(client: MlflowClient, payload: dict) -> str:
+    """Log one payload; the parent run's id."""
+    exp_id = experiment_id(client, payload["experiment"], payload.get("artifact_location"))
+    spec = payload["run"]
+    key = {"socdem.identity": spec["identity"]} if spec.get("identity") else {"socdem.run": spec["name"]}
+    parent = find_or_create(client, exp_id, spec["name"], key)
+    stamp = parent.info.start_time
+    log_run(client, parent, {**spec, "tags": {**spec.get("tags", {}), "socdem.run": spec["name"]}}, [], stamp)
+    log_run(client, parent, {}, payload.get("metrics", []), stamp)
+    for child in payload.get("children", []):
+        run = find_or_create(client, exp_id, child["name"], {"socdem.model": child["name"]}, parent=parent)
+        log_run(client, run, child, child.get("metrics", []), stamp)
+        client.set_terminated(run.info.run_id)
+    for path, folder in payload.get("artifacts", []):
+        client.log_artifact(parent.info.run_id, path, folder)
+    client.set_terminated(parent.info.run_id)
+    return parent.info.run_id
+
+
+def main(argv: list[str]) -> int:
+    for name in ("alembic", "mlflow"):  # migrations and store notices are not the user's business
+        logging.getLogger(name).setLevel(logging.WARNING)
+    try:
+        client = MlflowClient(tracking_uri=argv[0])
+        client.search_experiments(max_results=1)  # opens (or creates) the store while the command works
+        payloads = json.load(sys.stdin)
+        for payload in payloads:
+            log_payload(client, payload)
+    except Exception as exc:  # noqa: BLE001  (any failure: one line, and the run itself stands)
+        first = (str(exc).splitlines() or [""])[0]
+        print(f"tracking: {argv[0]}: {type(exc).__name__}: {first}", file=sys.stderr)
+        return 1
+    for payload in payloads:
+        print(f"tracking: run {payload['run']['name']} in MLflow experiment {payload['experiment']}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
