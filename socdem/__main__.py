@@ -11,7 +11,7 @@ from pathlib import Path
 
 from socdem.config import ConfigError, load_experiment
 from socdem.contest import ContestError, contest_files
-from socdem.evaluate.compare import CompareError, compare_specs, public_json
+from socdem.evaluate.compare import CompareError, compare_spec_runs, format_comparison, public_json
 from socdem.evaluate.leaderboard import (
     LeaderboardError,
     format_table,
@@ -209,8 +209,10 @@ def cmd_compare(args) -> int:
     if not args.a or not args.b:
         _log('error: compare: usage: make compare A="<exp> [key=value ...]" B="<exp> [key=value ...]"')
         return 2
-    result, table = compare_specs(args.a, args.b, Path(args.data), log=_log, draws=args.draws)
-    _log(table)
+    with Tracker(_experiment(args), _log) as tracker:  # both runs' training, logged as `make train` logs it
+        a, b, result = compare_spec_runs(args.a, args.b, Path(args.data), log=_log, draws=args.draws)
+        tracker.send(*(training_payload(side.workspace, *trained_cv(side.workspace)) for side in (a, b)))
+    _log(format_comparison(a, b, result, len(a.oof), args.draws))
     print(json.dumps(public_json(result)))
     return 0
 

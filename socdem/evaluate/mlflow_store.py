@@ -18,6 +18,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 BATCH = 100  # MLflow takes at most 100 params or tags per log_batch call
+KIND = {"mlflow.experimentKind": "custom_model_development"}  # the UI opens on runs and charts, not GenAI traces
 
 
 def experiment_id(client: MlflowClient, name: str, artifact_location: str | None) -> str:
@@ -25,7 +26,7 @@ def experiment_id(client: MlflowClient, name: str, artifact_location: str | None
     if found is not None:
         return found.experiment_id
     try:
-        return client.create_experiment(name, artifact_location=artifact_location)
+        return client.create_experiment(name, artifact_location=artifact_location, tags=KIND)
     except MlflowException:  # another process created it meanwhile
         return client.get_experiment_by_name(name).experiment_id
 

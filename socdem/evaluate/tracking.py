@@ -18,6 +18,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from socdem.config import flatten
-from socdem.evaluate.leaderboard import run_identity
+from socdem.evaluate.leaderboard import read_log, run_identity
 from socdem.evaluate.provenance import code_state
 from socdem.io import hash_object, read_json_or_none
 from socdem.metrics import fold_scores
@@ -93,7 +94,15 @@ def model_fold_scores(ws: Workspace, name: str, scores: dict) -> dict:
     return fold_scores(oof.drop(columns="fold"), ws.contest.targets, oof["fold"], scores.get("f1_threshold", 0.5))
 
 
-def _parent(ws: Workspace) -> dict:
+def submitted_identity(ws: Workspace) -> str:
+    """The identity of the run's latest submission on this data (the leaderboard's), so that a report or an
+    ablation made after an edit of the code still joins the run it describes; "" when none was logged."""
+    log = read_log(ws.paths.leaderboard)
+    rows = log[(log["run"] == ws.exp.run) & (log["data"] == ws.data_fp) & (log["model"] == "blend")]
+    return str(rows["identity"].dropna().iloc[-1]) if rows["identity"].notna().any() else ""
+
+
+def _parent(ws: Workspace, identity: str = "") -> dict:
     """The parent run of the workspace's run: how it is found again, its params and its tags."""
     code = code_state()
     params = {k: json.dumps(v) if isinstance(v, list | dict) else str(v) for k, v in flatten(ws.exp).items()}
@@ -112,17 +121,17 @@ def _parent(ws: Workspace) -> dict:
         "mlflow.source.git.commit": code["code"],
     }
     # outside a git checkout the leaderboard has no identity; the run is then known by its name, data and config
-    identity = run_identity(ws) or hash_object([ws.exp.run, ws.data_fp, ws.exp.to_dict()])
+    identity = identity or run_identity(ws) or hash_object([ws.exp.run, ws.data_fp, ws.exp.to_dict()])
     return {"name": ws.exp.run, "identity": identity, "params": params, "tags": tags}
 
 
-def _payload(ws: Workspace) -> dict:
+def _payload(ws: Workspace, identity: str = "") -> dict:
     root = ws.paths.root
     return {
         "uri": tracking_uri(root),
         "experiment": experiment_name(ws.data_dir, ws.data_fp),
         "artifact_location": artifact_location(root),
-        "run": _parent(ws),
+        "run": _parent(ws, identity),
         "metrics": [],
         "artifacts": [],
         "children": [],
@@ -182,7 +191,10 @@ def trained_cv(ws: Workspace) -> tuple[dict, dict]:
 
 def artifacts_payload(ws: Workspace, files, folder: str) -> dict:
     """`make report` (plots, summary.md) or `make ablate` (the table): files under `folder` of the parent run."""
-    payload = _payload(ws)
+    identity = submitted_identity(ws)
+    payload = _payload(ws, identity)
+    if identity:  # the submitted run has its params; the config may have been edited since
+        payload["run"]["params"] = {}
     payload["artifacts"] = [[str(Path(f).resolve()), folder] for f in files if Path(f).exists()]
     return payload
 
@@ -215,6 +227,7 @@ class Tracker:
         if self.proc is None:
             return
         proc, self.proc = self.proc, None
+        started = time.perf_counter()
         try:
             proc.communicate(json.dumps(list(payloads)))
         except OSError as exc:  # the child died early: it has said why on stderr
@@ -222,6 +235,8 @@ class Tracker:
             return
         if proc.returncode != 0:
             self.log(f"tracking: not logged (exit code {proc.returncode}; the run itself is complete)")
+        else:  # what tracking added to the command: the rest overlapped its work
+            self.log(f"tracking: {time.perf_counter() - started:.1f} s waiting for MLflow")
 
     def __enter__(self) -> Tracker:
         return self
