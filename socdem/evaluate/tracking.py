@@ -38,8 +38,6 @@ if TYPE_CHECKING:
     from socdem.features.workspace import Workspace
 
 OFF = ("off", "0", "false", "no")
-STORE_FILE = "mlflow.db"
-ARTIFACT_FOLDER = "mlartifacts"
 
 
 def enabled(exp: Experiment | None = None) -> bool:
@@ -52,14 +50,14 @@ def enabled(exp: Experiment | None = None) -> bool:
 
 def tracking_uri(root: Path | None = None) -> str:
     """MLFLOW_TRACKING_URI (a team's server), else the SQLite store under SOCDEM_HOME: one file."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(paths(root).root / STORE_FILE).resolve()}"
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{paths(root).mlflow_store.resolve()}"
 
 
 def artifact_location(root: Path | None = None) -> str | None:
     """Artifacts of the local store beside it (MLflow's default is the current folder); a server picks its own."""
     if os.environ.get("MLFLOW_TRACKING_URI"):
         return None
-    return (paths(root).root / ARTIFACT_FOLDER).resolve().as_uri()
+    return paths(root).mlflow_artifacts.resolve().as_uri()
 
 
 def experiment_name(data_dir, data_fp: str) -> str:

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from socdem.evaluate.tracking import ARTIFACT_FOLDER, tracking_uri
+from socdem.evaluate.tracking import tracking_uri
 from socdem.paths import paths
 
 HOST = "127.0.0.1"  # loopback only: the store holds the runs' config and data paths
@@ -30,7 +30,7 @@ def _tool(name: str) -> str:
 
 def mlflow_ui_command(port: int, root: Path | None = None) -> list[str]:
     """`mlflow ui` on the store (one worker: a person's browser is its only client)."""
-    artifacts = (paths(root).root / ARTIFACT_FOLDER).resolve().as_uri()
+    artifacts = paths(root).mlflow_artifacts.resolve().as_uri()
     store = ["--backend-store-uri", tracking_uri(root), "--default-artifact-root", artifacts]
     return [_tool("mlflow"), "ui", *store, "--host", HOST, "--port", str(port), "--workers", "1"]
 
