@@ -153,3 +153,12 @@ def test_the_switches_and_where_runs_go(monkeypatch, tmp_path):
     assert artifact_location(tmp_path) == (tmp_path / "mlartifacts").resolve().as_uri()
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow.team:5000")
     assert tracking_uri(tmp_path) == "http://mlflow.team:5000" and artifact_location(tmp_path) is None
+
+
+def test_ui_points_at_a_team_server_and_tune_ui_needs_a_study(monkeypatch, socdem_home, tiny_contest, capsys):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow.team:5000")
+    assert main(["ui"]) == 0  # nothing started: the team's server has its own UI
+    assert capsys.readouterr().out.strip() == "http://mlflow.team:5000"
+    assert main(["tune-ui", "--exp", "fast", "--data", str(tiny_contest)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: tune-ui: no study at") and "make tune" in err and len(err.splitlines()) == 1
