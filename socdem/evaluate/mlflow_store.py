@@ -35,18 +35,27 @@ def _quoted(value: str) -> str:
     return "'" + value.replace("'", "\\'") + "'"
 
 
-def find_or_create(client: MlflowClient, exp_id: str, name: str, tags: dict, parent=None):
-    """The run with these identifying tags (the latest), or a new one: reruns update their run."""
-    terms = [f"tags.`{k}` = {_quoted(v)}" for k, v in tags.items()]
-    if parent is not None:
-        terms.append(f"tags.`mlflow.parentRunId` = {_quoted(parent.info.run_id)}")
-    found = client.search_runs(
-        [exp_id], " and ".join(terms) or "", max_results=1, order_by=["attributes.start_time DESC"]
-    )
-    if found:
-        return found[0]
+def create_run(client: MlflowClient, exp_id: str, name: str, tags: dict, parent=None):
     extra = {"mlflow.parentRunId": parent.info.run_id} if parent is not None else {}
     return client.create_run(exp_id, tags={**tags, **extra, "mlflow.user": getpass.getuser()}, run_name=name)
+
+
+def find_parent(client: MlflowClient, exp_id: str, name: str, key: dict):
+    """The run with this identifying tag (the latest), or a new one: reruns update their run."""
+    terms = " and ".join(f"tags.`{k}` = {_quoted(v)}" for k, v in key.items())
+    found = client.search_runs([exp_id], terms, max_results=1, order_by=["attributes.start_time DESC"])
+    return found[0] if found else create_run(client, exp_id, name, key)
+
+
+def model_runs(client: MlflowClient, exp_id: str, parent) -> dict:
+    """model name -> its nested run under `parent`, in one search."""
+    runs = client.search_runs([exp_id], f"tags.`mlflow.parentRunId` = {_quoted(parent.info.run_id)}")
+    return {r.data.tags.get("socdem.model"): r for r in runs}
+
+
+def finish(client: MlflowClient, run) -> None:
+    if run.info.status != "FINISHED":  # a rerun's run keeps its first end (one write fewer)
+        client.set_terminated(run.info.run_id)
 
 
 def log_run(client: MlflowClient, run, spec: dict, metrics: list, stamp: int) -> None:
@@ -65,17 +74,19 @@ def log_payload(client: MlflowClient, payload: dict) -> str:
     exp_id = experiment_id(client, payload["experiment"], payload.get("artifact_location"))
     spec = payload["run"]
     key = {"socdem.identity": spec["identity"]} if spec.get("identity") else {"socdem.run": spec["name"]}
-    parent = find_or_create(client, exp_id, spec["name"], key)
+    parent = find_parent(client, exp_id, spec["name"], key)
     stamp = parent.info.start_time
-    log_run(client, parent, {**spec, "tags": {**spec.get("tags", {}), "socdem.run": spec["name"]}}, [], stamp)
-    log_run(client, parent, {}, payload.get("metrics", []), stamp)
+    tags = {**spec.get("tags", {}), "socdem.run": spec["name"]}
+    log_run(client, parent, {**spec, "tags": tags}, payload.get("metrics", []), stamp)
+    known = model_runs(client, exp_id, parent) if payload.get("children") else {}
     for child in payload.get("children", []):
-        run = find_or_create(client, exp_id, child["name"], {"socdem.model": child["name"]}, parent=parent)
+        model = {"socdem.model": child["name"]}
+        run = known.get(child["name"]) or create_run(client, exp_id, child["name"], model, parent)
         log_run(client, run, child, child.get("metrics", []), stamp)
-        client.set_terminated(run.info.run_id)
+        finish(client, run)
     for path, folder in payload.get("artifacts", []):
         client.log_artifact(parent.info.run_id, path, folder)
-    client.set_terminated(parent.info.run_id)
+    finish(client, parent)
     return parent.info.run_id
 
 
