@@ -321,7 +321,7 @@ def cmd_tune_ui(args) -> int:
     from socdem.evaluate.tracking_ui import dashboard_command, free_port, serve
     from socdem.pipeline.tune import storage_spec  # Optuna loads only for the tuning commands
 
-    ws = Workspace(data_dir=Path(args.data), exp=_experiment(args), log=_log)  # the study's place needs no data
+    ws = Workspace(data_dir=Path(args.data), exp=_experiment(args), log=_log)  # the study lives in the run's tune/
     storage = storage_spec(ws, args.storage)
     if "://" not in storage and not Path(storage).exists():
         raise ConfigError(

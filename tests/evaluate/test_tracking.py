@@ -105,8 +105,9 @@ def _api(url: str, path: str, body: dict | None = None, **query) -> dict:
         return json.loads(reply.read())
 
 
-def test_ui_server_serves_the_run_over_rest(tracked, tiny_contest):
-    """`make ui`'s command on loopback: its REST API lists the tiny contest's run with its metrics; Ctrl-C stops it."""
+def test_ui_server_serves_the_run_over_rest(tracked, tiny_contest, monkeypatch):
+    """`make ui`'s command on loopback: its REST API lists the tiny contest's run with its metrics, and a command
+    with MLFLOW_TRACKING_URI set logs through it; Ctrl-C stops it."""
     home, _, record = tracked
     env = {**os.environ, "SOCDEM_HOME": str(home)}
     ui = subprocess.Popen(
@@ -128,6 +129,13 @@ def test_ui_server_serves_the_run_over_rest(tracked, tiny_contest):
         (parent,) = [r for r in runs if r["info"]["run_name"] == record["run"]]
         metrics = {m["key"]: m["value"] for m in parent["data"]["metrics"]}
         assert metrics["roc_auc"] == pytest.approx(record["cv"]["blend"]["roc_auc"])
+        monkeypatch.setenv("SOCDEM_HOME", str(home))
+        monkeypatch.setenv("TRACKING", "on")
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", url)  # a team's server: the same code logs over HTTP
+        args = ["--exp", "fast", "--data", str(tiny_contest), "--set", BASELINES]
+        assert main(["lb", *args, "--score", "0.63"]) == 0
+        run = _api(url, "runs/get", run_id=parent["info"]["run_id"])["run"]
+        assert {m["key"]: m["value"] for m in run["data"]["metrics"]}["public_score"] == 0.63
     finally:
         os.killpg(ui.pid, signal.SIGINT)  # Ctrl-C in the terminal: the whole group
         try:
