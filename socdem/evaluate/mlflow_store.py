@@ -13,9 +13,12 @@ import json
 import logging
 import sys
 
-from mlflow.entities import Metric, Param, RunTag
-from mlflow.exceptions import MlflowException
-from mlflow.tracking import MlflowClient
+try:
+    from mlflow.entities import Metric, Param, RunTag
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+except ImportError as exc:  # a .venv from before MLflow was pinned: one line, and the run itself stands
+    sys.exit(f"tracking: {exc} (run `make setup`, or TRACKING=off)")
 
 BATCH = 100  # MLflow takes at most 100 params or tags per log_batch call
 KIND = {"mlflow.experimentKind": "custom_model_development"}  # the UI opens on runs and charts, not GenAI traces
