@@ -35,12 +35,12 @@ ARGS = --exp "$(EXP)" --data "$(DATA)" --set "$(SET)"
 # `make leaderboard` filters by DATA only when it is given (else: the latest row's contest)
 DATA_GIVEN = $(if $(filter command line environment,$(origin DATA)),$(DATA),)
 
-.PHONY: help all setup data features train tune submit score leaderboard compare ablate bench report eda lb dag test lint clean
+.PHONY: help all setup data features train tune submit score leaderboard compare ablate bench report eda lb ui tune-ui dag test lint clean
 
 help: ## list the targets
 	@echo "usage: make <target> [EXP=default] [DATA=data/raw] [SET=\"catboost.depth=8 genapon.epochs=6\"]"
 	@echo "  SET= overrides the experiment (TOML values, checked like the file); the run is EXP plus a hash of them"
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -94,6 +94,12 @@ eda: $(STAMP) ## the contest at a glance + adversarial validation (test vs label
 
 lb: $(STAMP) ## record the public score of a submission: make lb SUB=<csv> SCORE=<number> (SUB default: this run's)
 	$(RUN) lb $(ARGS) --sub "$(SUB)" --score "$(SCORE)"
+
+ui: $(STAMP) ## MLflow's UI on every tracked run (SOCDEM_HOME/mlflow.db), on 127.0.0.1 at a free port; Ctrl-C stops it
+	$(RUN) ui $(ARGS)
+
+tune-ui: $(STAMP) ## optuna-dashboard on EXP's tuning study (its journal file, or STORAGE=); Ctrl-C stops it
+	$(RUN) tune-ui $(ARGS) --storage "$(STORAGE)"
 
 # `make dag`: Airflow in its own virtualenv; by default the fast experiment on a tiny synthetic
 # contest, with Airflow's state and the run's artifacts under artifacts/dag/ (nothing in ~).

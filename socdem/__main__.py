@@ -6,11 +6,12 @@ import argparse
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 from socdem.config import ConfigError, load_experiment
 from socdem.contest import ContestError, contest_files
-from socdem.evaluate.compare import CompareError, compare_specs, public_json
+from socdem.evaluate.compare import CompareError, compare_spec_runs, format_comparison, public_json
 from socdem.evaluate.leaderboard import (
     LeaderboardError,
     format_table,
@@ -20,12 +21,21 @@ from socdem.evaluate.leaderboard import (
     record_public_score,
 )
 from socdem.evaluate.scorer import oracle_scores, score_files, side_by_side
+from socdem.evaluate.tracking import (
+    Tracker,
+    artifacts_payload,
+    public_score_payload,
+    submission_payload,
+    tracking_uri,
+    trained_cv,
+    training_payload,
+)
 from socdem.features.build import build_features
 from socdem.features.workspace import Workspace
 from socdem.io import atomic_folder, data_fingerprint
 from socdem.models.registry import REGISTRY
 from socdem.paths import DEFAULT_DATA, paths
-from socdem.pipeline.folds import check_n_folds
+from socdem.pipeline.folds import check_n_folds, load_or_make_folds
 from socdem.pipeline.submission import FORMATS, SubmissionError
 from socdem.pipeline.submit import submit
 from socdem.pipeline.train import train, training_seconds
@@ -114,6 +124,24 @@ def cmd_features(args) -> int:
 
 
 def cmd_train(args) -> int:
+    if args.folds:  # a fold task of the Airflow DAG: its fold files only; `submit` gathers, logs and tracks them
+        ws, models = _training(args)
+        folds = args.folds.split(",")
+        if not models or not all(k.isdigit() and int(k) < ws.n_folds for k in folds):
+            raise ConfigError(f"--folds {args.folds}: expected folds among 0..{ws.n_folds - 1}, with --models")
+        train(ws, models=models, only_folds=[int(k) for k in folds])
+        return 0
+    with Tracker(_experiment(args), _log) as tracker:  # started first: MLflow loads while the models train
+        ws, models = _training(args)
+        cv = train(ws, models=models)
+        seconds = {name: training_seconds(ws, name) for name in cv}
+        log_training(ws, cv, seconds=seconds)
+        tracker.send(training_payload(ws, cv, seconds))
+    return 0
+
+
+def _training(args):
+    """The workspace and the models of --models (None: all), refused when one is not in the experiment."""
     ws = _workspace(args, labels=True)
     models = [m for m in args.models.split(",") if m] if args.models else None
     unknown = sorted(set(models or ()) - set(ws.exp.models))
@@ -121,16 +149,25 @@ def cmd_train(args) -> int:
         raise ConfigError(
             f"--models: {', '.join(unknown)} not in experiment {ws.exp.name} (its models: {', '.join(ws.exp.models)})"
         )
-    cv = train(ws, models=models)
-    log_training(ws, cv, seconds={name: training_seconds(ws, name) for name in cv})
+    return ws, models
+
+
+def cmd_folds(args) -> int:
+    """Save the run's folds; print its (model, fold) training tasks as JSON (the Airflow DAG maps over them)."""
+    ws = _workspace(args, labels=True)
+    load_or_make_folds(ws)
+    print(json.dumps([{"model": m, "fold": k} for m in ws.exp.models for k in range(ws.n_folds)]))
     return 0
 
 
 def cmd_submit(args) -> int:
     if args.format and args.format not in FORMATS:
         raise ConfigError(f"submit: FORMAT={args.format}; expected one of {', '.join(FORMATS)} (or none)")
-    ws = _workspace(args, labels=True)
-    log_submission(ws, submit(ws, fmt=args.format or None))
+    with Tracker(_experiment(args), _log) as tracker:
+        ws = _workspace(args, labels=True)
+        record = submit(ws, fmt=args.format or None)
+        log_submission(ws, record)
+        tracker.send(submission_payload(ws, record))
     return 0
 
 
@@ -173,8 +210,10 @@ def cmd_compare(args) -> int:
     if not args.a or not args.b:
         _log('error: compare: usage: make compare A="<exp> [key=value ...]" B="<exp> [key=value ...]"')
         return 2
-    result, table = compare_specs(args.a, args.b, Path(args.data), log=_log, draws=args.draws)
-    _log(table)
+    with Tracker(_experiment(args), _log) as tracker:  # both runs' training, logged as `make train` logs it
+        a, b, result = compare_spec_runs(args.a, args.b, Path(args.data), log=_log, draws=args.draws)
+        tracker.send(*(training_payload(side.workspace, *trained_cv(side.workspace)) for side in (a, b)))
+    _log(format_comparison(a, b, result, len(a.oof), args.draws))
     print(json.dumps(public_json(result)))
     return 0
 
@@ -183,7 +222,13 @@ def cmd_ablate(args) -> int:
     from socdem.evaluate.ablate import ablate
 
     models = [m for m in args.models.replace(",", " ").split() if m] if args.models else None
-    out = ablate(_workspace(args), retrain=models, draws=args.draws)
+    with Tracker(_experiment(args), _log) as tracker:
+        ws = _workspace(args)
+        out = ablate(ws, retrain=models, draws=args.draws)
+        path = out["path"]
+        tracker.send(
+            training_payload(ws, *trained_cv(ws)), artifacts_payload(ws, [path, path.with_suffix(".json")], "ablation")
+        )
     print(json.dumps(out["json"]))
     return 0
 
@@ -225,7 +270,10 @@ def cmd_bench(args) -> int:
 def cmd_report(args) -> int:
     from socdem.evaluate.report import write_report  # matplotlib loads only for `make report`
 
-    write_report(_workspace(args, labels=True))
+    with Tracker(_experiment(args), _log) as tracker:
+        ws = _workspace(args, labels=True)
+        out = write_report(ws)
+        tracker.send(artifacts_payload(ws, [out["summary"], *out["plots"]], "report"))
     return 0
 
 
@@ -241,18 +289,47 @@ def cmd_lb(args) -> int:
         _log("error: lb: usage: make lb SUB=<submission csv> SCORE=<public leaderboard score>")
         return 2
     path = paths().leaderboard
-    sub = args.sub or str(paths().submission(_experiment(args).run))  # default: this EXP (and SET)'s submission
+    exp = _experiment(args)
+    sub = args.sub or str(paths().submission(exp.run))  # default: this EXP (and SET)'s submission
     try:
         row = record_public_score(path, sub, args.score, base=paths().root)
     except LeaderboardError as exc:
         _log(f"error: {exc}")
         return 2
+    with Tracker(exp, _log) as tracker:
+        tracker.send(public_score_payload(row, float(row["public_score"]), int(time.time() * 1000)))
     _log(
         f"lb: public score {row['public_score']} recorded for {row['submission']} ({row['experiment']}, "
         f"{row['timestamp']})"
     )
     print(format_table(read_log(path), data=[row["data"]]))
     return 0
+
+
+def cmd_ui(args) -> int:
+    from socdem.evaluate.tracking_ui import UI_ENV, free_port, mlflow_ui_command, serve
+
+    uri = tracking_uri()
+    if not uri.startswith("sqlite:"):  # MLFLOW_TRACKING_URI: the team's server has its own UI
+        print(uri)
+        _log(f"ui: the runs go to {uri}; its UI is there")
+        return 0
+    port = free_port()
+    return serve(mlflow_ui_command(port), f"ui: MLflow on {uri}", port, log=_log, env=UI_ENV)
+
+
+def cmd_tune_ui(args) -> int:
+    from socdem.evaluate.tracking_ui import dashboard_command, free_port, serve
+    from socdem.pipeline.tune import storage_spec  # Optuna loads only for the tuning commands
+
+    ws = Workspace(data_dir=Path(args.data), exp=_experiment(args), log=_log)  # the study lives in the run's tune/
+    storage = storage_spec(ws, args.storage)
+    if "://" not in storage and not Path(storage).exists():
+        raise ConfigError(
+            f"tune-ui: no study at {storage} yet (run `make tune EXP={args.exp}` first, or give STORAGE=)"
+        )
+    port = free_port()
+    return serve(dashboard_command(storage, port), f"tune-ui: optuna-dashboard on {storage}", port, log=_log)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -281,9 +358,12 @@ def parser() -> argparse.ArgumentParser:
     data.add_argument("--family", choices=tuple(FAMILIES), default="author_tastes", help="the synthetic world")
     data.add_argument("--source", default="", help=f"a real data set instead: {', '.join(SOURCES)} (SEED: its split)")
     add("features", cmd_features, "build and cache the label-free features")
-    add("train", cmd_train, "K-fold CV of every model of the experiment").add_argument(
+    train_cmd = add("train", cmd_train, "K-fold CV of every model of the experiment")
+    train_cmd.add_argument(
         "--models", default="", help="comma-separated subset of the experiment's models (default: all)"
     )
+    train_cmd.add_argument("--folds", default="", help="only these folds (0-based, comma-separated), not gathered")
+    add("folds", cmd_folds, "save the folds; print the (model, fold) training tasks as JSON")
     add("submit", cmd_submit, "write submissions/<EXP>.csv and append the leaderboard").add_argument(
         "--format", default=""
     )
@@ -323,6 +403,9 @@ def parser() -> argparse.ArgumentParser:
     )
     add("report", cmd_report, "ROC / PR / calibration / importance plots and a summary in reports/<EXP>/")
     add("eda", cmd_eda, "the contest at a glance and adversarial validation in reports/eda/<data>-<fp>/")
+    add("ui", cmd_ui, "MLflow's UI on the tracking store, on 127.0.0.1 at a free port (Ctrl-C stops it)")
+    tune_ui = add("tune-ui", cmd_tune_ui, "optuna-dashboard on the experiment's tuning study (Ctrl-C stops it)")
+    tune_ui.add_argument("--storage", default="", help="an Optuna RDB URL (default: the run's journal file)")
     lb = add("lb", cmd_lb, "record the public leaderboard score of a submission")
     lb.add_argument("--sub", default="")
     lb.add_argument("--score", default="")

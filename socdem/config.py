@@ -22,6 +22,9 @@ LARGE_CONTEST_USERS = 100_000  # labelled users from which the automatic n_folds
 LARGE_FIT_ROWS = 65_000  # CatBoost rows fitted above which a fit is large: the faster learning rate, MVS row sampling
 
 
+NOT_IN_RUN_NAME = ("tracking.",)  # overrides that change no output: they do not rename the run
+
+
 class ConfigError(ValueError):
     """A bad experiment file: unknown key, wrong type, unknown experiment."""
 
@@ -199,6 +202,13 @@ class GenaponConfig:
 
 
 @dataclass
+class TrackingConfig:
+    # every `make train` / `submit` / `report` / `lb` logged to MLflow (evaluate/tracking.py): a SQLite store under
+    # SOCDEM_HOME, or MLFLOW_TRACKING_URI's server; TRACKING=off in the environment overrides this for one command
+    enabled: bool = True
+
+
+@dataclass
 class Experiment:
     name: str = "default"
     # "rutube2024" or "jmlc": layout, targets, metrics and submission columns;
@@ -217,6 +227,7 @@ class Experiment:
     tune: TuneConfig = field(default_factory=TuneConfig)
     linear: LinearConfig = field(default_factory=LinearConfig)
     genapon: GenaponConfig = field(default_factory=GenaponConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
     # set by load_experiment from SET= / --set: dotted key -> value, only those that differ from the file
     overrides: dict = field(default_factory=dict)
 
@@ -224,9 +235,10 @@ class Experiment:
     def run(self) -> str:
         """The run's name: the experiment, plus a short hash of its overrides when it has any, so runs
         with different overrides keep their own artifacts, submissions and reports."""
-        if not self.overrides:
+        changed = {k: v for k, v in self.overrides.items() if not k.startswith(NOT_IN_RUN_NAME)}
+        if not changed:
             return self.name
-        return f"{self.name}-{hash_object(self.overrides)[:8]}"
+        return f"{self.name}-{hash_object(changed)[:8]}"
 
     def overrides_text(self) -> str:
         """The overrides as they would be typed: `catboost.depth=8 genapon.epochs=6` (for display only)."""
@@ -344,14 +356,15 @@ def _toml_literal(value, bare: bool = True) -> str:
     return repr(value)
 
 
-def _flatten(obj, prefix: str = "") -> dict:
+def flatten(obj, prefix: str = "") -> dict:
+    """The settings as dotted keys (`catboost.depth`), the run's identity (name, overrides) left out."""
     out = {}
     for f in dataclasses.fields(obj):
         if f.name in NOT_SETTABLE:
             continue
         value = getattr(obj, f.name)
         if dataclasses.is_dataclass(value):
-            out |= _flatten(value, f"{prefix}{f.name}.")
+            out |= flatten(value, f"{prefix}{f.name}.")
         else:
             out[f"{prefix}{f.name}"] = value
     return out
@@ -389,9 +402,9 @@ def load_experiment(name: str, experiments_dir: Path | None = None, overrides: s
     _apply(exp, file_values, str(path))
     _validate(exp, str(path))
     if overrides:
-        before = _flatten(exp)
+        before = flatten(exp)
         _apply(exp, parse_overrides(overrides), "SET")
         _validate(exp, "SET")
-        after = _flatten(exp)
+        after = flatten(exp)
         exp.overrides = {key: after[key] for key in sorted(after) if after[key] != before[key]}
     return exp

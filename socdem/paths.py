@@ -9,6 +9,7 @@
     reports/<RUN>/                           plots, summary.md, ablation.md
     reports/eda/<data folder>-<data fp>/     `make eda`: plots, summary.md, eda.json
     bench/results.json                       `make bench` figures
+    mlflow.db, mlartifacts/                  the MLflow tracking store and its artifacts (evaluate/tracking.py)
 
 <RUN> is the experiment's name, plus a short hash of its overrides when SET=
 has any (config.Experiment.run). Experiments are looked up in SOCDEM_HOME/experiments first, then among the
@@ -89,6 +90,14 @@ class Paths:
 
     def eda(self, data_name: str, data_fp: str) -> Path:
         return self.root / "reports" / "eda" / f"{data_name}-{data_fp[:8]}"
+
+    @property
+    def mlflow_store(self) -> Path:
+        return self.root / "mlflow.db"
+
+    @property
+    def mlflow_artifacts(self) -> Path:
+        return self.root / "mlartifacts"
 
     @property
     def bench_results(self) -> Path:

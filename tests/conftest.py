@@ -15,6 +15,9 @@ import pytest
 from socdem.synthetic import FAMILIES, GENERATORS
 
 REPO = Path(__file__).resolve().parents[1]
+# MLflow tracking (on for users) costs each command a child process importing MLflow: off for the tests, but
+# the tracking tests (tests/evaluate/test_tracking.py), which turn it on
+os.environ["TRACKING"] = "off"
 
 
 def _digests(folder: Path) -> dict[str, str]:

@@ -1,12 +1,15 @@
 """The socdem pipeline as an Airflow 3 DAG.
 
-    data → features → models → train (one mapped task per model, in parallel) → submit → score
+    data → features → plan → train (one mapped task per (model, fold), in parallel) → submit → score
 
 Every stage task runs `<repo>/.venv/bin/python -m socdem <stage> --exp EXP --data DATA`, the very
 command behind `make <stage>`, in the project's virtualenv; Airflow lives in a virtualenv of its own
-(.venv-airflow, requirements-airflow.txt) and only schedules. `models` reads the experiment's model
-list at run time (socdem.config needs only the standard library), so the train tasks follow the
-`exp` param. `score` is skipped when the data has no truth file (real contests).
+(.venv-airflow, requirements-airflow.txt) and only schedules. `plan` runs `socdem folds`, which saves
+the run's folds once and prints its (model, fold) pairs, so the train tasks follow the `exp` param and
+the contest's number of folds; each train task (`socdem train --models M --folds K`) writes that fold's
+files exactly as `make train` does, and `submit` gathers them once all are done (it trains any fold
+still missing). With several workers (Celery or Kubernetes executor) sharing SOCDEM_HOME, the folds of
+one run train on different machines. `score` is skipped when the data has no truth file (real contests).
 
 Params: exp (experiments/<exp>.toml), data (a contest folder; relative paths are relative to the
 repo), users (size of the synthetic contest written when `data` holds no contest).
@@ -17,9 +20,10 @@ resolved, so linking this file into a deployment's dags folder works), SOCDEM_PY
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
-import sys
+import subprocess
 from pathlib import Path
 
 from airflow.sdk import Param, dag, task
@@ -58,16 +62,23 @@ def socdem_pipeline():
         return socdem("features", params)
 
     @task
-    def models(params=None) -> list[str]:
-        if str(REPO) not in sys.path:
-            sys.path.insert(0, str(REPO))
-        from socdem.config import load_experiment
+    def plan(params=None) -> list[dict]:
+        """The run's (model, fold) training tasks, its folds saved first (the project's venv: it reads the data)."""
+        done = subprocess.run(
+            shlex.split(socdem("folds", params)),
+            cwd=REPO,
+            env={**os.environ, **STAGE_ENV},
+            capture_output=True,
+            text=True,
+        )
+        print(done.stderr)  # the stage's log, into the task's log
+        if done.returncode != 0:
+            raise RuntimeError(f"socdem folds failed: {done.stderr.strip()[-2000:]}")
+        return json.loads(done.stdout.strip().splitlines()[-1])
 
-        return list(load_experiment(params["exp"], REPO / "experiments").models)
-
-    @task.bash(**STAGE, map_index_template="{{ model }}")
-    def train(model: str, params=None) -> str:
-        return socdem("train", params, "--models", model)
+    @task.bash(**STAGE, map_index_template="{{ model }} fold {{ fold }}")
+    def train(model: str, fold: int, params=None) -> str:
+        return socdem("train", params, "--models", model, "--folds", str(fold))
 
     @task.bash(**STAGE)
     def submit(params=None) -> str:
@@ -83,8 +94,9 @@ def socdem_pipeline():
         sub = REPO / os.environ.get("SOCDEM_HOME", ".") / "submissions" / f"{params['exp']}.csv"
         return socdem("score", params, "--sub", str(sub), "--truth", str(truth))
 
-    trained = train.expand(model=models())
-    data() >> features() >> trained >> submit() >> score()
+    tasks = plan()
+    data() >> features() >> tasks
+    train.expand_kwargs(tasks) >> submit() >> score()
 
 
 socdem_pipeline()

@@ -45,6 +45,7 @@ class RunOOF:
     contest: str
     oof: pd.DataFrame  # female_proba (+ age_p0..3), fold; indexed by viewer_uid
     seconds: float = 0.0  # what producing it took in this call (training what was not cached)
+    workspace: Workspace | None = None  # the run's, so its training can be logged (MLflow)
 
 
 def metrics_of(contest: str) -> list[str]:
@@ -91,6 +92,7 @@ def run_oof(ws: Workspace, label: str, sources: dict | None = None, out_dir: Pat
         contest=ws.exp.contest,
         oof=oof.sort_index(),
         seconds=time.perf_counter() - started,
+        workspace=ws,
     )
 
 
@@ -188,6 +190,12 @@ def format_comparison(a: RunOOF, b: RunOOF, result: dict, users: int, draws: int
 
 def compare_specs(spec_a: str, spec_b: str, data_dir: Path, log=print, draws: int = DRAWS) -> tuple[dict, str]:
     """Build, train (what is not cached) and compare the runs of two specs; (result, table)."""
+    a, b, result = compare_spec_runs(spec_a, spec_b, data_dir, log, draws)
+    return result, format_comparison(a, b, result, len(a.oof), draws)
+
+
+def compare_spec_runs(spec_a: str, spec_b: str, data_dir: Path, log=print, draws: int = DRAWS) -> tuple:
+    """(A, B, result): both runs' RunOOF (with their workspaces) and the comparison."""
     sides = []
     for spec in (spec_a, spec_b):  # both specs are checked before anything is trained
         name, overrides, data = parse_spec(spec)
@@ -198,5 +206,4 @@ def compare_specs(spec_a: str, spec_b: str, data_dir: Path, log=print, draws: in
     same_data((label_a, str(data_a), ws_a.data_fp), (label_b, str(data_b), fp_b))
     a = run_oof(ws_a, label_a)
     b = run_oof(sibling_workspace(ws_a, exp_b, data_b), label_b)
-    result = compare_runs(a, b, ws_a.contest.targets, draws=draws)
-    return result, format_comparison(a, b, result, len(a.oof), draws)
+    return a, b, compare_runs(a, b, ws_a.contest.targets, draws=draws)

@@ -155,15 +155,23 @@ def append_entry(path: Path, entry: LeaderboardEntry) -> list[dict]:
     identity (run, data, code, config) and the same `submitted` are replaced; their public score is kept."""
     code = code_state()
     run = entry.run or entry.experiment
-    config = entry.config
-    identity = (
-        hash_object([run, entry.data_fp, code["code_id"], config]) if code["code_id"] and config is not None else ""
-    )
+    identity = _identity(run, entry.data_fp, entry.config)
     metric = entry.metric or ("rutube2024" if any("rutube2024" in s for s in entry.cv.values()) else "roc_auc")
     common = _common_cells(entry, run, identity, metric, code)
     rows = _submission_rows(entry, common, metric) + _model_rows(entry, common)
     _write_rows(Path(path), rows, identity, entry.submitted)
     return rows
+
+
+def _identity(run: str, data_fp: str, config: dict | None) -> str:
+    """Which rows a rerun replaces: same run, data, code and config ("" outside a git checkout: never replaced)."""
+    code_id = code_state()["code_id"]
+    return hash_object([run, data_fp, code_id, config]) if code_id and config is not None else ""
+
+
+def run_identity(ws: Workspace) -> str:
+    """The identity the leaderboard gives the workspace's run (MLflow finds its parent run by it)."""
+    return _identity(ws.exp.run, ws.data_fp, ws.exp.to_dict())
 
 
 def _common_cells(entry: LeaderboardEntry, run: str, identity: str, metric: str, code: dict) -> dict:

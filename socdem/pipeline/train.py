@@ -81,14 +81,16 @@ def reuse_fold(ws: Workspace, name: str, k: int, key: str, out_dir) -> str | Non
     return None
 
 
-def run_model_cv(ws: Workspace, name: str) -> dict:
+def run_model_cv(ws: Workspace, name: str, only_folds=None) -> dict | None:
+    """Train the folds not cached yet and gather them (oof, test, scores); with `only_folds`, just those
+    folds' files (a fold task of the Airflow DAG: whoever gathers later finds them cached) and None."""
     runner = get_runner(name)
     key = cache_key(ws, name, runner)
     out_dir = model_dir(ws, name)
     folds, targets = load_or_make_folds(ws), ws.contest.targets
     test_uids = ws.contest.test_users
     valid_parts, test_parts = [], []
-    for k in range(ws.n_folds):
+    for k in range(ws.n_folds) if only_folds is None else sorted(only_folds):
         meta_path, pred_path = out_dir / f"fold{k}.json", out_dir / f"fold{k}.parquet"
         cached = _has_fold(meta_path, key)
         source = None if cached else reuse_fold(ws, name, k, key, out_dir)
@@ -110,6 +112,8 @@ def run_model_cv(ws: Workspace, name: str) -> dict:
             ws.log(f"train {name}: fold {k + 1}/{ws.n_folds} {_brief(scores)} ({seconds:.1f} s)")
         valid_parts.append(preds[preds["part"] == "valid"].drop(columns="part").assign(fold=k))
         test_parts.append(preds[preds["part"] == "test"].drop(columns="part"))
+    if only_folds is not None:
+        return None
     oof = pd.concat(valid_parts).sort_index()
     test = pd.concat(test_parts).groupby(level=0).mean().sort_index()
     scores = frame_scores(oof.drop(columns="fold"), targets)
@@ -122,8 +126,8 @@ def run_model_cv(ws: Workspace, name: str) -> dict:
     return scores
 
 
-def train(ws: Workspace, models=None) -> dict:
-    return {name: run_model_cv(ws, name) for name in (ws.exp.models if models is None else models)}
+def train(ws: Workspace, models=None, only_folds=None) -> dict:
+    return {name: run_model_cv(ws, name, only_folds) for name in (ws.exp.models if models is None else models)}
 
 
 def load_predictions(ws: Workspace, name: str) -> tuple[pd.DataFrame, pd.DataFrame, dict]:

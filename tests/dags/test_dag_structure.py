@@ -52,6 +52,10 @@ def stub_sdk(graphs: list):
                     upstream = [a for a in kwargs.values() if isinstance(a, Node)]
                     return Node(graphs[-1], func.__name__, func, kind, options, upstream, mapped=kwargs)
 
+                def expand_kwargs(self, arg):
+                    upstream = [arg] if isinstance(arg, Node) else []
+                    return Node(graphs[-1], func.__name__, func, kind, options, upstream, mapped={"kwargs": arg})
+
             return Factory()
 
         return decorate
@@ -99,25 +103,29 @@ def command(node, *args, params=PARAMS):
     return shlex.split(node.func(*args, params=params))
 
 
-def test_graph_is_data_features_parallel_train_submit_score(loaded):
+def test_graph_is_data_features_plan_train_per_model_and_fold_submit_score(loaded):
     _, graph = loaded
     assert graph.options["dag_id"] == "socdem"
     assert set(graph.options["params"]) == {"exp", "data", "users"}
-    assert set(graph.nodes) == {"data", "features", "models", "train", "submit", "score"}
+    assert set(graph.nodes) == {"data", "features", "plan", "train", "submit", "score"}
     assert graph.edges == {
         ("data", "features"),
-        ("features", "train"),
-        ("models", "train"),
+        ("features", "plan"),
+        ("plan", "train"),
         ("train", "submit"),
         ("submit", "score"),
     }
     train = graph.nodes["train"]
-    assert train.mapped is not None and train.mapped["model"] is graph.nodes["models"]
+    assert train.mapped is not None and train.mapped["kwargs"] is graph.nodes["plan"]
+    assert train.options["map_index_template"] == "{{ model }} fold {{ fold }}"
 
 
-def test_models_task_reads_the_experiment(loaded):
+def test_plan_lists_every_model_and_fold_of_the_run(loaded, tiny_contest, socdem_home):
     _, graph = loaded
-    assert graph.nodes["models"].func(params=PARAMS) == load_experiment("fast", REPO / "experiments").models
+    tasks = graph.nodes["plan"].func(params={**PARAMS, "data": str(tiny_contest)})
+    models = load_experiment("fast", REPO / "experiments").models
+    assert tasks == [{"model": m, "fold": k} for m in models for k in range(3)]  # fast: n_folds = 3
+    assert list((socdem_home / "artifacts" / "folds").glob("*.parquet"))  # saved before the fold tasks start
 
 
 @pytest.mark.parametrize("stage", ["data", "features", "train", "submit"])
@@ -125,12 +133,12 @@ def test_each_task_runs_the_make_targets_cli_entry(loaded, stage):
     module, graph = loaded
     node = graph.nodes[stage]
     assert node.kind == "bash" and node.options["cwd"] == str(REPO)
-    argv = command(node, "linear") if stage == "train" else command(node)
+    argv = command(node, "linear", 2) if stage == "train" else command(node)
     assert argv[:3] == [str(REPO / ".venv" / "bin" / "python"), "-m", "socdem"]
     args = parser().parse_args(argv[3:])
     assert args.command == stage and args.exp == "fast" and args.data == "artifacts/dag/raw"
     if stage == "train":
-        assert args.models == "linear"
+        assert args.models == "linear" and args.folds == "2"
     if stage == "data":
         assert args.users == 1500
 
