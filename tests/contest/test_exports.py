@@ -89,7 +89,7 @@ def _parts(folder, name: str, frame: pd.DataFrame, layout: str) -> None:
         frame.iloc[part].to_parquet(target / stem, index=False)
     if layout == "spark":
         (target / "_SUCCESS").write_text("")
-        (target / f".part-00000-c000.snappy.parquet.crc").write_bytes(b"\0")
+        (target / ".part-00000-c000.snappy.parquet.crc").write_bytes(b"\0")
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["pandas", "streamed"])
@@ -132,7 +132,9 @@ def test_a_folder_without_parquet_files_is_refused(tmp_path):
 def test_events_parquet_is_the_events_table_of_the_rutube_layout(tmp_path, stream):
     tables = small_tables(n_users=40)
     plain = load_contest(write_tables(tmp_path / "plain", tables, "parquet"), stream=stream, work_dir=tmp_path)
-    renamed = write_tables(tmp_path / "renamed", {("events" if k == "train_events" else k): v for k, v in tables.items()}, "parquet")
+    renamed = write_tables(
+        tmp_path / "renamed", {("events" if k == "train_events" else k): v for k, v in tables.items()}, "parquet"
+    )
     contest = load_contest(renamed, stream=stream, work_dir=tmp_path)
     _same_contest(plain, contest)
     assert (renamed / "events.parquet") in contest.files
@@ -156,7 +158,9 @@ def test_workspace_logs_the_warning_once(tmp_path):
     unseen = targets.assign(viewer_uid=targets["viewer_uid"] + 500_000)  # labelled, never seen in the events
     tables["train_targets"] = pd.concat([targets, unseen, unseen.assign(viewer_uid=unseen["viewer_uid"] + 1_000)])
     lines = []
-    ws = Workspace(data_dir=write_tables(tmp_path / "c", tables), exp=load_experiment("fast"), root=tmp_path, log=lines.append)
+    ws = Workspace(
+        data_dir=write_tables(tmp_path / "c", tables), exp=load_experiment("fast"), root=tmp_path, log=lines.append
+    )
     assert ws.contest.warnings and sum("WARNING" in line for line in lines) == 1
 
 
