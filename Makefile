@@ -124,7 +124,7 @@ dag: $(STAMP) $(AIRFLOW_STAMP) ## run the Airflow DAG once (airflow dags test; d
 	time $(AIRFLOW) dags test socdem -c '{"exp": "$(EXP)", "data": "$(DATA)", "users": $(USERS)}'
 
 test: $(STAMP) ## run the test suite
-	OMP_NUM_THREADS=2 PYTHONHASHSEED=0 $(PY) -m pytest -q tests
+	OMP_NUM_THREADS=2 PYTHONHASHSEED=0 $(PY) -m pytest tests
 
 lint: $(STAMP) ## ruff check and ruff format --check (settings in pyproject.toml)
 	$(VENV)/bin/ruff check socdem tests
