@@ -22,10 +22,12 @@ from socdem.evaluate.leaderboard import (
 )
 from socdem.evaluate.scorer import oracle_scores, score_files, side_by_side
 from socdem.evaluate.tracking import (
-    Tracker,
+    ablation_payload,
     artifacts_payload,
+    fold_payload,
     public_score_payload,
     submission_payload,
+    track,
     tracking_uri,
     trained_cv,
     training_payload,
@@ -124,19 +126,19 @@ def cmd_features(args) -> int:
 
 
 def cmd_train(args) -> int:
-    if args.folds:  # a fold task of the Airflow DAG: its fold files only; `submit` gathers, logs and tracks them
+    if args.folds:  # a fold task of the Airflow DAG: its fold files and their scores; `submit` gathers them
         ws, models = _training(args)
         folds = args.folds.split(",")
         if not models or not all(k.isdigit() and int(k) < ws.n_folds for k in folds):
             raise ConfigError(f"--folds {args.folds}: expected folds among 0..{ws.n_folds - 1}, with --models")
         train(ws, models=models, only_folds=[int(k) for k in folds])
+        track(ws.exp, lambda: [fold_payload(ws, models, [int(k) for k in folds])], _log)
         return 0
-    with Tracker(_experiment(args), _log) as tracker:  # started first: MLflow loads while the models train
-        ws, models = _training(args)
-        cv = train(ws, models=models)
-        seconds = {name: training_seconds(ws, name) for name in cv}
-        log_training(ws, cv, seconds=seconds)
-        tracker.send(training_payload(ws, cv, seconds))
+    ws, models = _training(args)
+    cv = train(ws, models=models)
+    seconds = {name: training_seconds(ws, name) for name in cv}
+    log_training(ws, cv, seconds=seconds)
+    track(ws.exp, lambda: [training_payload(ws, cv, seconds)], _log)
     return 0
 
 
@@ -163,11 +165,10 @@ def cmd_folds(args) -> int:
 def cmd_submit(args) -> int:
     if args.format and args.format not in FORMATS:
         raise ConfigError(f"submit: FORMAT={args.format}; expected one of {', '.join(FORMATS)} (or none)")
-    with Tracker(_experiment(args), _log) as tracker:
-        ws = _workspace(args, labels=True)
-        record = submit(ws, fmt=args.format or None)
-        log_submission(ws, record)
-        tracker.send(submission_payload(ws, record))
+    ws = _workspace(args, labels=True)
+    record = submit(ws, fmt=args.format or None)
+    log_submission(ws, record)
+    track(ws.exp, lambda: [submission_payload(ws, record)], _log)
     return 0
 
 
@@ -210,9 +211,10 @@ def cmd_compare(args) -> int:
     if not args.a or not args.b:
         _log('error: compare: usage: make compare A="<exp> [key=value ...]" B="<exp> [key=value ...]"')
         return 2
-    with Tracker(_experiment(args), _log) as tracker:  # both runs' training, logged as `make train` logs it
-        a, b, result = compare_spec_runs(args.a, args.b, Path(args.data), log=_log, draws=args.draws)
-        tracker.send(*(training_payload(side.workspace, *trained_cv(side.workspace)) for side in (a, b)))
+    exp = _experiment(args)
+    a, b, result = compare_spec_runs(args.a, args.b, Path(args.data), log=_log, draws=args.draws)
+    # both runs' training, logged as `make train` logs it
+    track(exp, lambda: [training_payload(side.workspace, *trained_cv(side.workspace)) for side in (a, b)], _log)
     _log(format_comparison(a, b, result, len(a.oof), args.draws))
     print(json.dumps(public_json(result)))
     return 0
@@ -222,13 +224,9 @@ def cmd_ablate(args) -> int:
     from socdem.evaluate.ablate import ablate
 
     models = [m for m in args.models.replace(",", " ").split() if m] if args.models else None
-    with Tracker(_experiment(args), _log) as tracker:
-        ws = _workspace(args)
-        out = ablate(ws, retrain=models, draws=args.draws)
-        path = out["path"]
-        tracker.send(
-            training_payload(ws, *trained_cv(ws)), artifacts_payload(ws, [path, path.with_suffix(".json")], "ablation")
-        )
+    ws = _workspace(args)
+    out = ablate(ws, retrain=models, draws=args.draws)
+    track(ws.exp, lambda: [training_payload(ws, *trained_cv(ws)), ablation_payload(ws, out["path"])], _log)
     print(json.dumps(out["json"]))
     return 0
 
@@ -270,10 +268,9 @@ def cmd_bench(args) -> int:
 def cmd_report(args) -> int:
     from socdem.evaluate.report import write_report  # matplotlib loads only for `make report`
 
-    with Tracker(_experiment(args), _log) as tracker:
-        ws = _workspace(args, labels=True)
-        out = write_report(ws)
-        tracker.send(artifacts_payload(ws, [out["summary"], *out["plots"]], "report"))
+    ws = _workspace(args, labels=True)
+    out = write_report(ws)
+    track(ws.exp, lambda: [artifacts_payload(ws, [out["summary"], *out["plots"]], "report")], _log)
     return 0
 
 
@@ -296,8 +293,7 @@ def cmd_lb(args) -> int:
     except LeaderboardError as exc:
         _log(f"error: {exc}")
         return 2
-    with Tracker(exp, _log) as tracker:
-        tracker.send(public_score_payload(row, float(row["public_score"]), int(time.time() * 1000)))
+    track(exp, lambda: [public_score_payload(row, float(row["public_score"]), int(time.time() * 1000))], _log)
     _log(
         f"lb: public score {row['public_score']} recorded for {row['submission']} ({row['experiment']}, "
         f"{row['timestamp']})"
@@ -307,6 +303,7 @@ def cmd_lb(args) -> int:
 
 
 def cmd_ui(args) -> int:
+    from socdem.evaluate.tracking_queue import wait
     from socdem.evaluate.tracking_ui import UI_ENV, free_port, mlflow_ui_command, serve
 
     uri = tracking_uri()
@@ -314,6 +311,8 @@ def cmd_ui(args) -> int:
         print(uri)
         _log(f"ui: the runs go to {uri}; its UI is there")
         return 0
+    if left := wait():  # the runs the last commands logged in the background are in the store first
+        _log(f"ui: {len(left)} payload(s) could not be logged; see {paths().mlflow_log}")
     port = free_port()
     return serve(mlflow_ui_command(port), f"ui: MLflow on {uri}", port, log=_log, env=UI_ENV)
 

@@ -10,6 +10,7 @@
     reports/eda/<data folder>-<data fp>/     `make eda`: plots, summary.md, eda.json
     bench/results.json                       `make bench` figures
     mlflow.db, mlartifacts/                  the MLflow tracking store and its artifacts (evaluate/tracking.py)
+    mlflow-pending/, mlflow.log              payloads waiting to be logged, the logger's output (tracking_queue.py)
 
 <RUN> is the experiment's name, plus a short hash of its overrides when SET=
 has any (config.Experiment.run). Experiments are looked up in SOCDEM_HOME/experiments first, then among the
@@ -98,6 +99,14 @@ class Paths:
     @property
     def mlflow_artifacts(self) -> Path:
         return self.root / "mlartifacts"
+
+    @property
+    def mlflow_pending(self) -> Path:
+        return self.root / "mlflow-pending"
+
+    @property
+    def mlflow_log(self) -> Path:
+        return self.root / "mlflow.log"
 
     @property
     def bench_results(self) -> Path:

@@ -7,9 +7,11 @@ command behind `make <stage>`, in the project's virtualenv; Airflow lives in a v
 (.venv-airflow, requirements-airflow.txt) and only schedules. `plan` runs `socdem folds`, which saves
 the run's folds once and prints its (model, fold) pairs, so the train tasks follow the `exp` param and
 the contest's number of folds; each train task (`socdem train --models M --folds K`) writes that fold's
-files exactly as `make train` does, and `submit` gathers them once all are done (it trains any fold
-still missing). With several workers (Celery or Kubernetes executor) sharing SOCDEM_HOME, the folds of
-one run train on different machines. `score` is skipped when the data has no truth file (real contests).
+files exactly as `make train` does and logs the fold's scores to the model's nested MLflow run, and
+`submit` gathers them once all are done (it trains any fold still missing) and completes the same run.
+Tasks wait for their MLflow logging (TRACKING_WAIT=1): a worker's pod may end with its task. With
+several workers (Celery or Kubernetes executor) sharing SOCDEM_HOME, the folds of one run train on
+different machines. `score` is skipped when the data has no truth file (real contests).
 
 Params: exp (experiments/<exp>.toml), data (a contest folder; relative paths are relative to the
 repo), users (size of the synthetic contest written when `data` holds no contest).
@@ -32,7 +34,9 @@ REPO = Path(os.environ.get("SOCDEM_REPO") or Path(__file__).resolve().parents[2]
 PYTHON = os.environ.get("SOCDEM_PYTHON") or str(REPO / ".venv" / "bin" / "python")
 # what the Makefile's RUN sets for every stage
 STAGE_ENV = {"PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2", "OPENBLAS_NUM_THREADS": "2"}
-STAGE = {"cwd": str(REPO), "env": STAGE_ENV, "append_env": True}
+# a task's MLflow logging ends with the task: a Kubernetes pod would take a background logger with it
+TASK_ENV = {**STAGE_ENV, "TRACKING_WAIT": "1"}
+STAGE = {"cwd": str(REPO), "env": TASK_ENV, "append_env": True}
 
 
 def socdem(stage: str, params, *extra: str) -> str:
@@ -67,7 +71,7 @@ def socdem_pipeline():
         done = subprocess.run(
             shlex.split(socdem("folds", params)),
             cwd=REPO,
-            env={**os.environ, **STAGE_ENV},
+            env={**os.environ, **TASK_ENV},
             capture_output=True,
             text=True,
         )

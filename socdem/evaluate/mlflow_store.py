@@ -1,17 +1,22 @@
-"""The child process that writes to MLflow (`python -m socdem.evaluate.mlflow_store <tracking uri>`).
+"""The logger that writes to MLflow, detached from the command (`python -m socdem.evaluate.mlflow_store <file>`).
 
-It imports MLflow and opens the store at once (creating the SQLite file on the first run), then reads
-a JSON list of payloads (evaluate/tracking.py) from stdin and logs them: get or create the contest's
-experiment, find the parent run by its identity tag (else create it), log its params, tags, metrics and
-artifacts, and the same for a nested run per model. An empty list logs nothing.
+It imports MLflow, takes the queue's lock (evaluate/tracking_queue.py), then logs its payload file and any a
+failed or killed logger left, oldest first: get or create the contest's experiment, find the parent run by its
+identity tag (else create it), log its params, tags, metrics and artifacts, and the same for each nested run
+(a model, an ablation variant). A file logged is removed; one that fails is kept for the next logger.
 """
 
 from __future__ import annotations
 
+import fcntl
 import getpass
 import json
 import logging
+import os
 import sys
+import time
+from datetime import datetime
+from pathlib import Path
 
 try:
     from mlflow.entities import Metric, Param, RunTag
@@ -20,7 +25,10 @@ try:
 except ImportError as exc:  # a .venv from before MLflow was pinned: one line, and the run itself stands
     sys.exit(f"tracking: {exc} (run `make setup`, or TRACKING=off)")
 
+from socdem.evaluate.tracking_queue import LOCK, TRIES
+
 BATCH = 100  # MLflow takes at most 100 params or tags per log_batch call
+KEYS = ("socdem.model", "socdem.ablation")  # the tag that names a nested run: a model, an ablation variant
 KIND = {"mlflow.experimentKind": "custom_model_development"}  # the UI opens on runs and charts, not GenAI traces
 
 
@@ -50,10 +58,10 @@ def find_parent(client: MlflowClient, exp_id: str, name: str, key: dict):
     return found[0] if found else create_run(client, exp_id, name, key)
 
 
-def model_runs(client: MlflowClient, exp_id: str, parent) -> dict:
-    """model name -> its nested run under `parent`, in one search."""
+def nested_runs(client: MlflowClient, exp_id: str, parent) -> dict:
+    """(tag, value) -> the nested run under `parent` that has it, for the tags that name one (KEYS), in one search."""
     runs = client.search_runs([exp_id], f"tags.`mlflow.parentRunId` = {_quoted(parent.info.run_id)}")
-    return {r.data.tags.get("socdem.model"): r for r in runs}
+    return {(k, r.data.tags[k]): r for r in runs for k in KEYS if k in r.data.tags}
 
 
 def finish(client: MlflowClient, run) -> None:
@@ -81,10 +89,10 @@ def log_payload(client: MlflowClient, payload: dict) -> str:
     stamp = parent.info.start_time
     tags = {**spec.get("tags", {}), "socdem.run": spec["name"]}
     log_run(client, parent, {**spec, "tags": tags}, payload.get("metrics", []), stamp)
-    known = model_runs(client, exp_id, parent) if payload.get("children") else {}
+    known = nested_runs(client, exp_id, parent) if payload.get("children") else {}
     for child in payload.get("children", []):
-        model = {"socdem.model": child["name"]}
-        run = known.get(child["name"]) or create_run(client, exp_id, child["name"], model, parent)
+        key = child.get("key") or {"socdem.model": child["name"]}
+        run = known.get(next(iter(key.items()))) or create_run(client, exp_id, child["name"], key, parent)
         log_run(client, run, child, child.get("metrics", []), stamp)
         finish(client, run)
     for path, folder in payload.get("artifacts", []):
@@ -93,22 +101,62 @@ def log_payload(client: MlflowClient, payload: dict) -> str:
     return parent.info.run_id
 
 
+def say(message: str) -> None:
+    print(f"{datetime.now():%Y-%m-%d %H:%M:%S} {message}", flush=True)
+
+
+def log_file(clients: dict, path: Path) -> bool:
+    """Log one payload file and remove it; on failure keep it for the next logger (or drop it after TRIES)."""
+    started, queued = time.perf_counter(), {}
+    try:
+        queued = json.loads(path.read_text())
+        for payload in queued["payloads"]:
+            uri = payload["uri"]
+            client = clients.get(uri) or clients.setdefault(uri, MlflowClient(tracking_uri=uri))
+            log_payload(client, payload)
+    except Exception as exc:  # noqa: BLE001  (any failure: one line; the run itself is complete)
+        first = (str(exc).splitlines() or [""])[0]
+        tries = queued.get("tries", 0) + 1
+        kept = f"kept for the next logger (try {tries} of {TRIES})" if tries < TRIES else "dropped"
+        say(f"tracking: {path.name}: {type(exc).__name__}: {first}; {kept}")
+        if tries < TRIES and queued:
+            tmp = path.with_name(f".{path.name}.tmp")
+            tmp.write_text(json.dumps({**queued, "tries": tries}))
+            os.replace(tmp, path)
+        else:
+            path.unlink(missing_ok=True)
+        return False
+    path.unlink()
+    for payload in queued["payloads"]:
+        run = payload["run"]["name"]
+        say(f"tracking: run {run} in MLflow experiment {payload['experiment']} ({time.perf_counter() - started:.1f} s)")
+    return True
+
+
 def main(argv: list[str]) -> int:
+    """Log `argv[0]` (whose lock this process inherited) and the unheld files a failed logger left."""
     for name in ("alembic", "mlflow"):  # migrations and store notices are not the user's business
         logging.getLogger(name).setLevel(logging.WARNING)
-    try:
-        client = MlflowClient(tracking_uri=argv[0])
-        client.search_experiments(max_results=1)  # opens (or creates) the store while the command works
-        payloads = json.load(sys.stdin)
-        for payload in payloads:
-            log_payload(client, payload)
-    except Exception as exc:  # noqa: BLE001  (any failure: one line, and the run itself stands)
-        first = (str(exc).splitlines() or [""])[0]
-        print(f"tracking: {argv[0]}: {type(exc).__name__}: {first}", file=sys.stderr)
-        return 1
-    for payload in payloads:
-        print(f"tracking: run {payload['run']['name']} in MLflow experiment {payload['experiment']}", file=sys.stderr)
-    return 0
+    own = Path(argv[0])
+    clients, ok = {}, True
+    with open(own.parent / LOCK, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # MLflow is imported: now one writer at a time
+        for path in sorted(own.parent.glob("*.json")):
+            if path == own:
+                ok &= log_file(clients, path)
+                continue
+            try:
+                fh = open(path)
+            except FileNotFoundError:  # logged meanwhile
+                continue
+            with fh:
+                try:
+                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:  # another logger's, waiting for the lock: it logs its own
+                    continue
+                if path.exists():
+                    ok &= log_file(clients, path)
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -2,23 +2,21 @@
 
 One MLflow experiment per contest (`<data folder>-<fingerprint[:8]>`), one parent run per submission run
 (`<EXP>` or `<EXP>-<hash>`, found again by the leaderboard's identity: run, data, code, config), a nested run
-per model. Params: the flattened resolved config, the overrides, folds, labelled and test users. Metrics:
-pooled out-of-fold scores, per-fold scores as `fold_<metric>` by step, the blend's fold mean and spread, the
-public score, the adversarial ROC-AUC. Artifacts: the submission, the report, the ablation table.
+per model and per ablation variant. Params: the flattened resolved config, the overrides, folds, labelled and
+test users. Metrics: pooled out-of-fold scores, per-fold scores as `fold_<metric>` by step (and each fold's own,
+`train_fold_<metric>`), the blend's fold mean and spread, the public score, the adversarial ROC-AUC, a variant's
+change from the full run. Artifacts: the submission, the report, the ablation table.
 
-This module builds the payloads and never imports MLflow: a child process (`mlflow_store.py`) imports it and
-opens the store while the command works, then logs the payloads it is sent, so a command waits only for the
-logging itself. Metrics carry the parent run's start time as their timestamp, so logging the same scores
-again (a rerun that is all cache) adds no history, and the run is updated rather than duplicated.
+This module builds the payloads and never imports MLflow: `track` hands them to a logger that runs after the
+command, detached (tracking_queue.py, mlflow_store.py), so a command never waits for MLflow. Metrics carry the
+parent run's start time as their timestamp, so logging the same scores again (a rerun that is all cache, or
+`submit` after the DAG's fold tasks) adds no history, and the run is updated rather than duplicated.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,6 +26,7 @@ import pandas as pd
 from socdem.config import flatten
 from socdem.evaluate.leaderboard import read_log, run_identity
 from socdem.evaluate.provenance import code_state
+from socdem.evaluate.tracking_queue import enqueue
 from socdem.io import hash_object, read_json_or_none
 from socdem.metrics import fold_scores
 from socdem.paths import paths
@@ -136,16 +135,40 @@ def _payload(ws: Workspace, identity: str = "") -> dict:
     }
 
 
+def trained_folds(ws: Workspace, name: str, folds=None) -> list[list]:
+    """`train_fold_<metric>` at step k: fold k's scores as training recorded them (fold<k>.json, F1 at the fold's
+    own best threshold), what a fold task of the DAG logs when it ends; the pooled-threshold `fold_<metric>`
+    needs every fold and comes with `train` / `submit`."""
+    out = []
+    for k in range(ws.n_folds) if folds is None else folds:
+        saved = read_json_or_none(model_dir(ws, name) / f"fold{k}.json") or {}
+        numbers = _numbers({**saved.get("scores", {}), "seconds": saved.get("seconds")}, "train_fold_")
+        out += [[key, value, k] for key, value, _ in numbers]
+    return out
+
+
+def _model_run(name: str, metrics: list) -> dict:
+    return {"name": name, "key": {"socdem.model": name}, "tags": {"socdem.model": name}, "metrics": metrics}
+
+
 def _children(ws: Workspace, cv: dict, folds: dict | None, seconds: dict | None) -> list[dict]:
     """A nested run per model: its pooled and per-fold scores and the seconds its folds cost."""
     out = []
     for name, scores in cv.items():
         per_fold = (folds or {}).get(name) or model_fold_scores(ws, name, scores)
-        metrics = _numbers(scores) + _fold_metrics(per_fold)
+        metrics = _numbers(scores) + _fold_metrics(per_fold) + trained_folds(ws, name)
         if seconds and name in seconds:
             metrics.append(["seconds", float(seconds[name]), 0])
-        out.append({"name": name, "tags": {"socdem.model": name}, "metrics": metrics})
+        out.append(_model_run(name, metrics))
     return out
+
+
+def fold_payload(ws: Workspace, models: list[str], folds: list[int]) -> dict:
+    """A fold task of the Airflow DAG (`socdem train --models M --folds K`): its folds' scores on the model's
+    nested run under the run's parent, the same runs `submit` completes once every fold is in."""
+    payload = _payload(ws)
+    payload["children"] = [_model_run(name, trained_folds(ws, name, folds)) for name in models]
+    return payload
 
 
 def training_payload(ws: Workspace, cv: dict, seconds: dict | None = None) -> dict:
@@ -197,6 +220,25 @@ def artifacts_payload(ws: Workspace, files, folder: str) -> dict:
     return payload
 
 
+def ablation_payload(ws: Workspace, table: Path) -> dict:
+    """`make ablate`: the table (ablation.md, .json) on the run's parent run, and a nested run per variant with
+    its blend's scores and their change from the full run: delta, 95% interval, P(better), per fold."""
+    record = json.loads(table.with_suffix(".json").read_text())
+    payload = artifacts_payload(ws, [table, table.with_suffix(".json")], "ablation")
+    for row in record["variants"]:
+        metrics = _numbers({"seconds": row["seconds"], "fit_seconds": row["fit_seconds"]})
+        for metric, change in row["metrics"].items():
+            named = {"": "b", "_delta": "delta", "_low": "low", "_high": "high", "_p_better": "p_b_better"}
+            metrics += _numbers({f"{metric}{suffix}": change[field] for suffix, field in named.items()})
+            deltas = change.get("fold_deltas") or []
+            metrics += [[f"fold_{metric}_delta", float(d), k] for k, d in enumerate(deltas) if np.isfinite(d)]
+        key = {"socdem.ablation": row["variant"]}
+        tags = {**key, "socdem.variant_run": row["run"], "retrained": ", ".join(row["retrained"])}
+        name = f"ablation: {row['variant']}"
+        payload["children"].append({"name": name, "key": key, "tags": tags, "metrics": metrics})
+    return payload
+
+
 def public_score_payload(row: dict, score: float, when_ms: int, root: Path | None = None) -> dict:
     """`make lb`: the public score on the parent run of the leaderboard row it was recorded on."""
     return {
@@ -210,39 +252,19 @@ def public_score_payload(row: dict, score: float, when_ms: int, root: Path | Non
     }
 
 
-class Tracker:
-    """The child process that logs to MLflow: started first, so importing MLflow and opening the store
-    overlap the command's work; `send` hands it the payloads and waits. Failing to log never fails a run."""
-
-    def __init__(self, exp: Experiment | None, log=print, root: Path | None = None):
-        self.log, self.proc = log, None
-        if not enabled(exp):
-            return
-        argv = [sys.executable, "-m", "socdem.evaluate.mlflow_store", tracking_uri(root)]
-        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, text=True)
-
-    def send(self, *payloads: dict) -> None:
-        if self.proc is None:
-            return
-        proc, self.proc = self.proc, None
-        started = time.perf_counter()
-        try:
-            proc.communicate(json.dumps(list(payloads)))
-        except OSError as exc:  # the child died early: it has said why on stderr
-            self.log(f"tracking: not logged ({exc})")
-            return
-        if proc.returncode != 0:
-            self.log(f"tracking: not logged (exit code {proc.returncode}; the run itself is complete)")
-        else:  # what tracking added to the command: the rest overlapped its work
-            self.log(f"tracking: {time.perf_counter() - started:.1f} s waiting for MLflow")
-
-    def __enter__(self) -> Tracker:
-        return self
-
-    def __exit__(self, exc_type, *exc) -> None:
-        if self.proc is None:
-            return
-        if exc_type is not None:  # the command failed: its one-line error should not wait for MLflow's import
-            self.proc.kill()
-        self.proc.communicate("" if exc_type is not None else "[]")  # nothing to log: the child just exits
-        self.proc = None
+def track(exp: Experiment | None, build, log=print, root: Path | None = None) -> None:
+    """Hand the payloads `build()` returns to a logger in the background (tracking_queue.py), so the command
+    does not wait for MLflow; nothing at all when tracking is off. TRACKING_WAIT=1: wait for the logger."""
+    if not enabled(exp):
+        return
+    try:
+        proc = enqueue(build(), root)
+    except Exception as exc:  # noqa: BLE001  (a full disk, a file gone: one line, and the run itself stands)
+        log(f"tracking: not logged ({type(exc).__name__}: {exc})")
+        return
+    where = paths(root).mlflow_log
+    if os.environ.get("TRACKING_WAIT", "").strip().lower() not in ("", *OFF):
+        if proc.wait() != 0:
+            log(f"tracking: not logged (exit code {proc.returncode}; see {where}; the run itself is complete)")
+        return
+    log(f"tracking: logging to MLflow in the background (log: {where})")

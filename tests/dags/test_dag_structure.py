@@ -133,6 +133,7 @@ def test_each_task_runs_the_make_targets_cli_entry(loaded, stage):
     module, graph = loaded
     node = graph.nodes[stage]
     assert node.kind == "bash" and node.options["cwd"] == str(REPO)
+    assert node.options["env"]["TRACKING_WAIT"] == "1"  # a task's MLflow logging ends with the task
     argv = command(node, "linear", 2) if stage == "train" else command(node)
     assert argv[:3] == [str(REPO / ".venv" / "bin" / "python"), "-m", "socdem"]
     args = parser().parse_args(argv[3:])

@@ -1,9 +1,12 @@
-"""MLflow tracking for real: a tiny contest's run logged (untracked first, then tracked, rerun, public score), read
-back through MlflowClient and through the REST API of `make ui`'s server, and compared with the leaderboard row
-and submissions/<RUN>.json. The rest of the suite runs with TRACKING=off (conftest.py)."""
+"""MLflow tracking for real: a tiny contest's run logged (untracked first, then tracked: a DAG fold task, submit,
+its rerun, a public score, an ablation), read back through MlflowClient and through the REST API of `make ui`'s
+server, and compared with the leaderboard row, submissions/<RUN>.json, the fold files and ablation.json. The
+loggers run in the background; the tests wait for them as `make ui` does. The rest of the suite runs with
+TRACKING=off (conftest.py)."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
@@ -18,52 +21,61 @@ from mlflow.tracking import MlflowClient
 
 from socdem.__main__ import main
 from socdem.config import load_experiment
+from socdem.evaluate import mlflow_store
 from socdem.evaluate.leaderboard import read_log
-from socdem.evaluate.tracking import Tracker, artifact_location, enabled, experiment_name, tracking_uri
+from socdem.evaluate.tracking import artifact_location, enabled, experiment_name, track, tracking_uri
+from socdem.evaluate.tracking_queue import TRIES, held, pending, wait
 
 BASELINES = "models=['top_class','author_share']"  # two quick models: the tracking, not the models, is tested
 METRICS = ["roc_auc", "f1", "accuracy", "age_f1_weighted", "rutube2024"]
-STORE_FILES = {"mlflow.db", "mlartifacts", "mlruns"}
+STORE_FILES = {"mlflow.db", "mlartifacts", "mlruns", "mlflow-pending", "mlflow.log"}
 
 
 @pytest.fixture(scope="module")
 def tracked(tiny_contest, tmp_path_factory):
-    """A home where the run was trained and submitted untracked, then submitted tracked twice, then given a
-    public score; and the names the home held before tracking was on."""
+    """A home where the run was trained and submitted untracked, then tracked: a DAG fold task, two submits, a
+    public score, an ablation, every logger done; the names the home held before tracking was on; the runs."""
     home = tmp_path_factory.mktemp("tracked")
     args = ["--exp", "fast", "--data", str(tiny_contest), "--set", BASELINES]
     with pytest.MonkeyPatch.context() as env:
         env.setenv("SOCDEM_HOME", str(home))
         env.delenv("MLFLOW_TRACKING_URI", raising=False)
+        env.delenv("TRACKING_WAIT", raising=False)
         assert main(["train", *args]) == 0 and main(["submit", *args]) == 0  # TRACKING=off (conftest)
         untracked = {p.name for p in home.iterdir()}
         env.setenv("TRACKING", "on")
+        assert main(["train", *args, "--models", "top_class", "--folds", "1"]) == 0  # a fold task of the DAG
         assert main(["submit", *args]) == 0
         assert main(["submit", *args]) == 0  # all cache: the same MLflow run, updated
         assert main(["lb", *args, "--score", "0.61"]) == 0
+        assert main(["ablate", *args, "--draws", "20"]) == 0
+        assert wait(home) == []  # every logger done, none failed
     run = load_experiment("fast", overrides=BASELINES).run
     record = json.loads((home / "submissions" / f"{run}.json").read_text())
-    return home, untracked, record
+    return home, untracked, record, _runs(home, record, tiny_contest)
 
 
-def _parent_and_models(home, record, tiny_contest):
+def _runs(home, record, tiny_contest):
+    """(client, the parent run, model -> nested run, ablation variant -> nested run)."""
     client = MlflowClient(tracking_uri(home))
     experiment = client.get_experiment_by_name(experiment_name(tiny_contest, record["data_fingerprint"]))
     runs = client.search_runs([experiment.experiment_id])
     parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
     assert len(parents) == 1, [r.info.run_name for r in parents]  # the rerun updated its run
-    models = {r.info.run_name: r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id}
-    return client, parents[0], models
+    nested = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id]
+    models = {r.data.tags["socdem.model"]: r for r in nested if "socdem.model" in r.data.tags}
+    variants = {r.data.tags["socdem.ablation"]: r for r in nested if "socdem.ablation" in r.data.tags}
+    assert len(models) + len(variants) == len(nested) == len(runs) - 1
+    return client, parents[0], models, variants
 
 
 def test_tracking_off_writes_nothing(tracked):
-    _, untracked, _ = tracked
+    _, untracked, _, _ = tracked
     assert "submissions" in untracked and not untracked & STORE_FILES
 
 
-def test_mlflow_agrees_with_the_leaderboard_and_the_record(tracked, tiny_contest):
-    home, _, record = tracked
-    client, parent, models = _parent_and_models(home, record, tiny_contest)
+def test_mlflow_agrees_with_the_leaderboard_and_the_record(tracked):
+    home, _, record, (client, parent, models, _) = tracked
     assert (home / "mlflow.db").is_file() and parent.info.run_name == record["run"]
     log = read_log(home / "experiments" / "leaderboard.csv")
     log = log[(log["run"] == record["run"]) & (log["submitted"] == "blend")]
@@ -105,10 +117,56 @@ def _api(url: str, path: str, body: dict | None = None, **query) -> dict:
         return json.loads(reply.read())
 
 
+def test_a_fold_task_logs_to_the_run_submit_completes(tracked):
+    """The DAG's fold task logged fold 1 on the model's nested run; submit logged every fold there, the same
+    values at the same time stamp, so each step holds one value: the fold file's."""
+    home, _, record, (client, _, models, _) = tracked
+    folder = home / "artifacts" / record["run"] / "models" / "top_class"
+    for metric in ("roc_auc", "f1", "seconds"):
+        history = client.get_metric_history(models["top_class"].info.run_id, f"train_fold_{metric}")
+        saved = [json.loads((folder / f"fold{k}.json").read_text()) for k in range(3)]
+        expected = [(k, s["seconds"] if metric == "seconds" else s["scores"][metric]) for k, s in enumerate(saved)]
+        assert sorted((h.step, h.value) for h in history) == expected
+
+
+def test_each_ablation_variant_is_a_nested_run(tracked):
+    home, _, record, (client, parent, _, variants) = tracked
+    table = json.loads((home / "reports" / record["run"] / "ablation.json").read_text())
+    assert set(variants) == {row["variant"] for row in table["variants"]} >= {"without top_class"}
+    for row in table["variants"]:
+        run = variants[row["variant"]]
+        assert run.info.run_name == f"ablation: {row['variant']}" and run.data.tags["socdem.variant_run"] == row["run"]
+        for metric, change in row["metrics"].items():
+            assert run.data.metrics[metric] == change["b"] and run.data.metrics[f"{metric}_delta"] == change["delta"]
+            assert run.data.metrics[f"{metric}_low"] == change["low"] <= change["high"]
+        assert run.data.metrics["fit_seconds"] == row["fit_seconds"]
+    files = {a.path for a in client.list_artifacts(parent.info.run_id, "ablation")}
+    assert files == {"ablation/ablation.md", "ablation/ablation.json"}
+
+
+def test_a_failed_payload_is_kept_retried_then_dropped(tmp_path):
+    """In this process (MLflow is imported already): a payload a logger cannot write stays for the next
+    logger, TRIES times; `wait` returns it; a payload a logger holds is waited for."""
+    folder = tmp_path / "mlflow-pending"
+    folder.mkdir()
+    bad = folder / "1-1.json"
+    payload = {"uri": "nosuchscheme://store", "experiment": "x", "run": {"name": "r"}}
+    bad.write_text(json.dumps({"tries": 0, "payloads": [payload]}))
+    for tries in range(1, TRIES):
+        assert mlflow_store.log_file({}, bad) is False and json.loads(bad.read_text())["tries"] == tries
+    assert not held(bad) and wait(tmp_path, timeout=1) == [bad]
+    with open(bad) as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)  # as a logger holds its file
+        assert held(bad)
+        with pytest.raises(TimeoutError, match="still being logged"):
+            wait(tmp_path, timeout=0.1)
+    assert mlflow_store.log_file({}, bad) is False and pending(tmp_path) == []  # the last try: dropped
+
+
 def test_ui_server_serves_the_run_over_rest(tracked, tiny_contest, monkeypatch):
     """`make ui`'s command on loopback: its REST API lists the tiny contest's run with its metrics, and a command
     with MLFLOW_TRACKING_URI set logs through it; Ctrl-C stops it."""
-    home, _, record = tracked
+    home, _, record, _ = tracked
     env = {**os.environ, "SOCDEM_HOME": str(home)}
     ui = subprocess.Popen(
         [sys.executable, "-m", "socdem", "ui"], env=env, stdout=subprocess.PIPE, text=True, start_new_session=True
@@ -134,6 +192,7 @@ def test_ui_server_serves_the_run_over_rest(tracked, tiny_contest, monkeypatch):
         monkeypatch.setenv("MLFLOW_TRACKING_URI", url)  # a team's server: the same code logs over HTTP
         args = ["--exp", "fast", "--data", str(tiny_contest), "--set", BASELINES]
         assert main(["lb", *args, "--score", "0.63"]) == 0
+        assert wait(home) == []
         run = _api(url, "runs/get", run_id=parent["info"]["run_id"])["run"]
         assert {m["key"]: m["value"] for m in run["data"]["metrics"]}["public_score"] == 0.63
     finally:
@@ -151,7 +210,8 @@ def test_the_switches_and_where_runs_go(monkeypatch, tmp_path):
     assert off.run == "fast"  # switching tracking off changes no output, so it does not rename the run
     monkeypatch.delenv("TRACKING")
     assert not enabled(off) and enabled(load_experiment("fast"))
-    assert Tracker(off).proc is None
+    track(off, lambda: pytest.fail("payloads built with tracking off"), root=tmp_path)
+    assert list(tmp_path.iterdir()) == []
     monkeypatch.setenv("TRACKING", "on")
     assert enabled(off)
     monkeypatch.setenv("TRACKING", "off")
