@@ -24,6 +24,7 @@ from socdem.evaluate.scorer import oracle_scores, score_files, side_by_side
 from socdem.evaluate.tracking import (
     ablation_payload,
     artifacts_payload,
+    experiment_name,
     fold_payload,
     public_score_payload,
     submission_payload,
@@ -304,7 +305,7 @@ def cmd_lb(args) -> int:
 
 def cmd_ui(args) -> int:
     from socdem.evaluate.tracking_queue import wait
-    from socdem.evaluate.tracking_ui import UI_ENV, free_port, mlflow_ui_command, serve
+    from socdem.evaluate.tracking_ui import HOST, UI_ENV, free_port, mlflow_ui_command, runs_fragment, serve
 
     uri = tracking_uri()
     if not uri.startswith("sqlite:"):  # MLFLOW_TRACKING_URI: the team's server has its own UI
@@ -314,7 +315,18 @@ def cmd_ui(args) -> int:
     if left := wait():  # the runs the last commands logged in the background are in the store first
         _log(f"ui: {len(left)} payload(s) could not be logged; see {paths().mlflow_log}")
     port = free_port()
+    if fragment := runs_fragment(uri, _contest_experiment(args)):
+        _log(f"ui: this contest's runs at http://{HOST}:{port}/{fragment}")
     return serve(mlflow_ui_command(port), f"ui: MLflow on {uri}", port, log=_log, env=UI_ENV)
+
+
+def _contest_experiment(args) -> str:
+    """The MLflow experiment of DATA's contest ("" when DATA holds no contest: the UI still lists every run)."""
+    try:
+        ws = Workspace(data_dir=Path(args.data), exp=_experiment(args), log=_log)
+        return experiment_name(ws.data_dir, ws.data_fp)
+    except ContestError:
+        return ""
 
 
 def cmd_tune_ui(args) -> int:

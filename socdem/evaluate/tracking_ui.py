@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -33,6 +34,21 @@ def mlflow_ui_command(port: int, root: Path | None = None) -> list[str]:
     artifacts = paths(root).mlflow_artifacts.resolve().as_uri()
     store = ["--backend-store-uri", tracking_uri(root), "--default-artifact-root", artifacts]
     return [_tool("mlflow"), "ui", *store, "--host", HOST, "--port", str(port), "--workers", "1"]
+
+
+def runs_fragment(uri: str, experiment: str) -> str | None:
+    """The UI's address of an experiment's runs table (`#/experiments/<id>/runs`), read from the SQLite store
+    without importing MLflow; None when the store or the experiment is not there. MLflow 3's UI opens a new
+    browser on its GenAI pages, so `make ui` prints the contest's runs table too."""
+    path = Path(uri.removeprefix("sqlite:///"))
+    if not uri.startswith("sqlite:///") or not path.is_file():
+        return None
+    try:
+        with sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True) as db:
+            row = db.execute("SELECT experiment_id FROM experiments WHERE name = ?", (experiment,)).fetchone()
+    except sqlite3.Error:  # a store MLflow has not finished creating
+        return None
+    return f"#/experiments/{row[0]}/runs" if row else None
 
 
 def dashboard_command(storage: str, port: int) -> list[str]:

@@ -25,6 +25,7 @@ from socdem.evaluate import mlflow_store
 from socdem.evaluate.leaderboard import read_log
 from socdem.evaluate.tracking import artifact_location, enabled, experiment_name, track, tracking_uri
 from socdem.evaluate.tracking_queue import TRIES, held, pending, wait
+from socdem.evaluate.tracking_ui import runs_fragment
 
 BASELINES = "models=['top_class','author_share']"  # two quick models: the tracking, not the models, is tested
 METRICS = ["roc_auc", "f1", "accuracy", "age_f1_weighted", "rutube2024"]
@@ -185,6 +186,9 @@ def test_ui_server_serves_the_run_over_rest(tracked, tiny_contest, monkeypatch):
         experiment = _api(url, "experiments/get-by-name", experiment_name=name)["experiment"]
         runs = _api(url, "runs/search", {"experiment_ids": [experiment["experiment_id"]]})["runs"]
         (parent,) = [r for r in runs if r["info"]["run_name"] == record["run"]]
+        # the runs table the command prints beside the URL, read from the store without MLflow
+        assert runs_fragment(tracking_uri(home), name) == f"#/experiments/{experiment['experiment_id']}/runs"
+        assert runs_fragment(tracking_uri(home), "no such contest") is None
         metrics = {m["key"]: m["value"] for m in parent["data"]["metrics"]}
         assert metrics["roc_auc"] == pytest.approx(record["cv"]["blend"]["roc_auc"])
         monkeypatch.setenv("SOCDEM_HOME", str(home))
