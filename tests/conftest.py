@@ -1,5 +1,6 @@
 """Shared fixtures: every synthetic contest the tests ask for, generated once per session (among them the tiny
-one most tests use, and a copy of it whose test users are its heaviest viewers)."""
+one most tests use, and a copy of it whose test users are its heaviest viewers), and the fast experiment
+trained once on the tiny contest, handed to each test that asks as a copy of its SOCDEM_HOME."""
 
 from __future__ import annotations
 
@@ -18,6 +19,10 @@ REPO = Path(__file__).resolve().parents[1]
 # MLflow tracking (on for users) costs each command a child process importing MLflow: off for the tests, but
 # the tracking tests (tests/evaluate/test_tracking.py), which turn it on
 os.environ["TRACKING"] = "off"
+# [linear] of one TF-IDF block (no stacking of blocks): for tests of the models that read the linear logits
+# (CatBoost, GENAPON), not of the linear model, whose block stacking costs most of a fit on a tiny contest
+ONE_BLOCK_LINEAR = {"items": ["author_id"], "counts": False, "factors": []}
+ONE_BLOCK_LINEAR_SET = "linear.items=['author_id'] linear.counts=false linear.factors=[]"  # the same, as SET=
 
 
 def _digests(folder: Path) -> dict[str, str]:
@@ -62,6 +67,25 @@ def socdem_home(tmp_path, monkeypatch) -> Path:
     """A private SOCDEM_HOME so artifacts, submissions and the log stay in tmp."""
     monkeypatch.setenv("SOCDEM_HOME", str(tmp_path))
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def fast_trained(tiny_contest, tmp_path_factory) -> Path:
+    """A SOCDEM_HOME where `make train EXP=fast` ran on the tiny contest (features, folds, every model's folds).
+    Never handed out itself: `trained_home` copies it."""
+    home = tmp_path_factory.mktemp("fast-trained")
+    run = make("train", home, EXP="fast", DATA=tiny_contest)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return home
+
+
+@pytest.fixture
+def trained_home(fast_trained, tmp_path, monkeypatch) -> Path:
+    """A private SOCDEM_HOME holding a copy of `fast_trained`: the fast run on the tiny contest is cached there."""
+    home = tmp_path / "trained-home"
+    shutil.copytree(fast_trained, home)
+    monkeypatch.setenv("SOCDEM_HOME", str(home))
+    return home
 
 
 def make(target, home, **variables) -> subprocess.CompletedProcess:

@@ -1,8 +1,10 @@
-"""`make submit EXP=fast` on a tiny synthetic contest, then `make score`."""
+"""`make submit EXP=fast` on a tiny synthetic contest (its models trained by `make train`, and once more from
+scratch for the byte-for-byte check), then `make score`."""
 
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -15,8 +17,9 @@ from socdem.pipeline.submission import SubmissionError
 
 
 @pytest.fixture(scope="module")
-def submitted(tiny_contest, tmp_path_factory):
-    home = tmp_path_factory.mktemp("home")
+def submitted(tiny_contest, fast_trained, tmp_path_factory):
+    home = tmp_path_factory.mktemp("home") / "home"
+    shutil.copytree(fast_trained, home)
     run = make("submit", home, EXP="fast", DATA=tiny_contest)
     assert run.returncode == 0, run.stderr[-3000:]
     return home

@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from small_contest import small_tables, write_tables
+from small_contest import BASELINES, small_tables, write_tables
 
 from socdem.__main__ import main
 from socdem.config import load_experiment
@@ -66,15 +66,16 @@ def test_most_users_unmatched_is_a_warning_before_training_and_in_the_record(tmp
     extra = pd.DataFrame({"viewer_uid": np.arange(900_000, 900_100)})  # listed, never seen in the events
     tables["test_users"] = pd.concat([tables["test_users"], extra], ignore_index=True)
     folder = write_tables(tmp_path / "c", tables)
-    assert main(["submit", "--exp", "fast", "--data", str(folder)]) == 0
+    assert main(["submit", "--exp", "fast", "--data", str(folder), "--set", BASELINES]) == 0
     out = capsys.readouterr()
     lines = (out.out + out.err).splitlines()
     warning = next(i for i, line in enumerate(lines) if "WARNING" in line and "test_users.csv" in line)
     assert "100 of its 120 users have no event in train_events.csv" in lines[warning]
     assert warning < next(i for i, line in enumerate(lines) if line.startswith("train"))
-    record = json.loads((socdem_home / "submissions" / "fast.json").read_text())
+    run = load_experiment("fast", overrides=BASELINES).run
+    record = json.loads((socdem_home / "submissions" / f"{run}.json").read_text())
     assert record["data_warnings"] == [lines[warning].split("WARNING: ", 1)[1]]
-    assert record["submission_digest"] == file_digest(socdem_home / "submissions" / "fast.csv")
+    assert record["submission_digest"] == file_digest(socdem_home / "submissions" / f"{run}.csv")
 
 
 def _parts(folder, name: str, frame: pd.DataFrame, layout: str) -> None:
@@ -166,8 +167,10 @@ def test_workspace_logs_the_warning_once(tmp_path):
 
 def test_a_run_killed_between_its_scores_and_its_files_leaves_the_last_pair_in_step(tmp_path, socdem_home, monkeypatch):
     first, second = small_tables(n_users=80), small_tables(n_users=80, seed=1)
-    assert main(["submit", "--exp", "fast", "--data", str(write_tables(tmp_path / "a", first))]) == 0
-    csv, record = socdem_home / "submissions" / "fast.csv", socdem_home / "submissions" / "fast.json"
+    submit = ["submit", "--exp", "fast", "--set", BASELINES, "--data"]
+    assert main([*submit, str(write_tables(tmp_path / "a", first))]) == 0
+    run = load_experiment("fast", overrides=BASELINES).run
+    csv, record = socdem_home / "submissions" / f"{run}.csv", socdem_home / "submissions" / f"{run}.json"
     before = csv.read_bytes(), record.read_bytes()
 
     def killed(ws):  # the step between the blend and the files, where the old order had written the CSV already
@@ -175,6 +178,6 @@ def test_a_run_killed_between_its_scores_and_its_files_leaves_the_last_pair_in_s
 
     monkeypatch.setattr("socdem.pipeline.submit.adversarial_validation", killed)
     with pytest.raises(KeyboardInterrupt):
-        main(["submit", "--exp", "fast", "--data", str(write_tables(tmp_path / "b", second))])
+        main([*submit, str(write_tables(tmp_path / "b", second))])
     assert (csv.read_bytes(), record.read_bytes()) == before
     assert json.loads(before[1])["submission_digest"] == file_digest(csv)

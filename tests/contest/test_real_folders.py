@@ -9,7 +9,7 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-from small_contest import small_tables, write_tables
+from small_contest import BASELINES, small_tables, write_tables
 
 from socdem.__main__ import main
 from socdem.config import load_experiment
@@ -80,9 +80,10 @@ def test_a_time_without_offset_is_the_contests_plus_three_in_every_storage(tmp_p
 )
 def test_text_ids_come_back_exactly_as_written(tmp_path, socdem_home, capsys, uid):
     folder = write_tables(tmp_path / "c", small_tables(uid=uid))
-    code, err = _run(capsys, "submit", "--exp", "fast", "--data", str(folder))
+    code, err = _run(capsys, "submit", "--exp", "fast", "--set", BASELINES, "--data", str(folder))
     assert code == 0, err[-3:]
-    sub = pd.read_csv(socdem_home / "submissions" / "fast.csv", dtype=str)
+    run = load_experiment("fast", overrides=BASELINES).run
+    sub = pd.read_csv(socdem_home / "submissions" / f"{run}.csv", dtype=str)
     test = pd.read_csv(folder / "test_users.csv", dtype=str)["viewer_uid"]
     assert sorted(sub["viewer_uid"]) == sorted(test)
 
@@ -303,16 +304,17 @@ def test_failed_make_data_leaves_no_folder(tmp_path, socdem_home, capsys, monkey
 
 def test_unreadable_cached_artifacts_are_rebuilt(tmp_path, socdem_home, capsys):
     folder = write_tables(tmp_path / "c", small_tables(n_users=60))
-    args = ["submit", "--exp", "fast", "--data", str(folder)]
+    args = ["submit", "--exp", "fast", "--set", BASELINES, "--data", str(folder)]
+    run = load_experiment("fast", overrides=BASELINES).run
     assert _run(capsys, "features", *args[1:])[0] == 0 and _run(capsys, *args)[0] == 0
-    submission = (socdem_home / "submissions" / "fast.csv").read_bytes()
+    submission = (socdem_home / "submissions" / f"{run}.csv").read_bytes()
     artifacts = socdem_home / "artifacts"
     broken = [
         *artifacts.glob("features/*/user_features.parquet"),
         *artifacts.glob("folds/*.parquet"),
-        *artifacts.glob("fast/models/linear/fold1.parquet"),
-        *artifacts.glob("fast/models/linear/fold0.json"),
-        *artifacts.glob("fast/models/top_class/oof.parquet"),
+        *artifacts.glob(f"{run}/models/author_share/fold1.parquet"),
+        *artifacts.glob(f"{run}/models/author_share/fold0.json"),
+        *artifacts.glob(f"{run}/models/top_class/oof.parquet"),
     ]
     assert len(broken) == 5
     for path in broken:
@@ -320,7 +322,7 @@ def test_unreadable_cached_artifacts_are_rebuilt(tmp_path, socdem_home, capsys):
     for argv in (["features", *args[1:]], ["train", *args[1:]], args):
         code, err = _run(capsys, *argv)
         assert code == 0, err[-3:]
-    assert (socdem_home / "submissions" / "fast.csv").read_bytes() == submission
+    assert (socdem_home / "submissions" / f"{run}.csv").read_bytes() == submission
     assert all(path.stat().st_size > 0 for path in broken)
 
 

@@ -1,5 +1,5 @@
 """Paired comparisons: a run against itself is exactly 0, an injected improvement is detected,
-other data is refused; the vectorised weighted scores match scikit-learn."""
+other data is refused; the vectorised weighted scores match scikit-learn. The fast run comes trained (trained_home)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from socdem.schema import AGE_COLUMNS
 METRICS = {"roc_auc", "f1", "age_f1_weighted", "rutube2024"}
 
 
-def test_a_run_against_itself_is_zero_with_a_zero_width_interval(tiny_contest, socdem_home):
+def test_a_run_against_itself_is_zero_with_a_zero_width_interval(tiny_contest, trained_home):
     result, table = compare_specs("fast", "fast", tiny_contest, log=lambda m: None, draws=200)
     assert set(result) == METRICS
     for m, r in public_json(result).items():
@@ -37,7 +37,7 @@ def mix_in_truth(frame: pd.DataFrame, targets: pd.DataFrame, share: float) -> pd
     return out
 
 
-def test_an_injected_improvement_is_detected(tiny_contest, socdem_home):
+def test_an_injected_improvement_is_detected(tiny_contest, trained_home):
     ws = Workspace(tiny_contest, load_experiment("fast"), log=lambda m: None)
     a = run_oof(ws, "fast")
     results, _ = blend_experiment(ws)
@@ -54,7 +54,7 @@ def test_an_injected_improvement_is_detected(tiny_contest, socdem_home):
     assert all(worse[m]["high"] < 0 and worse[m]["p_b_better"] < 0.03 for m in METRICS)
 
 
-def test_other_data_is_refused(tiny_contest, socdem_home):
+def test_other_data_is_refused(tiny_contest, trained_home):
     ws = Workspace(tiny_contest, load_experiment("fast"), log=lambda m: None)
     a = run_oof(ws, "fast")
     b = dataclasses.replace(a, label="elsewhere", data_fp="0" * 16, data_dir="data/other")

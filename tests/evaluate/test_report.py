@@ -18,8 +18,8 @@ from socdem.models.per_target import PerTargetClassifier
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-def test_report_writes_plots_and_a_summary(tiny_contest, socdem_home):
-    ws = Workspace(tiny_contest, load_experiment("fast", REPO / "experiments"), root=socdem_home, log=lambda m: None)
+def test_report_writes_plots_and_a_summary(tiny_contest, trained_home):
+    ws = Workspace(tiny_contest, load_experiment("fast", REPO / "experiments"), root=trained_home, log=lambda m: None)
     out = write_report(ws)
     names = {p.name for p in out["plots"]}
     assert {"roc.png", "pr.png", "calibration.png", "age_confusion.png"} <= names
@@ -50,15 +50,15 @@ def test_importances_from_pickled_fold_models(tmp_path):
     assert empty == {} and "no CatBoost fold models" in note
 
 
-def test_report_plots_the_leaderboard_of_its_data(tiny_contest, socdem_home):
-    ws = Workspace(tiny_contest, load_experiment("fast", REPO / "experiments"), root=socdem_home, log=lambda m: None)
+def test_report_plots_the_leaderboard_of_its_data(tiny_contest, trained_home):
+    ws = Workspace(tiny_contest, load_experiment("fast", REPO / "experiments"), root=trained_home, log=lambda m: None)
     for i, (score, public) in enumerate([(0.60, 0.58), (0.62, 0.61), (0.63, 0.61)]):
         cv = {"linear": {"rutube2024": score - 0.01}, "blend": {"rutube2024": score}}
         folds = {"blend": {"rutube2024": [score - 0.01, score, score + 0.01]}}
         sub = f"submissions/r{i}.csv"
         entry = LeaderboardEntry("fast", ws.data_fp, "blend", cv, "linear", sub, run=f"r{i}", cv_folds=folds)
         append_entry(ws.paths.leaderboard, entry)
-        record_public_score(ws.paths.leaderboard, sub, public, base=socdem_home)
+        record_public_score(ws.paths.leaderboard, sub, public, base=trained_home)
     out = write_report(ws)
     names = {p.name for p in out["plots"]}
     assert {"leaderboard_time.png", "cv_vs_public.png"} <= names

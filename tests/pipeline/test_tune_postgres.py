@@ -11,7 +11,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from conftest import ONE_BLOCK_LINEAR_SET
 from pg_server import PostgresServer, Unavailable
+
+from socdem.config import load_experiment
 
 REPO = Path(__file__).resolve().parents[2]
 TRIAL_LINE = re.compile(r"^tune (\w+) \(worker (\d+)\): trial (\d+) (complete|pruned)", re.MULTILINE)
@@ -48,6 +51,8 @@ def make_tune(home: Path, data: Path, storage: str, trials: int, workers: int) -
             str(trials),
             "--workers",
             str(workers),
+            "--set",
+            ONE_BLOCK_LINEAR_SET,  # the studies on test, not the linear logits CatBoost reads
         ],
         cwd=REPO,
         env=env,
@@ -95,7 +100,8 @@ def test_two_workers_share_a_postgres_study_and_a_third_run_resumes(postgres, tm
     assert resumed.keys() == studies.keys(), "the third run must continue the same studies, not start new ones"
     assert all(numbers == [0, 1, 2, 3] for numbers in resumed.values()), resumed
     assert {int(n) for _, _, n, _ in TRIAL_LINE.findall(log)} == {3}
-    assert sorted(p.name for p in (tmp_path / "home" / "artifacts" / "fast" / "tune").glob("best_*.json")) == [
+    run = load_experiment("fast", overrides=ONE_BLOCK_LINEAR_SET).run
+    assert sorted(p.name for p in (tmp_path / "home" / "artifacts" / run / "tune").glob("best_*.json")) == [
         "best_age_class.json",
         "best_sex.json",
     ]
