@@ -16,7 +16,7 @@ import pytest
 from socdem.synthetic import FAMILIES, GENERATORS
 
 REPO = Path(__file__).resolve().parents[1]
-# MLflow tracking (on for users) costs each command a child process importing MLflow: off for the tests, but
+# MLflow tracking (on for users) starts a background logger importing MLflow after each command: off for the tests, but
 # the tracking tests (tests/evaluate/test_tracking.py), which turn it on
 os.environ["TRACKING"] = "off"
 # [linear] of one TF-IDF block (no stacking of blocks): for tests of the models that read the linear logits
