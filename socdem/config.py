@@ -186,6 +186,10 @@ class GenaponConfig:
     # off by default: neither lifts GENAPON or the blend on any synthetic family (docs/results.md)
     video_backoff: bool = False  # a rarer video shares its author's row for rare videos, not one global UNK row
     title_words: bool = False  # each event also carries the mean embedding of its video's title words (stems)
+    # each event also carries its video's title by meaning (navec, features/title_vectors.py; PCA over the
+    # videos, label-free, to this many dims): a video below video_min_count, or whose words no training user
+    # saw, still says what it is about; 0: none
+    title_vec_dims: int = 0
     max_events: int = 256  # the most recent events of a user kept (deterministic cap)
     time_encoder: str = "attention"  # "attention" (masked attention pooling) or "lstm" (packed; far slower on CPU)
     attention_heads: int = 4

@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from socdem.features.title_vectors import navec_path
 from socdem.synthetic import FAMILIES, GENERATORS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -60,6 +61,12 @@ def synthetic_contest(tmp_path_factory):
 def tiny_contest(synthetic_contest) -> Path:
     """A 2,000-user synthetic contest (tables + oracle/), shared read-only."""
     return synthetic_contest(2000, seed=7)
+
+
+@pytest.fixture(scope="session")
+def navec_model(request) -> Path:
+    """The navec file, fetched once (natasha's wheel from PyPI) into pytest's cache and kept across sessions."""
+    return navec_path(request.config.cache.mkdir("socdem-wheels"), log=lambda m: None)
 
 
 @pytest.fixture

@@ -132,6 +132,20 @@ def title_vectors(titles, navec=None) -> np.ndarray:
     return np.asarray(weights @ vectors, dtype=np.float32)
 
 
+def video_title_vectors(titles, dims: int, seed: int, log=print) -> np.ndarray:
+    """(len(titles) + 1, dims) float32 by video code + 1 (row 0: no video): the PCA (fitted on every video with
+    a known word; no label is read) of each title's vector, scaled so the first component has unit spread; zeros
+    for a title without a word navec knows."""
+    vectors = title_vectors(titles, load_navec(str(navec_path(log=log))))
+    out = np.zeros((len(vectors) + 1, dims), dtype=np.float32)
+    known = np.abs(vectors).sum(axis=1) > 0
+    if known.sum() > dims:
+        known_vectors = vectors[known].astype(np.float64)
+        pca = PCA(n_components=dims, svd_solver="covariance_eigh", random_state=seed).fit(known_vectors)
+        out[1:][known] = pca.transform(known_vectors) / np.sqrt(pca.explained_variance_[0])
+    return out
+
+
 def user_title_vectors(interactions, dims: int, seed: int, log=print) -> pd.DataFrame:
     """`title_vec_0..dims-1` per user: the PCA (fitted on every user) of the event-weighted mean vector of the
     titles they watched; a user with no known title word sits at the mean (zeros)."""

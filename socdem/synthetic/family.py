@@ -115,7 +115,7 @@ class TopicWorld:
     channels: Channels
     log_topic: np.ndarray  # (8, T) log P(topic | c)
     video_topic: np.ndarray  # (V,) videos grouped by topic
-    video_cdf: np.ndarray  # (V,) topic index + the within-topic Zipf CDF
+    video_cdf: np.ndarray  # (V,) pool index (the topic, unless the family splits topics into pools) + its Zipf CDF
     catalogue: Catalogue
 
 
@@ -323,12 +323,17 @@ def topic_log_p(rng, sex: np.ndarray, age: np.ndarray, hint_scale: float, sex_sd
     return logits - logsumexp(logits, axis=1, keepdims=True)
 
 
-def sample_topic_events(world: TopicWorld, users: int, seed: int, family: str, median_events: float) -> Draws:
-    """Users, then per event a topic ~ P(topic | c) and a video of that topic."""
+def sample_topic_events(
+    world: TopicWorld, users: int, seed: int, family: str, median_events: float, pool=None
+) -> Draws:
+    """Users, then per event a topic ~ P(topic | c) and a video of that topic: of the topic's own pool of
+    world.video_cdf, or of the pool `pool(rng, users, topics)` gives each event (it must not read the class)."""
     _, rng_users, rng_events, _ = family_streams(seed, family)
     u = sample_users(rng_users, world.channels, users, median_events=median_events, sigma=0.9, min_events=1)
     cls = np.repeat(u["cls"], u["n_events"])
     topic = draw_categorical(rng_events, world.log_topic, cls)
+    if pool is not None:
+        topic = pool(rng_events, u, topic)
     video = np.searchsorted(world.video_cdf, topic + rng_events.random(len(topic)), side="right")
     video = np.minimum(video, len(world.video_topic) - 1)
     return sample_events(rng_events, world.channels, u, video, cls, world.catalogue.duration_s)

@@ -4,17 +4,17 @@ lacks read through its stem, and the users' reduced vectors among the cached lab
 from __future__ import annotations
 
 import numpy as np
-import pytest
+import pandas as pd
 from test_build import workspace
 
 from socdem.features.build import build_features, feature_fingerprint
-from socdem.features.title_vectors import MODEL, WordVectors, load_navec, navec_path, title_vectors
-
-
-@pytest.fixture(scope="session")
-def navec_model(request):
-    """The navec file, fetched once (natasha's wheel from PyPI) into pytest's cache and kept across sessions."""
-    return navec_path(request.config.cache.mkdir("socdem-wheels"), log=lambda m: None)
+from socdem.features.title_vectors import (
+    MODEL,
+    WordVectors,
+    load_navec,
+    title_vectors,
+    video_title_vectors,
+)
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> float:
@@ -60,3 +60,16 @@ def test_user_vectors_join_the_cached_features_keyed_by_the_model(tiny_contest, 
     assert vectors.shape == (len(ws.interactions.users), 6) and np.isfinite(vectors.to_numpy()).all()
     assert vectors.std().min() > 0  # every PCA direction varies over the users
     assert feature_fingerprint(ws) != feature_fingerprint(workspace(tiny_contest, tmp_path))
+
+
+def test_video_vectors_by_code_keep_meaning_after_the_reduction(navec_model, monkeypatch):
+    monkeypatch.setattr("socdem.features.title_vectors.navec_path", lambda *args, **kwargs: navec_model)
+    fishing = ["Рыбалка на карпа", "Ловля щуки на спиннинг", "Клёв леща на фидер", "Зимняя рыбалка на окуня"]
+    cooking = ["Как приготовить борщ", "Рецепт супа с курицей", "Пирог с капустой в духовке", "Котлеты на ужин"]
+    titles = pd.Series([*fishing, *cooking, "Майнкрафт 2024", None])
+    v = video_title_vectors(titles, 4, seed=0)
+    assert v.shape == (len(titles) + 1, 4) and v.dtype == np.float32
+    assert not v[0].any() and not v[-2:].any()  # row 0 (no video) and titles without a known word: zeros
+    same = [cosine(v[1 + a], v[1 + b]) for a in range(8) for b in range(8) if a < b and a // 4 == b // 4]
+    other = [cosine(v[1 + a], v[1 + b]) for a in range(4) for b in range(4, 8)]
+    assert np.mean(same) > np.mean(other) + 0.5

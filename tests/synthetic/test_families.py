@@ -16,6 +16,7 @@ from sklearn.model_selection import cross_val_predict
 
 from socdem.__main__ import main
 from socdem.contest import load_contest
+from socdem.features.titles import video_stems
 from socdem.synthetic import FAMILIES, cowatch, reallike, semantic, titles
 from socdem.synthetic.semantic_words import FIELDS
 from socdem.synthetic.shared import posterior_table
@@ -176,3 +177,16 @@ def test_cli_family_defaults_and_refusals(tmp_path, capsys):
     assert "only author_tastes" in capsys.readouterr().err and not (tmp_path / "j").exists()
     with pytest.raises(SystemExit):
         main(["data", "--data", str(tmp_path / "x"), "--family", "nope"])
+
+
+def test_semantic_test_users_watch_words_no_labelled_user_saw():
+    """The test period's videos speak their field's other half: most words of test users' videos are unseen."""
+    world = semantic.build_world(0)
+    d = semantic.sample(world, 5000, 0)
+    words, stems = video_stems(pd.Series(world.catalogue.title))
+    class_free = set(video_stems(pd.Series([" ".join((*semantic.FILLERS, *semantic.TEMPLATES))]))[1])
+    words = words[:, np.flatnonzero([s not in class_free for s in stems])].tocsr()
+    test_event = d.is_test[d.ev_user]
+    seen = np.asarray(words[np.unique(d.ev_video[~test_event])].sum(axis=0)).ravel() > 0
+    unseen_only = np.asarray(words[d.ev_video[test_event]][:, seen].sum(axis=1)).ravel() == 0
+    assert unseen_only.mean() > 0.5

@@ -52,6 +52,7 @@ class PaddedBatch:
     table: torch.Tensor | None = None  # int64 (B,): the author-evidence table each user reads (None = the last)
     words: torch.Tensor | None = None  # int64 (B, L, MAX_TITLE_WORDS): title-word embedding rows (0 = none)
     offset: torch.Tensor | None = None  # float32 (B, n_out): logits given from outside (the linear model's)
+    title_vec: torch.Tensor | None = None  # float32 (B, L, dims): each event's video's title vector (0 = none)
 
     @property
     def mask(self) -> torch.Tensor:
@@ -61,7 +62,7 @@ class PaddedBatch:
     def to(self, device) -> PaddedBatch:
         fields = (
             self.video, self.author, self.time, self.lengths, self.user, self.distinct, self.table, self.words,
-            self.offset,
+            self.offset, self.title_vec,
         )  # fmt: skip
         return PaddedBatch(*(None if t is None else t.to(device, non_blocking=True) for t in fields))
 
@@ -83,6 +84,8 @@ class UserEvents:
     # (n_users, n_out) float32: per-user logits the network adds to its own (the linear model's, cross-fitted
     # for a fold's training users), in the order of its logits; None: none
     offset: np.ndarray | None = None
+    # (video codes, dims) float32: each video's reduced title vector by video code (row 0: none); None: none
+    title_vectors: np.ndarray | None = None
     rows: np.ndarray | None = None  # selected users; None = all
 
     def __post_init__(self):
@@ -299,12 +302,13 @@ def pad_batch(
     author_map: np.ndarray,
     user_matrix: np.ndarray,
     word_map: np.ndarray | None = None,
+    title_vectors: bool = False,
 ) -> PaddedBatch:
     """The users at `positions` (within data's selection), each capped at its
     `max_events` most recent events, padded to the longest in the batch.
     `video_map`/`author_map` turn codes into embedding rows; `user_matrix` holds
     the standardised user features of data's selection; `word_map` turns title-word codes
-    into rows (None: no title words)."""
+    into rows (None: no title words); `title_vectors`: each event also gets its video's title vector."""
     rows = data.selected[positions]
     starts, ends = data.offsets[rows], data.offsets[rows + 1]
     lengths = np.minimum(ends - starts, max_events)
@@ -320,6 +324,9 @@ def pad_batch(
     if word_map is not None and data.title_words is not None:
         words = torch.from_numpy(np.where(mask[..., None], word_map[data.title_words[data.video[index]]], 0))
     offset = None if data.offset is None else torch.from_numpy(np.ascontiguousarray(data.offset[rows], np.float32))
+    title_vec = None
+    if title_vectors and data.title_vectors is not None:
+        title_vec = torch.from_numpy(data.title_vectors[np.where(mask, data.video[index], 0)])
     return PaddedBatch(
         video=torch.from_numpy(video),
         author=torch.from_numpy(author),
@@ -329,6 +336,7 @@ def pad_batch(
         distinct=torch.from_numpy(distinct),
         words=words,
         offset=offset,
+        title_vec=title_vec,
     )
 
 

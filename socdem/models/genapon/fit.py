@@ -224,6 +224,7 @@ class GenaponClassifier(ClassifierMixin, BaseEstimator):
         video_min_count=DEFAULTS.video_min_count,
         video_backoff=DEFAULTS.video_backoff,
         title_words=DEFAULTS.title_words,
+        title_vec_dims=DEFAULTS.title_vec_dims,
         max_events=DEFAULTS.max_events,
         time_encoder=DEFAULTS.time_encoder,
         attention_heads=DEFAULTS.attention_heads,
@@ -251,6 +252,7 @@ class GenaponClassifier(ClassifierMixin, BaseEstimator):
         self.video_min_count = video_min_count
         self.video_backoff = video_backoff
         self.title_words = title_words
+        self.title_vec_dims = title_vec_dims
         self.max_events = max_events
         self.time_encoder = time_encoder
         self.attention_heads = attention_heads
@@ -281,6 +283,12 @@ class GenaponClassifier(ClassifierMixin, BaseEstimator):
             X, self.video_min_count, self.min_count, self.video_backoff
         )
         self.word_map_ = word_vocabulary(X, self.min_count) if self.title_words else None
+        self.n_title_dims_ = 0
+        if self.title_vec_dims:
+            if X.title_vectors is None or X.title_vectors.shape[1] != self.title_vec_dims:
+                got = "none" if X.title_vectors is None else f"{X.title_vectors.shape[1]} dims"
+                raise ValueError(f"genapon: title_vec_dims={self.title_vec_dims} but the events carry {got}")
+            self.n_title_dims_ = int(self.title_vec_dims)
         self.n_offset_ = 0 if X.offset is None else int(X.offset.shape[1])
         self.scaler_ = UserScaler().fit(X.user_features[X.selected])
         users = self.scaler_.transform(X.user_features[X.selected])
@@ -343,6 +351,7 @@ class GenaponClassifier(ClassifierMixin, BaseEstimator):
             evidence=evidence,
             n_words=0 if self.word_map_ is None else n_rows(self.word_map_),
             n_offset=self.n_offset_,
+            n_title_dims=self.n_title_dims_,
         ).to(self.device_)
 
     def _make_optimizer(self, n_train: int):
@@ -404,7 +413,10 @@ class GenaponClassifier(ClassifierMixin, BaseEstimator):
             )
 
     def _batch(self, X: UserEvents, positions: np.ndarray, users: np.ndarray, table: np.ndarray | None = None):
-        batch = pad_batch(X, positions, self.max_events, self.video_map_, self.author_map_, users, self.word_map_)
+        batch = pad_batch(
+            X, positions, self.max_events, self.video_map_, self.author_map_, users, self.word_map_,
+            title_vectors=self.n_title_dims_ > 0,
+        )  # fmt: skip
         if table is not None and self.net_.evidence is not None:
             batch.table = torch.from_numpy(table[positions])
         return batch.to(self.device_)

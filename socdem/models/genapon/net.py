@@ -49,6 +49,7 @@ class GenaponNet(nn.Module):
         evidence: torch.Tensor | None = None,
         n_words: int = 0,
         n_offset: int = 0,
+        n_title_dims: int = 0,
     ):
         super().__init__()
         # The submodules are built in this order on purpose: it fixes their random initialisation.
@@ -73,8 +74,9 @@ class GenaponNet(nn.Module):
             self.evidence_logits = nn.Linear(n_evidence, n_out, bias=False)
             nn.init.eye_(self.evidence_logits.weight)
         self.sum_scale = max_events**-0.5  # sums over up to max_events events, brought near a mean's scale
-        # video and author embeddings [+ evidence] [+ the mean embedding of the title's words]
+        # video and author embeddings [+ evidence] [+ the mean embedding of the title's words] [+ its title vector]
         item_dim = 2 * embedding_dim + n_evidence + (embedding_dim if n_words else 0)
+        item_dim += embedding_dim if n_title_dims else 0
         self.set_encoder = ItemSetEncoder(item_dim, hidden_dim, sum_scale=self.sum_scale, dropout=dropout)
         self.time_encoder = EventTimeEncoder(
             n_time_features, time_dim, hidden_dim, time_encoder, attention_heads, dropout, sum_scale=self.sum_scale
@@ -95,6 +97,8 @@ class GenaponNet(nn.Module):
             if n_offset != n_out:
                 raise ValueError(f"genapon: the offset has {n_offset} columns for {n_out} logits")
             nn.init.eye_(self.offset_logits.weight)
+        # last again: a network without title vectors is initialised exactly as before they existed
+        self.title_proj = nn.Linear(n_title_dims, embedding_dim) if n_title_dims else None
 
     def forward(self, batch: PaddedBatch) -> torch.Tensor:
         mask = batch.mask
@@ -109,6 +113,8 @@ class GenaponNet(nn.Module):
             present = (batch.words > 0).unsqueeze(-1).to(self.words.weight.dtype)
             words = (self.words(batch.words) * present).sum(dim=2) / present.sum(dim=2).clamp(min=1)
             items.append(words)  # a rare video is recognisable through its words
+        if self.title_proj is not None:
+            items.append(self.title_proj(batch.title_vec))  # and through their meaning, words never seen included
         encoded = [
             self.set_encoder(torch.cat(items, dim=-1), mask, batch.distinct),
             self.time_encoder(batch.time, batch.lengths, mask),

@@ -13,6 +13,7 @@ from sklearn.base import clone
 from socdem.config import section_params
 from socdem.features.build import FEATURE_CODE_VERSION, label_free_config
 from socdem.features.communities import community_columns
+from socdem.features.title_vectors import navec_digest, video_title_vectors
 from socdem.models.genapon.batches import UserEvents, build_user_events, stored_user_events
 from socdem.models.genapon.fit import FIT_CODE_VERSION, GenaponClassifier, resolve_device
 from socdem.models.linear.runner import cached_linear_logits, linear_logits_params
@@ -54,8 +55,15 @@ def workspace_events(ws: Workspace, log: bool = True) -> UserEvents:
         note = f"{users.shape[1]} user feature columns" if users.shape[1] else "no user features (user branch off)"
         ws.log(f"genapon: {len(uids):,} users, {ws.contest.report['events']:,} events; {note}")
     if ws.coded is not None:  # streamed: laid out from DuckDB in chunks, memory-mapped beside the store
-        return stored_user_events(ws.coded, ws.contest.videos, uids, users, folder=ws.contest.store.folder / "genapon")
-    return build_user_events(ws.contest.events, ws.contest.videos, uids, users)
+        folder = ws.contest.store.folder / "genapon"
+        events = stored_user_events(ws.coded, ws.contest.videos, uids, users, folder=folder)
+    else:
+        events = build_user_events(ws.contest.events, ws.contest.videos, uids, users)
+    dims = ws.exp.genapon.title_vec_dims
+    if dims and "title" in ws.contest.videos:
+        vectors = video_title_vectors(ws.contest.videos["title"], dims, ws.exp.seed, ws.log)
+        events = dataclasses.replace(events, title_vectors=vectors)
+    return events
 
 
 def with_linear_offset(ws: Workspace, events: UserEvents, train, predict_uids: list, seed: int) -> UserEvents:
@@ -86,6 +94,10 @@ class GenaponRunner:
         params["feature_config"] = {k: v for k, v in label_free_config(ws).items() if k != "communities"}
         params["feature_code"] = FEATURE_CODE_VERSION
         params["fit_code"] = FIT_CODE_VERSION
+        if params["title_vec_dims"]:  # the word vectors' file, by content
+            params["navec"] = navec_digest(log=ws.log)
+        else:  # off: the keys of the folds trained before the switch existed
+            del params["title_vec_dims"]
         params.update(linear_logits_params(ws))
         return params
 

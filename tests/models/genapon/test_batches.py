@@ -121,3 +121,21 @@ def test_title_words_by_video_code_and_in_the_padded_batch():
     assert (batch.words[~batch.mask] == 0).all()  # padding reads no word
     real = batch.mask.numpy()
     np.testing.assert_array_equal(batch.words.numpy()[real], words[batch.video.numpy()[real]])
+
+
+def test_title_vectors_by_video_code_in_the_padded_batch_only_when_asked():
+    import dataclasses
+
+    from socdem.models.genapon.batches import pad_batch
+
+    events, _ = random_events(n_users=20, n_videos=6)
+    vectors = np.random.default_rng(0).normal(size=(int(events.video.max()) + 1, 5)).astype(np.float32)
+    vectors[0] = 0
+    events = dataclasses.replace(events, title_vectors=vectors)
+    args = (events, np.arange(6), 256, np.arange(len(vectors)), np.arange(20), events.user_features)
+    assert pad_batch(*args).title_vec is None
+    batch = pad_batch(*args, title_vectors=True)
+    assert batch.title_vec.shape == (*batch.video.shape, 5) and batch.title_vec.dtype == torch.float32
+    assert (batch.title_vec[~batch.mask] == 0).all()  # padding reads no vector
+    real = batch.mask.numpy()
+    np.testing.assert_array_equal(batch.title_vec.numpy()[real], vectors[batch.video.numpy()[real]])

@@ -170,3 +170,22 @@ def test_training_that_beats_an_uninformative_offset_is_kept():
     assert not model.offset_only_
     sex, _ = model.predict_proba(events)
     assert roc_auc_score(y[:, 0][events.lengths > 0], sex[events.lengths > 0, 1]) > 0.9
+
+
+def test_title_vectors_carry_videos_that_have_no_row_of_their_own():
+    """Every video and author on the UNK row: the title vectors alone can tell the classes' videos apart."""
+    events, y = random_events(n_users=400, seed=2)
+    rng = np.random.default_rng(2)
+    female_video = np.arange(events.video.max() + 1) > events.video.max() // 2  # random_events' second half
+    vectors = np.where(female_video, 1.0, -1.0)[:, None] * [1.0, 0.0, 0.0] + rng.normal(0, 0.3, (61, 3))
+    events = dataclasses.replace(events, title_vectors=vectors.astype(np.float32))
+    train, test = events.select(events.uids[:300]), events.select(events.uids[300:])
+    params = {**SMALL, "epochs": 6, "min_count": 10**6, "video_min_count": 10**6, "author_evidence": False}
+    has_events = test.lengths > 0
+    scores = {}
+    for dims in (0, 3):
+        model = GenaponClassifier(**params, learning_rate=1e-2, title_vec_dims=dims).fit(train, y[:300])
+        scores[dims] = roc_auc_score(y[300:, 0][has_events], model.predict_proba(test)[0][has_events, 1])
+    assert scores[3] > 0.9 and scores[3] > scores[0] + 0.1, scores
+    with pytest.raises(ValueError, match="title_vec_dims=2 but the events carry 3 dims"):
+        GenaponClassifier(**params, title_vec_dims=2).fit(train, y[:300])

@@ -142,3 +142,21 @@ def test_title_words_change_the_output_and_padding_changes_nothing():
     torch.testing.assert_close(model(padded), out)
     batch.words = torch.where(words > 0, (words % 9) + 1, 0)  # other words, same events
     assert not torch.allclose(model(batch), out)
+
+
+def test_title_vectors_change_the_output_and_padding_changes_nothing():
+    g = torch.Generator().manual_seed(4)
+    batch = make_batch([4, 2, 3])
+    vectors = torch.randn(3, 4, 6, generator=g) * batch.mask.unsqueeze(-1)
+    batch.title_vec = vectors
+    model = net(n_title_dims=6)
+    out = model(batch)
+    padded = make_batch([4, 2, 3], width=7)
+    for name in ("video", "author", "time"):
+        getattr(padded, name)[:, :4] = getattr(batch, name)
+    padded.title_vec = torch.zeros(3, 7, 6)
+    padded.title_vec[:, :4] = vectors
+    padded.user = batch.user
+    torch.testing.assert_close(model(padded), out)
+    batch.title_vec = vectors.flip(-1)  # other meanings, same events
+    assert not torch.allclose(model(batch), out)

@@ -90,3 +90,16 @@ def test_the_communities_stay_out_of_the_user_branch_and_the_cache_key(workspace
     assert runner.params(with_communities) == runner.params(workspace)
     widths = [runner.events(ws).user_features.shape[1] for ws in (workspace, with_communities)]
     assert widths[0] == widths[1] > 0
+
+
+def test_title_vectors_reach_the_events_and_the_cache_key_only_when_on(workspace, navec_model, monkeypatch):
+    monkeypatch.setattr("socdem.features.title_vectors.navec_path", lambda *args, **kwargs: navec_model)
+    exp = dataclasses.replace(workspace.exp, genapon=dataclasses.replace(workspace.exp.genapon, title_vec_dims=4))
+    on = Workspace(workspace.data_dir, exp, root=workspace.root, log=lambda m: None)
+    runner = get_runner("genapon")
+    assert "title_vec_dims" not in runner.params(workspace) and "navec" not in runner.params(workspace)
+    assert runner.params(on)["title_vec_dims"] == 4 and len(runner.params(on)["navec"]) >= 16
+    assert runner.events(workspace).title_vectors is None
+    vectors = runner.events(on).title_vectors
+    assert vectors.shape == (len(on.contest.videos) + 1, 4) and not vectors[0].any()
+    assert vectors[1:].any(axis=1).mean() > 0.1  # made-up words but some navec knows
