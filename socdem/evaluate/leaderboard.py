@@ -164,7 +164,7 @@ def append_entry(path: Path, entry: LeaderboardEntry) -> list[dict]:
 
 
 def _identity(run: str, data_fp: str, config: dict | None) -> str:
-    """Which rows a rerun replaces: same run, data, code and config ("" outside a git checkout: never replaced)."""
+    """Which rows a rerun replaces: same run, data, code and config ("" without a config: never replaced)."""
     code_id = code_state()["code_id"]
     return hash_object([run, data_fp, code_id, config]) if code_id and config is not None else ""
 

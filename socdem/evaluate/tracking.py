@@ -117,7 +117,7 @@ def _parent(ws: Workspace, identity: str = "") -> dict:
         "git_dirty": "" if code["dirty"] is None else str(code["dirty"]).lower(),
         "mlflow.source.git.commit": code["code"],
     }
-    # outside a git checkout the leaderboard has no identity; the run is then known by its name, data and config
+    # a run logged without a leaderboard identity is known by its name, data and config
     identity = identity or run_identity(ws) or hash_object([ws.exp.run, ws.data_fp, ws.exp.to_dict()])
     return {"name": ws.exp.run, "identity": identity, "params": params, "tags": tags}
 

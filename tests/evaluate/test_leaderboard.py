@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from conftest import make
 
+from socdem.evaluate import provenance
 from socdem.evaluate.leaderboard import (
     COLUMNS,
     LeaderboardEntry,
@@ -179,6 +180,38 @@ def test_one_row_per_submission_and_model_and_reruns_are_one_row(tmp_path):
     frame = read_log(log)
     assert len(frame) == 3 and submissions(frame)["public_score"].tolist() == [0.6]  # the public score is kept
     entry(log, config={"run": "default", "seed": 1})  # another config: another row
+    assert len(submissions(read_log(log))) == 2
+
+
+@pytest.fixture
+def unpacked_archive(tmp_path, monkeypatch):
+    """The code as an unpacked archive: no git, a few files under the code paths."""
+    root = tmp_path / "archive"
+    for name, text in (("socdem/model.py", "C = 1\n"), ("experiments/default.toml", ""), ("Makefile", "all:\n")):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    monkeypatch.setattr(provenance, "REPO", root)
+    monkeypatch.setattr(provenance, "_git", lambda *args: None)
+    provenance.code_state.cache_clear()
+    yield root
+    provenance.code_state.cache_clear()
+
+
+def test_outside_git_the_code_is_its_files_and_a_rerun_is_one_row(unpacked_archive, tmp_path):
+    state = provenance.code_state()
+    assert state["code"] == "" and state["dirty"] is None and state["code_id"].startswith("files-")
+    (unpacked_archive / "socdem" / "__pycache__").mkdir()
+    (unpacked_archive / "socdem" / "__pycache__" / "model.cpython-311.pyc").write_bytes(b"compiled")
+    provenance.code_state.cache_clear()
+    assert provenance.code_state() == state  # a compiled cache is not the code
+    log = tmp_path / "leaderboard.csv"
+    entry(log)
+    entry(log)  # a rerun of the same files
+    assert len(submissions(read_log(log))) == 1
+    (unpacked_archive / "socdem" / "model.py").write_text("C = 2\n")
+    provenance.code_state.cache_clear()
+    assert provenance.code_state()["code_id"] != state["code_id"]
+    entry(log)  # edited code: a row of its own
     assert len(submissions(read_log(log))) == 2
 
 
