@@ -486,6 +486,7 @@ class GenaponClassifier(ClassifierMixin, BaseEstimator):
         the GPU predicts as it did before saving), else onto the CPU."""
         super().__setstate__(state)
         if "net_" in self.__dict__:
+            self.__dict__.setdefault("n_title_dims_", 0)  # a fold model saved before title vectors existed
             device = resolve_device(self.device)
             if device.type == "cuda" and not torch.cuda.is_available():
                 device = torch.device("cpu")

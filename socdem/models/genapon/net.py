@@ -113,7 +113,7 @@ class GenaponNet(nn.Module):
             present = (batch.words > 0).unsqueeze(-1).to(self.words.weight.dtype)
             words = (self.words(batch.words) * present).sum(dim=2) / present.sum(dim=2).clamp(min=1)
             items.append(words)  # a rare video is recognisable through its words
-        if self.title_proj is not None:
+        if getattr(self, "title_proj", None) is not None:  # absent from a network pickled before it existed
             items.append(self.title_proj(batch.title_vec))  # and through their meaning, words never seen included
         encoded = [
             self.set_encoder(torch.cat(items, dim=-1), mask, batch.distinct),
