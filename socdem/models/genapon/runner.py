@@ -60,7 +60,7 @@ def workspace_events(ws: Workspace, log: bool = True) -> UserEvents:
     else:
         events = build_user_events(ws.contest.events, ws.contest.videos, uids, users)
     dims = ws.exp.genapon.title_vec_dims
-    if dims and "title" in ws.contest.videos:
+    if dims:  # the loader gives every catalogue a title column (JMLC's empty)
         vectors = video_title_vectors(ws.contest.videos["title"], dims, ws.exp.seed, ws.log)
         events = dataclasses.replace(events, title_vectors=vectors)
     return events
