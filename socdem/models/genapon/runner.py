@@ -11,9 +11,10 @@ import pandas as pd
 from sklearn.base import clone
 
 from socdem.config import section_params
-from socdem.features.build import FEATURE_CODE_VERSION, label_free_config
+from socdem.features.build import FEATURE_CODE_VERSION, features_dir, label_free_config
 from socdem.features.communities import community_columns
-from socdem.features.title_vectors import navec_digest, video_title_vectors
+from socdem.features.title_vectors import TITLE_VECTORS_CODE_VERSION, navec_digest, video_title_vectors
+from socdem.io import atomic_path, hash_object
 from socdem.models.genapon.batches import UserEvents, build_user_events, stored_user_events
 from socdem.models.genapon.fit import FIT_CODE_VERSION, GenaponClassifier, resolve_device
 from socdem.models.linear.runner import cached_linear_logits, linear_logits_params
@@ -59,11 +60,23 @@ def workspace_events(ws: Workspace, log: bool = True) -> UserEvents:
         events = stored_user_events(ws.coded, ws.contest.videos, uids, users, folder=folder)
     else:
         events = build_user_events(ws.contest.events, ws.contest.videos, uids, users)
-    dims = ws.exp.genapon.title_vec_dims
-    if dims:  # the loader gives every catalogue a title column (JMLC's empty)
-        vectors = video_title_vectors(ws.contest.videos["title"], dims, ws.exp.seed, ws.log)
-        events = dataclasses.replace(events, title_vectors=vectors)
+    if ws.exp.genapon.title_vec_dims:
+        events = dataclasses.replace(events, title_vectors=cached_video_title_vectors(ws))
     return events
+
+
+def cached_video_title_vectors(ws: Workspace) -> np.ndarray:
+    """The catalogue's reduced title vectors (features/title_vectors.video_title_vectors), computed once beside
+    the label-free features and keyed by their size, the seed and the word vectors' file."""
+    dims, seed = ws.exp.genapon.title_vec_dims, ws.exp.seed
+    key = hash_object([dims, seed, navec_digest(log=ws.log), TITLE_VECTORS_CODE_VERSION])
+    path = features_dir(ws) / f"video-title-vectors-{key}.npy"
+    if path.exists():
+        return np.load(path)
+    vectors = video_title_vectors(ws.contest.videos["title"], dims, seed, ws.log)  # JMLC's titles are ""
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.save(fh, vectors)
+    return vectors
 
 
 def with_linear_offset(ws: Workspace, events: UserEvents, train, predict_uids: list, seed: int) -> UserEvents:

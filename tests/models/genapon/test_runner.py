@@ -103,3 +103,6 @@ def test_title_vectors_reach_the_events_and_the_cache_key_only_when_on(workspace
     vectors = runner.events(on).title_vectors
     assert vectors.shape == (len(on.contest.videos) + 1, 4) and not vectors[0].any()
     assert vectors[1:].any(axis=1).mean() > 0.1  # made-up words but some navec knows
+    again = Workspace(workspace.data_dir, exp, root=workspace.root, log=lambda m: None)
+    monkeypatch.setattr("socdem.models.genapon.runner.video_title_vectors", lambda *args: 1 / 0)
+    np.testing.assert_array_equal(runner.events(again).title_vectors, vectors)  # read back, not computed again
