@@ -114,7 +114,7 @@ class TopicWorld:
 
     channels: Channels
     log_topic: np.ndarray  # (8, T) log P(topic | c)
-    video_topic: np.ndarray  # (V,) videos grouped by topic
+    video_topic: np.ndarray  # (V,) each video's topic (videos grouped by the pools of video_cdf)
     video_cdf: np.ndarray  # (V,) pool index (the topic, unless the family splits topics into pools) + its Zipf CDF
     catalogue: Catalogue
 

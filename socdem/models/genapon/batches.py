@@ -316,17 +316,18 @@ def pad_batch(
     steps = np.arange(width)
     mask = steps[None, :] < lengths[:, None]
     index = np.where(mask, (ends - lengths)[:, None] + steps[None, :], 0)
-    video = np.where(mask, video_map[data.video[index]], 0)
+    codes = np.where(mask, data.video[index], 0)  # each event's video code + 1, 0 at padding
+    video = np.where(mask, video_map[codes], 0)
     author = np.where(mask, author_map[data.author[index]], 0)
     time = data.time[index] * mask[..., None]
     distinct = data.last_of_author[index] & mask
     words = None
     if word_map is not None and data.title_words is not None:
-        words = torch.from_numpy(np.where(mask[..., None], word_map[data.title_words[data.video[index]]], 0))
+        words = torch.from_numpy(np.where(mask[..., None], word_map[data.title_words[codes]], 0))
     offset = None if data.offset is None else torch.from_numpy(np.ascontiguousarray(data.offset[rows], np.float32))
     title_vec = None
     if title_vectors and data.title_vectors is not None:
-        title_vec = torch.from_numpy(data.title_vectors[np.where(mask, data.video[index], 0)])
+        title_vec = torch.from_numpy(data.title_vectors[codes])
     return PaddedBatch(
         video=torch.from_numpy(video),
         author=torch.from_numpy(author),
