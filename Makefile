@@ -42,9 +42,12 @@ help: ## list the targets
 	@echo "  SET= overrides the experiment (TOML values, checked like the file); the run is EXP plus a hash of them"
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
+# byte-compiled afterwards on every core, where pip compiles one file at a time; a file this Python cannot
+# compile (a test file of torch's) is skipped, as pip skips it
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-compile -r requirements.txt
+	$(VENV)/bin/python -m compileall -q -j 0 $(VENV)/lib >/dev/null 2>&1 || true
 	touch $@
 
 setup: $(STAMP) ## create .venv and install the pinned requirements (once)

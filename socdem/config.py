@@ -109,9 +109,9 @@ class CatBoostConfig:
     # scores at the Rutube size, while the smaller families, where sampling costs score, stay below it
     sample_rows: int = LARGE_FIT_ROWS
     border_count: int = 64  # histogram bins: more cost time for no gain on these features (docs/results.md)
-    # categorical columns of at most this many values are one-hot encoded, not CTRs: device, client and OS
-    # (top_values + "other"); cheaper than CatBoost's CPU default of 2 for the same scores (docs/results.md)
-    one_hot_max_size: int = 16
+    # categorical columns of at most this many values are one-hot encoded, not CTRs: device, client, OS and
+    # region; CTRs are recomputed for every tree, so one-hot is far cheaper, for the same scores (docs/results.md)
+    one_hot_max_size: int = 255
     # most categorical features combined into one CTR (CatBoost: 4): 1 saves CPU for the same score
     # (docs/results.md); 0: CatBoost's default
     max_ctr_complexity: int = 1
