@@ -6,7 +6,8 @@ seeded, threads pinned) to predict "is a test user". An out-of-fold ROC-AUC
 near 0.5 means the two groups look alike and local CV should track the
 public score; well above it (WARN_ROC_AUC) means they differ. The features
 that separate them most are ranked by permutation importance: the drop of
-the held-out ROC-AUC when one column is shuffled, averaged over the folds.
+the held-out ROC-AUC when one column is shuffled, averaged over the folds
+(only above IMPORTANCE_MIN_ROC_AUC: at chance every drop is noise).
 
 No label is read, so `make submit` can use it too. The result is cached in
 the features' folder (artifacts/features/<fingerprint>/), whose fingerprint
@@ -31,11 +32,14 @@ from socdem.io import read_json_or_none, write_json_atomic, write_parquet_atomic
 if TYPE_CHECKING:
     from socdem.features.workspace import Workspace
 
-ADVERSARIAL_VERSION = 1  # bump it when the model or the importances change
+ADVERSARIAL_VERSION = 2  # bump it when the model or the importances change
 WARN_ROC_AUC = 0.6  # above it, local CV may not track the public score
 N_FOLDS = 5
 TOP_FEATURES = 10
 PERMUTATION_ROWS = 2000  # held-out rows scored per permuted column (speed)
+# at or below it the classifier tells the groups apart no better than chance, so each column's drop is noise:
+# no column is ranked, and the permutations' cost (about half the check's) is spared
+IMPORTANCE_MIN_ROC_AUC = 0.55
 MODEL_PARAMS = {
     "max_iter": 50,
     "learning_rate": 0.15,
@@ -81,11 +85,11 @@ def _permutation_drop(model, X: np.ndarray, y: np.ndarray, rng: np.random.Genera
 
 def out_of_fold(
     X: np.ndarray, is_test: np.ndarray, categorical: np.ndarray, seed: int, threads: int = THREADS
-) -> tuple[np.ndarray, np.ndarray]:
-    """(out-of-fold P(test user), mean permutation importance per column)."""
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """(out-of-fold P(test user), mean permutation importance per column: None where the out-of-fold ROC-AUC is
+    at most IMPORTANCE_MIN_ROC_AUC)."""
     oof = np.zeros(len(is_test))
-    drops = np.zeros(X.shape[1])
-    rng = np.random.default_rng(seed)
+    fitted = []
     folds = StratifiedKFold(N_FOLDS, shuffle=True, random_state=seed)
     with threadpool_limits(limits=max(1, int(threads))):
         for train, valid in folds.split(X, is_test):
@@ -94,6 +98,12 @@ def out_of_fold(
             )
             model.fit(X[train], is_test[train])
             oof[valid] = model.predict_proba(X[valid])[:, 1]
+            fitted.append((model, valid))
+        if roc_auc_score(is_test, oof) <= IMPORTANCE_MIN_ROC_AUC:
+            return oof, None
+        drops = np.zeros(X.shape[1])
+        rng = np.random.default_rng(seed)
+        for model, valid in fitted:
             sample = rng.permutation(valid)[:PERMUTATION_ROWS]
             if len(np.unique(is_test[sample])) == 2:
                 drops += _permutation_drop(model, X[sample], is_test[sample], rng) / N_FOLDS
@@ -139,7 +149,10 @@ def adversarial_validation(ws: Workspace) -> dict:
     oof, drops = out_of_fold(X, is_test, categorical, ws.exp.seed)
     result["adversarial_roc_auc"] = round(float(roc_auc_score(is_test, oof)), 6)
     test_rows = is_test == 1
-    for j in np.argsort(-drops, kind="mergesort")[:TOP_FEATURES]:
+    ranked = [] if drops is None else np.argsort(-drops, kind="mergesort")[:TOP_FEATURES]
+    if drops is None:
+        result["note"] = f"no feature ranked: at ROC-AUC {IMPORTANCE_MIN_ROC_AUC} or below nothing separates the groups"
+    for j in ranked:
         numeric = not categorical[j]  # the mean of category codes means nothing
         result["top_features"].append(
             {

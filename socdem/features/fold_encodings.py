@@ -35,7 +35,9 @@ def fold_encoders(ws: Workspace, seed: int) -> list[tuple[object, Callable]]:
     levels, parents = target.levels(), target.parents()
     encoders = [(target, lambda uids: user_items(ws.interactions, uids, levels, parents))]
     if exp.features.naive_bayes:
-        naive = NaiveBayesEncoder(**section_params(exp.naive_bayes, NaiveBayesEncoder), random_state=seed)
+        naive = NaiveBayesEncoder(
+            **section_params(exp.naive_bayes, NaiveBayesEncoder), random_state=seed, n_jobs=exp.threads
+        )
         inputs = naive_bayes_inputs(ws.features, ws.interactions, exp.naive_bayes.video_topics, exp.seed)
         encoders.append((naive, lambda uids: inputs[feature_rows(ws.features, uids)]))
     return encoders

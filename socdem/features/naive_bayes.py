@@ -16,6 +16,7 @@ are present, the two sexes when only sex is.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,7 +24,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.optimize import minimize
 from scipy.special import logsumexp
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, clone
 
 from socdem.config import NaiveBayesConfig
 from socdem.features.communities import community_columns
@@ -194,13 +195,16 @@ class NaiveBayesEncoder(OutOfFoldEncoder):
     evidence, and their posterior with one fitted weight a term (`te_nbayes_*`).
 
     fit cross-fits the terms on the training users' inner folds, fits the weights on those cross-fitted
-    terms, then the terms on every training user; fit_transform returns the training users' rows from
-    the same cross-fitted terms."""
+    terms, then the terms on every training user (those fits in `n_jobs` threads); fit_transform returns the
+    training users' rows from the same cross-fitted terms."""
 
-    def __init__(self, pseudo_count=DEFAULTS.pseudo_count, inner_folds=DEFAULTS.inner_folds, random_state=None):
+    def __init__(
+        self, pseudo_count=DEFAULTS.pseudo_count, inner_folds=DEFAULTS.inner_folds, random_state=None, n_jobs: int = 1
+    ):
         self.pseudo_count = pseudo_count
         self.inner_folds = inner_folds
         self.random_state = random_state
+        self.n_jobs = n_jobs
 
     def fit(self, X: NaiveBayesInputs, y) -> NaiveBayesEncoder:
         self._fit(X, y)
@@ -218,10 +222,14 @@ class NaiveBayesEncoder(OutOfFoldEncoder):
         labels, self.classes_ = label_columns(y)
         joint, self.joint_names_ = joint_classes(labels, self.classes_)
         self.communities_, self.topics_ = X.posteriors is not None, X.topics is not None
-        terms = NaiveBayesTerms(self.pseudo_count)
-        cross_fitted = _terms_first(cross_fit(terms, X, joint, inner_folds(y, self.inner_folds, self.random_state)))
+        terms, folds = NaiveBayesTerms(self.pseudo_count), inner_folds(y, self.inner_folds, self.random_state)
+        # the inner folds' fits and the fit on every user are independent (the topics' EM dominates each):
+        # in threads, which numpy and scipy's sparse products let run side by side, for the same values
+        with ThreadPoolExecutor(max_workers=max(1, int(self.n_jobs))) as pool:
+            full = pool.submit(clone(terms).fit, X, joint)
+            cross_fitted = _terms_first(cross_fit(terms, X, joint, folds, pool))
+            self.terms_ = full.result()
         self.weights_ = fit_weights(cross_fitted, joint)
-        self.terms_ = terms.fit(X, joint)
         return cross_fitted
 
     def _frame(self, terms: np.ndarray, users: np.ndarray) -> pd.DataFrame:

@@ -10,6 +10,8 @@ every training user for the predict sets.
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
+
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
@@ -48,16 +50,20 @@ def inner_folds(y: np.ndarray, n_folds: int, seed) -> np.ndarray:
     return fold
 
 
-def cross_fit(estimator, X, y: np.ndarray, fold: np.ndarray):
-    """transform's rows for every user of X, each from a clone of `estimator` fitted on the other folds' users.
+def cross_fit(estimator, X, y: np.ndarray, fold: np.ndarray, pool: Executor | None = None):
+    """transform's rows for every user of X, each from a clone of `estimator` fitted on the other folds' users
+    (the folds' fits in `pool`'s threads where one is given: each is independent of the others).
 
     X and y are indexed by row positions; the rows come back in X's order (a frame, or an array whose first
     axis is the users)."""
-    held_parts, parts = [], []
-    for k in np.unique(fold):
+    folds = np.unique(fold)
+    held_parts = [np.flatnonzero(fold == k) for k in folds]
+
+    def part(k):
         held, rest = np.flatnonzero(fold == k), np.flatnonzero(fold != k)
-        parts.append(clone(estimator).fit(X[rest], y[rest]).transform(X[held]))
-        held_parts.append(held)
+        return clone(estimator).fit(X[rest], y[rest]).transform(X[held])
+
+    parts = list((pool.map if pool is not None else map)(part, folds))
     order = np.argsort(np.concatenate(held_parts), kind="stable")
     if isinstance(parts[0], pd.DataFrame):
         return pd.concat(parts).iloc[order]

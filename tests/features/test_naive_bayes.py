@@ -44,6 +44,10 @@ def test_the_encoder_is_an_estimator_whose_training_rows_are_cross_fitted(ws):
     pd.testing.assert_frame_equal(clone(encoder).fit(X, y).transform(X), encoder.transform(X))
     # cross-fitted rows are not the in-sample ones: the training users' own labels stay out of theirs
     assert not np.allclose(rows.filter(like="te_topics_").to_numpy(), encoder.transform(X).filter(like="te_topics_"))
+    # the fits in two threads give the very same values
+    threaded = clone(encoder).set_params(n_jobs=2)
+    pd.testing.assert_frame_equal(threaded.fit_transform(X, y), rows, check_exact=True)
+    pd.testing.assert_frame_equal(threaded.transform(X), encoder.transform(X), check_exact=True)
 
 
 def test_columns_follow_the_targets_and_the_posterior_is_a_distribution(ws):

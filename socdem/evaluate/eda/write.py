@@ -18,7 +18,13 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from socdem.evaluate.eda import plots, stats
-from socdem.features.adversarial import WARN_ROC_AUC, adversarial_oof, adversarial_validation, shift_warning
+from socdem.features.adversarial import (
+    IMPORTANCE_MIN_ROC_AUC,
+    WARN_ROC_AUC,
+    adversarial_oof,
+    adversarial_validation,
+    shift_warning,
+)
 from socdem.io import write_json_atomic, write_text_atomic
 
 if TYPE_CHECKING:
@@ -222,6 +228,8 @@ def summary(report: dict, figures: dict, categories, authors, author_labels) -> 
             "Features separating them most: " + ", ".join(f"`{t['feature']}` ({_feature_means(t)})" for t in top) + ".",
             "",
         ]
+    elif auc is not None:
+        lines += [f"No feature ranked: at ROC-AUC {IMPORTANCE_MIN_ROC_AUC} or below nothing separates them.", ""]
     lines += [
         "## Data quality (the load report)",
         "",
