@@ -223,8 +223,8 @@ class NaiveBayesEncoder(OutOfFoldEncoder):
         joint, self.joint_names_ = joint_classes(labels, self.classes_)
         self.communities_, self.topics_ = X.posteriors is not None, X.topics is not None
         terms, folds = NaiveBayesTerms(self.pseudo_count), inner_folds(y, self.inner_folds, self.random_state)
-        # the inner folds' fits and the fit on every user are independent (the topics' EM dominates each):
-        # in threads, which numpy and scipy's sparse products let run side by side, for the same values
+        # the inner folds' fits and the fit on every user are independent: in threads (the same values), the
+        # single-core parts of each topics EM overlap
         with ThreadPoolExecutor(max_workers=max(1, int(self.n_jobs))) as pool:
             full = pool.submit(clone(terms).fit, X, joint)
             cross_fitted = _terms_first(cross_fit(terms, X, joint, folds, pool))

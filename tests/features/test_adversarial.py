@@ -9,6 +9,7 @@ import pytest
 from conftest import REPO
 
 from socdem.config import load_experiment
+from socdem.features import adversarial
 from socdem.features.adversarial import RESULT_FILE, adversarial_validation, shift_warning
 from socdem.features.build import features_dir
 from socdem.features.workspace import Workspace
@@ -40,3 +41,9 @@ def test_heaviest_viewers_are_told_apart(heavy_contest, tmp_path):
     assert "local CV may not track the public score" in shift_warning(result["adversarial_roc_auc"])
     top = result["top_features"][0]
     assert len(result["top_features"]) == 10 and top["importance"] > 0 and top["test_mean"] is not None
+
+
+def test_a_fold_fitted_on_a_sample_still_tells_them_apart(heavy_contest, tmp_path, monkeypatch):
+    monkeypatch.setattr(adversarial, "MAX_FIT_ROWS", 600)  # each fold's classifier on 600 of its users
+    result = adversarial_validation(workspace(heavy_contest, tmp_path))
+    assert result["key"]["max_fit_rows"] == 600 and result["adversarial_roc_auc"] > 0.8
