@@ -157,9 +157,11 @@ def adversarial_validation(ws: Workspace) -> dict:
     oof, drops = out_of_fold(X, is_test, categorical, ws.exp.seed)
     result["adversarial_roc_auc"] = round(float(roc_auc_score(is_test, oof)), 6)
     test_rows = is_test == 1
-    ranked = [] if drops is None else np.argsort(-drops, kind="mergesort")[:TOP_FEATURES]
     if drops is None:
+        ranked = []
         result["note"] = f"no feature ranked: at ROC-AUC {IMPORTANCE_MIN_ROC_AUC} or below nothing separates the groups"
+    else:
+        ranked = np.argsort(-drops, kind="mergesort")[:TOP_FEATURES]
     for j in ranked:
         numeric = not categorical[j]  # the mean of category codes means nothing
         result["top_features"].append(

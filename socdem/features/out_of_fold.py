@@ -59,11 +59,11 @@ def cross_fit(estimator, X, y: np.ndarray, fold: np.ndarray, pool: Executor | No
     folds = np.unique(fold)
     held_parts = [np.flatnonzero(fold == k) for k in folds]
 
-    def part(k):
-        held, rest = np.flatnonzero(fold == k), np.flatnonzero(fold != k)
+    def part(k, held: np.ndarray):
+        rest = np.flatnonzero(fold != k)
         return clone(estimator).fit(X[rest], y[rest]).transform(X[held])
 
-    parts = list((pool.map if pool is not None else map)(part, folds))
+    parts = list((pool.map if pool is not None else map)(part, folds, held_parts))
     order = np.argsort(np.concatenate(held_parts), kind="stable")
     if isinstance(parts[0], pd.DataFrame):
         return pd.concat(parts).iloc[order]
