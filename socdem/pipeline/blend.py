@@ -41,7 +41,7 @@ from socdem.pipeline.folds import folds_path, load_or_make_folds
 from socdem.pipeline.thresholds import nested_threshold_f1, tune_age_bias
 from socdem.pipeline.train import cache_key, load_predictions
 from socdem.schema import AGE_COLUMNS, prediction_frame
-from socdem.selection import REPEATS, SMALL_ROWS, one_standard_error
+from socdem.selection import REPEATS, one_standard_error
 
 if TYPE_CHECKING:
     from socdem.features.workspace import Workspace
@@ -242,9 +242,9 @@ def _align(oofs: dict, tests: dict, truth: pd.DataFrame, folds: pd.DataFrame) ->
 
 def _choose(target: str, inputs: dict, test_inputs: dict, y: np.ndarray, fold: np.ndarray, n_folds: int) -> tuple:
     """(summary of the choice, the chosen candidate's nested OOF output, its output on the test users once
-    refitted on every OOF row): each candidate scored by nested CV on the saved folds (and, on a small data
-    set, on repeated reshuffles of them), the best kept only where it beats each simpler candidate by more
-    than the standard error over folds (selection.one_standard_error)."""
+    refitted on every OOF row): each candidate scored by nested CV on the saved folds and on reshuffles of
+    them, the best kept only where it beats each simpler candidate by more than the standard error over folds
+    (selection.one_standard_error)."""
     scored = []
     splits = choice_folds(y, fold, n_folds)
     for cand in candidates(target, inputs, n_folds):
@@ -267,16 +267,16 @@ def _choose(target: str, inputs: dict, test_inputs: dict, y: np.ndarray, fold: n
 
 
 def choice_folds(y: np.ndarray, fold: np.ndarray, n_folds: int) -> list[np.ndarray]:
-    """The fold of each labelled user for the nested choices: the saved folds, and below SMALL_ROWS users
-    REPEATS - 1 more stratified reshuffles of them (each OOF prediction is honest whichever fold holds it)."""
+    """The fold of each labelled user for the nested choices: the saved folds and REPEATS - 1 stratified
+    reshuffles of them (each OOF prediction is honest whichever fold holds it). Repeated at every size: the
+    stacking fits are cheap, and a near-tie on one split's folds flips the choice on tens of thousands too."""
     out = [fold]
-    if len(y) < SMALL_ROWS:
-        for repeat in range(1, REPEATS):
-            extra = np.empty(len(y), dtype=np.int64)
-            splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=repeat)
-            for k, (_, part) in enumerate(splitter.split(np.zeros(len(y)), y)):
-                extra[part] = k
-            out.append(extra)
+    for repeat in range(1, REPEATS):
+        extra = np.empty(len(y), dtype=np.int64)
+        splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=repeat)
+        for k, (_, part) in enumerate(splitter.split(np.zeros(len(y)), y)):
+            extra[part] = k
+        out.append(extra)
     return out
 
 
@@ -300,7 +300,7 @@ def _sex_thresholds(info: dict, y, nested, test_out, fold) -> tuple[np.ndarray, 
 
 def _kept_threshold(metric: str, best: float, y, p, fold) -> float:
     """`best`, or 0.5 where the threshold chosen on the other folds does not beat it on each held-out fold by
-    more than the standard error (one_standard_error, 0.5 the simpler; folds repeated on small data)."""
+    more than the standard error (one_standard_error, 0.5 the simpler; over the repeated choice folds)."""
     choose = best_f1_threshold if metric == "f1" else (lambda y_, p_: (best_accuracy_threshold(y_, p_), None))
     plain, tuned = [], []
     for split in choice_folds(y, fold, len(np.unique(fold))):
@@ -315,7 +315,7 @@ def _kept_threshold(metric: str, best: float, y, p, fold) -> float:
 def _age_biases(info: dict, y, nested, test_out, fold) -> tuple[np.ndarray, np.ndarray]:
     """Age-class probabilities of the OOF and test users from the chosen blend's log-probabilities, with
     per-class biases tuned for weighted F1, kept only if they help in nested CV by more than the standard
-    error over folds (repeated on small data; recorded in `info`)."""
+    error over the repeated choice folds (recorded in `info`)."""
     absent = ~np.isin(np.arange(nested.shape[1]), y)  # a class nobody has is never predicted
     nested, test_out = np.where(absent, -np.inf, nested), np.where(absent, -np.inf, test_out)
     plain, per_fold = weighted_f1(y, np.argmax(nested, axis=1)), [[], []]

@@ -10,6 +10,7 @@ from sklearn.metrics import f1_score, roc_auc_score
 
 from socdem.pipeline.blend import blend, choice_folds, tune_age_bias, weighted_f1
 from socdem.schema import prediction_frame
+from socdem.selection import REPEATS
 
 N, N_TEST, K = 3000, 800, 5
 
@@ -144,11 +145,10 @@ def test_a_blend_that_wins_by_noise_is_not_taken(problem):
     assert result.summary["sex"]["chosen"] == "single"
 
 
-def test_small_data_choices_repeat_the_folds():
-    y = np.arange(600) % 2
-    fold = np.arange(600) % 5
-    splits = choice_folds(y, fold, 5)
-    assert len(splits) == 3 and (splits[0] == fold).all()
-    for extra in splits[1:]:
-        assert not (extra == fold).all() and np.bincount(extra).tolist() == [120] * 5
-    assert len(choice_folds(np.arange(6000) % 2, np.arange(6000) % 5, 5)) == 1
+def test_choices_repeat_the_folds_at_every_size():
+    for rows in (600, 6000):
+        y, fold = np.arange(rows) % 2, np.arange(rows) % 5
+        splits = choice_folds(y, fold, 5)
+        assert len(splits) == REPEATS and (splits[0] == fold).all()
+        for extra in splits[1:]:
+            assert not (extra == fold).all() and np.bincount(extra).tolist() == [rows // 5] * 5
