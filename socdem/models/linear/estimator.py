@@ -19,17 +19,19 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
 from sklearn.metrics import log_loss
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler, normalize
 
 from socdem.config import LinearConfig
+from socdem.selection import SMALL_ROWS as SMALL_CHOICE_ROWS
 from socdem.selection import choice_splits, one_standard_error
 
 DEFAULTS = LinearConfig()  # the one source of the linear model's defaults
 SMALL_ROWS = 20_000  # below it, inner_folds=0 means 5 inner folds, else 3
+FIT_CODE_VERSION = 2  # bump it when what a fit learns changes: its folds and the models reading its logits train again
 MIN_PROBA = 1e-15  # a class a fold's model never saw gets this before renormalising
-COMBINATIONS = ("block", "mean", "stack")  # how the blocks are combined, simplest first
+COMBINATIONS = ("prior", "block", "mean", "stack")  # how the blocks are combined, simplest first
 STACK_CS = (0.01, 0.03, 0.1, 0.3, 1.0)  # the stack's C grid (inverse L2 on standardised logits)
 STACK_FOLDS = 3
 # LogisticRegressionCV with the L2 penalty only, in the attribute form scikit-learn 1.10 makes the default
@@ -85,6 +87,12 @@ def weighted_mean_proba(logs: list[np.ndarray], weights: np.ndarray) -> np.ndarr
     return proba / proba.sum(axis=1, keepdims=True)
 
 
+def class_shares(y: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """Each class's share of `y` (MIN_PROBA for a class absent there, renormalised)."""
+    shares = np.clip((y[:, None] == classes[None, :]).mean(axis=0), MIN_PROBA, None)
+    return shares / shares.sum()
+
+
 def greedy_mean_weights(logs: list[np.ndarray], y: np.ndarray, classes: np.ndarray) -> np.ndarray:
     """How often each block enters the mean: blocks are added one at a time (with replacement, as in
     Caruana et al.'s ensemble selection), each the one that lowers the mean's log loss most, until none does."""
@@ -115,7 +123,7 @@ class InnerCVLogistic(ClassifierMixin, BaseEstimator):
     their inner out-of-fold logits (a stack): coarse blocks (a few categories) cannot drown a
     fine, informative one (thousands of videos), nor the reverse, and the weights come from the
     training rows alone. The stack is kept only where its nested inner-CV log loss beats the best
-    block alone; else that block is the model.
+    block alone; else that block is the model, unless it does not beat the class shares (`prior_`).
     """
 
     def __init__(
@@ -250,8 +258,8 @@ class InnerCVLogistic(ClassifierMixin, BaseEstimator):
         self.block_C_, self.block_log_loss_, inner, _ = (list(part) for part in zip(*chosen))
         best = int(np.argmin([table[c] for table, c in zip(self.block_log_loss_, self.block_C_)]))
         self.combination_, self.used_, self.block_weights_ = "block", [best], np.eye(len(self.blocks_))[best]
-        if len(self.blocks_) > 1:
-            self._combine(inner, y, splits, best)
+        self.prior_ = class_shares(y_all, self.classes_)
+        self._combine(inner, X, y, splits, best)
         with ThreadPoolExecutor(max_workers=max(1, int(self.n_jobs))) as pool:
             fitted = pool.map(lambda b: self._model(self.block_C_[b]).fit(X_all[:, self.blocks_[b]], y_all), self.used_)
             self.models_ = dict(zip(self.used_, fitted))
@@ -259,37 +267,78 @@ class InnerCVLogistic(ClassifierMixin, BaseEstimator):
         self.oof_proba_ = self._out_of_fold(X_all, y_all, sample, X, y, inner)
         return self
 
-    def _combine(self, inner: list[np.ndarray], y: np.ndarray, splits: list, best: int) -> None:
-        """How the blocks are combined, simplest first: the best block alone, the mean of the blocks'
-        log-probabilities weighted by a greedy selection (each block may enter several times), a stack (a
-        logistic regression on their logits). Each is scored by nested inner CV on the same rows (at most
-        `stack_rows`, stratified) and chosen by the one-standard-error rule: on a small data set, blocks that
-        carry nothing add noise to a stack, and a mean of a few good blocks is hard to beat."""
+    def _combine(self, inner: list[np.ndarray], X, y: np.ndarray, splits: list, best: int) -> None:
+        """How the blocks are combined, simplest first: the class shares alone (no block), the best block
+        alone, the mean of the blocks' log-probabilities weighted by a greedy selection (each block may enter
+        several times), a stack (a logistic regression on their logits). Each is scored by nested CV on the
+        choice splits (on at most `stack_rows` rows, stratified), the best block too chosen on each split's
+        training rows only, and chosen by the one-standard-error rule: blocks that carry nothing add noise to
+        a stack, and a mean of a few good blocks is hard to beat."""
         rows = self._sample(y, self.stack_rows)
-        logs = [np.log(np.clip(oof[rows], MIN_PROBA, None)) for oof in inner]
-        Z, y_rows = self._stack_inputs([oof[rows] for oof in inner]), y[rows]
-        losses = np.zeros((3, len(splits)))
+        names = COMBINATIONS if len(self.blocks_) > 1 else COMBINATIONS[:2]
+        nested = len(y) < SMALL_CHOICE_ROWS
+        losses = np.zeros((len(names), len(splits)))
         for s, (train, valid) in enumerate(splits):
-            train, valid = np.isin(rows, train), np.isin(rows, valid)
-            weights = greedy_mean_weights([lg[train] for lg in logs], y_rows[train], self.classes_)
-            stack = self._stacker().fit(Z[train], y_rows[train])
-            nested = np.full((valid.sum(), len(self.classes_)), MIN_PROBA)
-            nested[:, np.searchsorted(self.classes_, stack.classes_)] = stack.predict_proba(Z[valid])
-            mean = weighted_mean_proba([lg[valid] for lg in logs], weights)
-            losses[:, s] = [
-                log_loss(y_rows[valid], np.exp(logs[best][valid]), labels=self.classes_),
-                log_loss(y_rows[valid], mean, labels=self.classes_),
-                log_loss(y_rows[valid], nested, labels=self.classes_),
-            ]
-        self.combination_log_loss_ = dict(zip(COMBINATIONS, losses.mean(axis=1).round(6).tolist()))
-        self.combination_ = COMBINATIONS[one_standard_error(list(losses), higher_is_better=False)]
-        self.stack_log_loss_ = self.combination_log_loss_["stack"]
-        if self.combination_ == "mean":
+            train, valid = rows[np.isin(rows, train)], rows[np.isin(rows, valid)]
+            if nested:
+                fitted, held = self._split_logits(X, y, train, valid)
+            else:
+                fitted, held = [oof[train] for oof in inner], [oof[valid] for oof in inner]
+            losses[:, s] = self._candidate_losses(fitted, y[train], held, y[valid])[: len(names)]
+        self.combination_log_loss_ = dict(zip(names, losses.mean(axis=1).round(6).tolist()))
+        self.combination_ = names[one_standard_error(list(losses), higher_is_better=False)]
+        self.stack_log_loss_ = self.combination_log_loss_.get("stack")
+        logs, y_rows = [np.log(np.clip(oof[rows], MIN_PROBA, None)) for oof in inner], y[rows]
+        if self.combination_ == "prior":
+            self.used_, self.block_weights_ = [], np.zeros(len(self.blocks_))
+        elif self.combination_ == "mean":
             self.block_weights_ = greedy_mean_weights(logs, y_rows, self.classes_)
             self.used_ = [int(b) for b in np.flatnonzero(self.block_weights_)]
         elif self.combination_ == "stack":
             self.used_ = list(range(len(self.blocks_)))
-            self.stack_ = self._stacker().fit(Z, y_rows)
+            self.stack_ = self._stacker().fit(self._stack_inputs([oof[rows] for oof in inner]), y_rows)
+
+    def _split_logits(self, X, y: np.ndarray, train: np.ndarray, valid: np.ndarray) -> tuple[list, list]:
+        """Each block's probabilities at its chosen C on a choice split's rows, from fits that never saw the
+        held-out rows' labels: out of fold within the training rows, and a fit on them for the held-out rows.
+        (The inner out-of-fold probabilities of the training rows come from models fitted on the held-out rows:
+        a stack fitted on them reads the held-out labels, and beats the class shares on pure noise.)"""
+        folds = StratifiedKFold(self._inner_folds(len(train)), shuffle=True, random_state=self.random_state)
+        inner_splits = list(folds.split(train, y[train]))
+
+        def block_logits(b: int) -> tuple[np.ndarray, np.ndarray]:
+            Xb = X[:, self.blocks_[b]]
+            fitted = np.full((len(train), len(self.classes_)), MIN_PROBA)
+            for part, rest in inner_splits:
+                model = self._model(self.block_C_[b]).fit(Xb[train[part]], y[train[part]])
+                fitted[rest] = self._predict(model, Xb[train[rest]])
+            model = self._model(self.block_C_[b]).fit(Xb[train], y[train])
+            return fitted, self._predict(model, Xb[valid])
+
+        with ThreadPoolExecutor(max_workers=max(1, int(self.n_jobs))) as pool:
+            fitted, held = zip(*pool.map(block_logits, range(len(self.blocks_))))
+        return list(fitted), list(held)
+
+    def _predict(self, model: LogisticRegression, X) -> np.ndarray:
+        """`model`'s probabilities over every class of `classes_` (MIN_PROBA for one it never saw)."""
+        proba = np.full((X.shape[0], len(self.classes_)), MIN_PROBA)
+        proba[:, np.searchsorted(self.classes_, model.classes_)] = model.predict_proba(X)
+        return proba / proba.sum(axis=1, keepdims=True)
+
+    def _candidate_losses(self, fitted: list, y_fit: np.ndarray, held: list, y_held: np.ndarray) -> list[float]:
+        """The held-out log loss of each combination (COMBINATIONS' order) fitted on the blocks' probabilities
+        `fitted` of rows labelled `y_fit`, applied to their probabilities `held` of the held-out rows."""
+        fit_logs = [np.log(np.clip(p, MIN_PROBA, None)) for p in fitted]
+        held_logs = [np.log(np.clip(p, MIN_PROBA, None)) for p in held]
+        block = int(np.argmin([log_loss(y_fit, np.exp(lg), labels=self.classes_) for lg in fit_logs]))
+        candidates = [np.tile(class_shares(y_fit, self.classes_), (len(y_held), 1)), np.exp(held_logs[block])]
+        if len(fitted) > 1:
+            weights = greedy_mean_weights(fit_logs, y_fit, self.classes_)
+            stack = self._stacker().fit(self._stack_inputs(fitted), y_fit)
+            nested = np.full((len(y_held), len(self.classes_)), MIN_PROBA)
+            nested[:, np.searchsorted(self.classes_, stack.classes_)] = stack.predict_proba(self._stack_inputs(held))
+            candidates += [weighted_mean_proba(held_logs, weights), nested]
+        return [log_loss(y_held, proba, labels=self.classes_) for proba in candidates]
 
     def _out_of_fold(self, X_all, y_all, sample, X, y, inner) -> np.ndarray:
         """The final model's probabilities on every row it was fitted on, each from models that never saw
@@ -306,10 +355,12 @@ class InnerCVLogistic(ClassifierMixin, BaseEstimator):
                 columns = np.searchsorted(self.classes_, model.classes_)
                 proba[np.ix_(rest, columns)] = model.predict_proba(X_all[rest][:, self.blocks_[b]])
             block_probas[b] = proba
-        return self._combined([block_probas[b] for b in self.used_])
+        return self._combined([block_probas[b] for b in self.used_], len(y_all))
 
-    def _combined(self, probas: list[np.ndarray]) -> np.ndarray:
-        """The used blocks' probabilities (in `used_` order) combined as chosen."""
+    def _combined(self, probas: list[np.ndarray], rows: int) -> np.ndarray:
+        """The used blocks' probabilities (in `used_` order) on `rows` rows, combined as chosen."""
+        if self.combination_ == "prior":
+            return np.tile(self.prior_, (rows, 1))
         if self.combination_ == "stack":
             return self.stack_.predict_proba(self._stack_inputs(probas))
         logs = [np.log(np.clip(p, MIN_PROBA, None)) for p in probas]
@@ -320,7 +371,7 @@ class InnerCVLogistic(ClassifierMixin, BaseEstimator):
         probas = [self.models_[b].predict_proba(X[:, self.blocks_[b]]) for b in self.used_]
         if len(probas) == 1:
             return probas[0]
-        return self._combined(probas)
+        return self._combined(probas, X.shape[0])
 
     def predict(self, X):
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]

@@ -14,7 +14,7 @@ from threadpoolctl import threadpool_limits
 from socdem.config import section_params
 from socdem.features.build import FEATURE_CODE_VERSION
 from socdem.features.encoding_cache import read_fold_frames
-from socdem.models.linear.estimator import InnerCVLogistic, tfidf_blocks
+from socdem.models.linear.estimator import FIT_CODE_VERSION, InnerCVLogistic, tfidf_blocks
 from socdem.models.linear.logits import (
     LOGITS_CODE_VERSION,
     logits_key,
@@ -79,6 +79,7 @@ class LinearRunner(PerTargetRunner):
             "sublinear_tf": list(cfg.sublinear_tf),
             "counts": cfg.counts,
             "min_users": cfg.min_users,
+            "fit_code": FIT_CODE_VERSION,
             **factor_params(ws),
         }
 
@@ -105,6 +106,8 @@ class LinearRunner(PerTargetRunner):
     @staticmethod
     def _weights(estimator) -> np.ndarray:
         """Each block's weight: its share of the mean, or its mean absolute coefficient in the stack."""
+        if estimator.combination_ == "prior":  # no block: the class shares alone
+            return estimator.block_weights_
         if estimator.combination_ != "stack":
             return estimator.block_weights_ / estimator.block_weights_.sum()
         coef = np.abs(estimator.stack_[-1].coef_)

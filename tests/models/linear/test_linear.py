@@ -97,6 +97,22 @@ def test_block_combination_weighs_an_informative_fine_block_above_a_noise_block(
     assert clone(stacked).get_params() == stacked.get_params()
 
 
+def test_blocks_of_pure_noise_do_not_beat_the_class_shares():
+    """Labels independent of six two-column blocks: scored on fits that never saw the held-out labels, no
+    combination of blocks wins by more than its error, and the model predicts the class shares; the stack
+    scored on the blocks' inner out-of-fold logits (which saw them) won in most of these seeds."""
+    chosen = []
+    for seed in range(4):
+        rng = np.random.default_rng(seed)
+        X, y = rng.standard_normal((3000, 12)), rng.integers(0, 2, 3000)
+        model = InnerCVLogistic(block_sizes=(2,) * 6, random_state=0).fit(X, y)
+        chosen.append(model.combination_)
+        if model.combination_ == "prior":
+            assert model.used_ == [] and np.allclose(model.predict_proba(X[:5]), np.bincount(y) / len(y))
+            assert LinearRunner._weights(model).sum() == 0
+    assert "stack" not in chosen and chosen.count("prior") >= 3
+
+
 def test_runner_predicts_every_requested_user(tiny_contest, socdem_home):
     ws = Workspace(tiny_contest, load_experiment("fast", REPO / "experiments"), root=socdem_home, log=lambda m: None)
     targets = ws.contest.targets
