@@ -271,12 +271,13 @@ class InnerCVLogistic(ClassifierMixin, BaseEstimator):
         """How the blocks are combined, simplest first: the class shares alone (no block), the best block
         alone, the mean of the blocks' log-probabilities weighted by a greedy selection (each block may enter
         several times), a stack (a logistic regression on their logits). Each is scored by nested CV on the
-        choice splits (on at most `stack_rows` rows, stratified), the best block too chosen on each split's
+        choice splits (on at most `stack_rows` rows, stratified; on small data on refits of the blocks that
+        never saw a split's held-out labels, `_split_logits`), the best block too chosen on each split's
         training rows only, and chosen by the one-standard-error rule: blocks that carry nothing add noise to
         a stack, and a mean of a few good blocks is hard to beat."""
         rows = self._sample(y, self.stack_rows)
         names = COMBINATIONS if len(self.blocks_) > 1 else COMBINATIONS[:2]
-        nested = len(y) < SMALL_CHOICE_ROWS
+        nested = len(names) > 2 and len(y) < SMALL_CHOICE_ROWS  # one block: nothing is fitted on its logits
         losses = np.zeros((len(names), len(splits)))
         for s, (train, valid) in enumerate(splits):
             train, valid = rows[np.isin(rows, train)], rows[np.isin(rows, valid)]
