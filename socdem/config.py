@@ -152,6 +152,9 @@ class LinearConfig:
     inner_rows: int = 60_000  # the inner CV's choices on at most this many training users (a stratified sample)
     max_iter: int = 300
     stack_rows: int = 5_000  # the block stack is fitted on at most this many inner out-of-fold rows
+    # below it the block combination is scored on refits that never saw a choice split's held-out labels
+    # (a stack fitted on inner out-of-fold logits reads them); about one more linear fit there
+    nested_rows: int = 5_000
     solver: str = "sag"  # lbfgs is far slower on the multinomial age model (scipy's L-BFGS-B step dominates)
     # one TF-IDF block each; "title_word": Snowball stems of the titles of the videos watched; "engaged_video":
     # the videos watched through (features/interactions.py ENGAGED_SHARE), what a user chose to finish

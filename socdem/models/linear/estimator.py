@@ -24,7 +24,6 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler, normalize
 
 from socdem.config import LinearConfig
-from socdem.selection import SMALL_ROWS as SMALL_CHOICE_ROWS
 from socdem.selection import choice_splits, one_standard_error
 
 DEFAULTS = LinearConfig()  # the one source of the linear model's defaults
@@ -135,6 +134,7 @@ class InnerCVLogistic(ClassifierMixin, BaseEstimator):
         solver: str = DEFAULTS.solver,
         max_extensions: int = DEFAULTS.max_extensions,
         stack_rows: int = DEFAULTS.stack_rows,
+        nested_rows: int = DEFAULTS.nested_rows,
         inner_rows: int = DEFAULTS.inner_rows,
         n_jobs: int = 1,
         random_state=None,
@@ -146,6 +146,7 @@ class InnerCVLogistic(ClassifierMixin, BaseEstimator):
         self.solver = solver
         self.max_extensions = max_extensions
         self.stack_rows = stack_rows
+        self.nested_rows = nested_rows
         self.inner_rows = inner_rows
         self.n_jobs = n_jobs
         self.random_state = random_state
@@ -271,13 +272,13 @@ class InnerCVLogistic(ClassifierMixin, BaseEstimator):
         """How the blocks are combined, simplest first: the class shares alone (no block), the best block
         alone, the mean of the blocks' log-probabilities weighted by a greedy selection (each block may enter
         several times), a stack (a logistic regression on their logits). Each is scored by nested CV on the
-        choice splits (on at most `stack_rows` rows, stratified; on small data on refits of the blocks that
-        never saw a split's held-out labels, `_split_logits`), the best block too chosen on each split's
+        choice splits (on at most `stack_rows` rows, stratified; below `nested_rows` rows on refits of the blocks
+        that never saw a split's held-out labels, `_split_logits`), the best block too chosen on each split's
         training rows only, and chosen by the one-standard-error rule: blocks that carry nothing add noise to
         a stack, and a mean of a few good blocks is hard to beat."""
         rows = self._sample(y, self.stack_rows)
         names = COMBINATIONS if len(self.blocks_) > 1 else COMBINATIONS[:2]
-        nested = len(names) > 2 and len(y) < SMALL_CHOICE_ROWS  # one block: nothing is fitted on its logits
+        nested = len(names) > 2 and len(y) < self.nested_rows  # one block: nothing is fitted on its logits
         losses = np.zeros((len(names), len(splits)))
         for s, (train, valid) in enumerate(splits):
             train, valid = rows[np.isin(rows, train)], rows[np.isin(rows, valid)]
