@@ -177,13 +177,8 @@ class InnerCVLogistic(ClassifierMixin, BaseEstimator):
         fold_losses = np.zeros((len(cs), len(splits)))
         for s, (train, valid) in enumerate(splits):
             model = self._model(cs[0], warm_start=True)
-            columns = None
             for i, c in enumerate(cs):
-                model.set_params(C=c).fit(X[train], y[train])
-                proba = np.full((len(valid), len(self.classes_)), MIN_PROBA)
-                columns = np.searchsorted(self.classes_, model.classes_)
-                proba[:, columns] = model.predict_proba(X[valid])
-                proba /= proba.sum(axis=1, keepdims=True)
+                proba = self._predict(model.set_params(C=c).fit(X[train], y[train]), X[valid])
                 total[i][valid] += proba
                 fold_losses[i, s] = log_loss(y[valid], proba, labels=self.classes_)
             seen[valid] += 1
