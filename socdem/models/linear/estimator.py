@@ -281,7 +281,7 @@ class InnerCVLogistic(ClassifierMixin, BaseEstimator):
                 fitted, held = self._split_logits(X, y, train, valid)
             else:
                 fitted, held = [oof[train] for oof in inner], [oof[valid] for oof in inner]
-            losses[:, s] = self._candidate_losses(fitted, y[train], held, y[valid])[: len(names)]
+            losses[:, s] = self._candidate_losses(fitted, y[train], held, y[valid])
         self.combination_log_loss_ = dict(zip(names, losses.mean(axis=1).round(6).tolist()))
         self.combination_ = names[one_standard_error(list(losses), higher_is_better=False)]
         self.stack_log_loss_ = self.combination_log_loss_.get("stack")
