@@ -100,7 +100,7 @@ def suggest(trial, tune_cfg: dict) -> dict:
         "learning_rate": trial.suggest_float("learning_rate", 0.04, 0.25, log=True),
         "l2_leaf_reg": trial.suggest_float("l2_leaf_reg", 0.5, 30.0, log=True),
         "border_count": trial.suggest_categorical("border_count", borders),
-        "one_hot_max_size": trial.suggest_categorical("one_hot_max_size", [2, 8, 32]),
+        "one_hot_max_size": trial.suggest_categorical("one_hot_max_size", [2, 8, 32, 255]),
         "iterations": trial.suggest_int(
             "iterations", min(200, max_iterations), max_iterations, step=max(1, max_iterations // 20)
         ),

@@ -19,7 +19,6 @@ import pandas as pd
 
 from socdem.evaluate.eda import plots, stats
 from socdem.features.adversarial import (
-    IMPORTANCE_MIN_ROC_AUC,
     WARN_ROC_AUC,
     adversarial_oof,
     adversarial_validation,
@@ -48,6 +47,7 @@ JSON_KEYS = (
     "adversarial_roc_auc",
     "adversarial_top_features",
     "adversarial_warning",
+    "adversarial_note",
     "plots",
     "seconds",
 )
@@ -177,6 +177,7 @@ def _report(ws: Workspace, g: Glance, adversarial: dict, warning: str | None, fi
         "adversarial_roc_auc": adversarial["adversarial_roc_auc"],
         "adversarial_top_features": adversarial["top_features"],
         "adversarial_warning": warning,
+        "adversarial_note": adversarial.get("note"),  # why no feature is ranked, where none is
         "plots": sorted(figures.values()),
     }
 
@@ -228,8 +229,9 @@ def summary(report: dict, figures: dict, categories, authors, author_labels) -> 
             "Features separating them most: " + ", ".join(f"`{t['feature']}` ({_feature_means(t)})" for t in top) + ".",
             "",
         ]
-    elif auc is not None:
-        lines += [f"No feature ranked: at ROC-AUC {IMPORTANCE_MIN_ROC_AUC} or below nothing separates them.", ""]
+    elif report["adversarial_note"]:
+        note = report["adversarial_note"]
+        lines += [f"{note[:1].upper()}{note[1:]}.", ""]
     lines += [
         "## Data quality (the load report)",
         "",
