@@ -15,7 +15,7 @@ import numpy as np
 from sklearn.model_selection import RepeatedStratifiedKFold, StratifiedKFold
 
 SMALL_ROWS = 5_000  # below it, a choice's folds are repeated with other shuffles: its scores are the noisiest
-REPEATS = 3
+REPEATS = 3  # at most; fewer as the rows near SMALL_ROWS (choice_repeats)
 
 
 def one_standard_error(fold_scores: Sequence[np.ndarray], higher_is_better: bool) -> int:
@@ -35,11 +35,20 @@ def one_standard_error(fold_scores: Sequence[np.ndarray], higher_is_better: bool
     return best
 
 
+def choice_repeats(rows: int) -> int:
+    """How many shuffles of the folds a choice on `rows` rows is scored on: as many as fit in SMALL_ROWS held-out
+    rows (each repeat holds every row out once), at least one and at most REPEATS. A repeat steadies the
+    choice where the rows are few and costs a whole round of fits; near SMALL_ROWS three rounds cost a contest
+    of a few thousand users more than one of fifty thousand."""
+    return int(np.clip(SMALL_ROWS // max(int(rows), 1), 1, REPEATS))
+
+
 def choice_splits(y: np.ndarray, n_folds: int, seed) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Stratified (train, valid) splits for a choice: n_folds folds, repeated REPEATS times with other shuffles
-    below SMALL_ROWS rows (plain stratified folds above it)."""
-    if len(y) < SMALL_ROWS:
-        splitter = RepeatedStratifiedKFold(n_splits=n_folds, n_repeats=REPEATS, random_state=seed)
+    """Stratified (train, valid) splits for a choice: n_folds folds, repeated choice_repeats(rows) times with
+    other shuffles (plain stratified folds where that is once)."""
+    repeats = choice_repeats(len(y))
+    if repeats > 1:
+        splitter = RepeatedStratifiedKFold(n_splits=n_folds, n_repeats=repeats, random_state=seed)
     else:
         splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
     return list(splitter.split(np.zeros(len(y)), y))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from socdem.selection import REPEATS, SMALL_ROWS, choice_splits, one_standard_error
+from socdem.selection import REPEATS, SMALL_ROWS, choice_repeats, choice_splits, one_standard_error
 
 
 def test_a_better_candidate_must_win_by_more_than_the_standard_error():
@@ -27,8 +27,18 @@ def test_the_simplest_within_the_noise_is_taken_and_a_failed_candidate_never():
 
 
 def test_small_data_repeats_its_choice_folds():
-    y = np.arange(SMALL_ROWS - 1) % 2
+    y = np.arange(SMALL_ROWS // REPEATS) % 2
     assert len(choice_splits(y, 5, 0)) == 5 * REPEATS
     assert len(choice_splits(np.arange(SMALL_ROWS) % 2, 5, 0)) == 5
     valid = np.concatenate([v for _, v in choice_splits(y, 5, 0)])
     assert np.array_equal(np.bincount(valid), np.full(len(y), REPEATS))  # each row held out once per repeat
+
+
+def test_fewer_repeats_as_the_rows_near_the_small_data_line():
+    """Each repeat is a whole round of fits: about SMALL_ROWS held-out rows in all, never fewer than one round."""
+    assert choice_repeats(600) == REPEATS and choice_repeats(SMALL_ROWS // 3) == REPEATS
+    assert choice_repeats(SMALL_ROWS // 2) == 2 and choice_repeats(SMALL_ROWS // 2 + 1) == 1
+    assert choice_repeats(SMALL_ROWS - 1) == choice_repeats(SMALL_ROWS) == choice_repeats(10**6) == 1
+    y = np.arange(SMALL_ROWS // 2) % 2
+    assert len(choice_splits(y, 5, 0)) == 5 * 2
+    assert len(choice_splits(np.arange(SMALL_ROWS - 1) % 2, 5, 0)) == 5

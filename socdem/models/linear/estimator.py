@@ -28,7 +28,7 @@ from socdem.selection import choice_splits, one_standard_error
 
 DEFAULTS = LinearConfig()  # the one source of the linear model's defaults
 SMALL_ROWS = 20_000  # below it, inner_folds=0 means 5 inner folds, else 3
-FIT_CODE_VERSION = 2  # bump it when what a fit learns changes: its folds and the models reading its logits train again
+FIT_CODE_VERSION = 3  # bump it when what a fit learns changes: its folds and the models reading its logits train again
 MIN_PROBA = 1e-15  # a class a fold's model never saw gets this before renormalising
 COMBINATIONS = ("prior", "block", "mean", "stack")  # how the blocks are combined, simplest first
 STACK_CS = (0.01, 0.03, 0.1, 0.3, 1.0)  # the stack's C grid (inverse L2 on standardised logits)
