@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 from sklearn.model_selection import RepeatedStratifiedKFold, StratifiedKFold
 
-SMALL_ROWS = 5_000  # below it, a choice's folds are repeated with other shuffles: its scores are the noisiest
+SMALL_ROWS = 5_000  # a choice's folds are repeated while their held-out rows stay within it: the noisiest scores
 REPEATS = 3  # at most; fewer as the rows near SMALL_ROWS (choice_repeats)
 
 
