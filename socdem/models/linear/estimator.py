@@ -284,7 +284,6 @@ class InnerCVLogistic(ClassifierMixin, BaseEstimator):
             losses[:, s] = self._candidate_losses(fitted, y[train], held, y[valid])
         self.combination_log_loss_ = dict(zip(names, losses.mean(axis=1).round(6).tolist()))
         self.combination_ = names[one_standard_error(list(losses), higher_is_better=False)]
-        self.stack_log_loss_ = self.combination_log_loss_.get("stack")
         logs, y_rows = [np.log(np.clip(oof[rows], MIN_PROBA, None)) for oof in inner], y[rows]
         if self.combination_ == "prior":
             self.used_, self.block_weights_ = [], np.zeros(len(self.blocks_))
