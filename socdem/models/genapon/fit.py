@@ -33,7 +33,7 @@ from socdem.models.genapon.net import GenaponNet
 from socdem.selection import one_standard_error
 
 DEFAULTS = GenaponConfig()  # the one source of GENAPON's defaults
-FIT_CODE_VERSION = 2  # bump it when what a fit learns changes: its folds are then trained again
+FIT_CODE_VERSION = 3  # bump it when what a fit learns changes: its folds are then trained again
 EVIDENCE_FOLDS = 5  # cross-fitting of the author evidence inside the training users
 EVIDENCE_SEED_STREAM = 1  # the evidence folds draw from their own stream of random_state
 MIN_USERS_FOR_INNER_VALIDATION = 20  # fewer: every user trains and nothing stops early
@@ -46,6 +46,7 @@ COUNT_LIKE_MAX = 10  # a non-negative column whose max exceeds this is count-lik
 MIN_STD = 1e-12  # a (near-)constant column is centred but not scaled
 MAX_ABS_Z = 10  # standardised features are clipped to [-MAX_ABS_Z, MAX_ABS_Z]
 TRANSFORM_ROWS = 65_536  # users standardised at a time
+NETWORK_WEIGHTS = np.linspace(0.0, 1.0, 21)  # the trained network's weight against the offset, per target
 
 
 def resolve_device(device: str) -> torch.device:
@@ -113,6 +114,31 @@ def fit_author_evidence(
         categories,
     )  # fmt: skip
     return torch.from_numpy(tables), table
+
+
+def target_columns(targets: tuple[str, ...], target: str) -> slice:
+    """Where `target`'s logits sit among those of `targets`."""
+    start = sum(TARGET_WIDTH[t] for t in targets[: targets.index(target)])
+    return slice(start, start + TARGET_WIDTH[target])
+
+
+def target_losses(target: str, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """(users,) one target's loss of each user from its logits: (users, 1) for sex, (users, 4) for age."""
+    if target == "sex":
+        return nn.functional.binary_cross_entropy_with_logits(logits[:, 0], y.float(), reduction="none")
+    return nn.functional.cross_entropy(logits, y, reduction="none")
+
+
+def loss_best_weight(offset: torch.Tensor, network: torch.Tensor, y: torch.Tensor, targets: tuple) -> np.ndarray:
+    """(logits,) per target the weight w of NETWORK_WEIGHTS whose offset + w * (network - offset) has the
+    least mean loss of that target on these users (the smallest w among equals)."""
+    weights = []
+    for j, target in enumerate(targets):
+        columns = target_columns(targets, target)
+        lo, hi = offset[:, columns], network[:, columns]
+        losses = [target_losses(target, lo + w * (hi - lo), y[:, j]).mean().item() for w in NETWORK_WEIGHTS]
+        weights += [NETWORK_WEIGHTS[int(np.argmin(losses))]] * TARGET_WIDTH[target]
+    return np.asarray(weights, dtype=np.float32)
 
 
 def split_inner_validation(n_users: int, share: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -305,7 +331,7 @@ class GenaponClassifier(ClassifierMixin, BaseEstimator):
 
         self.history_, self.epoch_seconds_ = [], []
         stopping = EarlyStopping(self.patience, enabled=len(valid) > 0)
-        self.offset_only_ = False
+        self.network_weight_ = np.ones(logit_width(targets), dtype=np.float32)
         for epoch in range(1, self.epochs + 1):
             started = time.perf_counter()
             train_loss = self._train_one_epoch(train_split, optimizer, scheduler, rng, epoch)
@@ -322,17 +348,31 @@ class GenaponClassifier(ClassifierMixin, BaseEstimator):
             self.net_.load_state_dict(stopping.best_state)
             self.best_epoch_ = stopping.best_epoch
         if self.n_offset_ and len(valid):  # the offset alone is the simpler candidate
-            self.offset_only_ = stopping.best_state is None or not self._beats_the_offset(valid_split)
+            trained = stopping.best_state is not None
+            self.network_weight_ = self._network_weight(valid_split) if trained else 0 * self.network_weight_
+        self.offset_only_ = not self.network_weight_.any()
         self.net_.eval()
         return self
 
-    def _beats_the_offset(self, split: InnerSplit) -> bool:
-        """Whether the trained network beats the offset alone (the linear model's logits) on the inner
-        validation users by more than the standard error of their paired per-user loss difference."""
-        y = torch.from_numpy(split.y)
-        alone = self._user_losses(torch.from_numpy(split.events.offset[split.events.selected]).float(), y)
-        losses = self._inner_validation(split)["user_losses"]
-        return one_standard_error([-alone.numpy(), -losses], higher_is_better=True) == 1
+    def _network_weight(self, split: InnerSplit) -> np.ndarray:
+        """Per logit, the trained network's weight against the offset alone (the linear model's logits; 0:
+        the offset alone): per target the loss-best on the inner validation users, kept only where, chosen on
+        each half of them, it beats the offset on the other half by more than the standard error of the
+        paired per-user loss difference. A weight, not all or nothing: on a few thousand users a network
+        that helps rarely wins alone beyond that noise."""
+        y, targets = torch.from_numpy(split.y), self.net_.targets
+        offset = torch.from_numpy(split.events.offset[split.events.selected]).float()
+        network = self._network_logits(split.events, split.users, split.table)
+        half = torch.from_numpy(np.arange(len(y)) % 2 == 0)
+        mixed = torch.zeros(len(y))
+        for fitted_on in (half, ~half):
+            weight = torch.from_numpy(loss_best_weight(offset[fitted_on], network[fitted_on], y[fitted_on], targets))
+            held = ~fitted_on
+            mixed[held] = self._user_losses(offset[held] + weight * (network[held] - offset[held]), y[held])
+        alone = self._user_losses(offset, y)
+        if one_standard_error([-alone.numpy(), -mixed.numpy()], higher_is_better=True) == 0:
+            return np.zeros(offset.shape[1], dtype=np.float32)
+        return loss_best_weight(offset, network, y, targets)
 
     def _build_network(self, n_user_features: int, evidence: torch.Tensor | None) -> GenaponNet:
         return GenaponNet(
@@ -394,7 +434,7 @@ class GenaponClassifier(ClassifierMixin, BaseEstimator):
     def _inner_validation(self, split: InnerSplit) -> dict:
         """Loss (and the sex ROC-AUC) on the held-out training users, each reading its own evidence table;
         `user_losses`: each user's."""
-        logits = self._logits(split.events, split.users, split.table)
+        logits = self._network_logits(split.events, split.users, split.table)
         user_losses = self._user_losses(logits, torch.from_numpy(split.y))
         record = {"valid_loss": float(user_losses.mean().item()), "user_losses": user_losses.numpy()}
         if "sex" in self.net_.targets:
@@ -426,23 +466,28 @@ class GenaponClassifier(ClassifierMixin, BaseEstimator):
 
     def _user_losses(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """(users,) BCE(sex) + age_loss_weight * CE(age_class) of each user."""
-        parts = self.net_.split_logits(logits)
         loss = logits.new_zeros(len(logits))
         for j, target in enumerate(self.net_.targets):
-            if target == "sex":
-                bce = nn.functional.binary_cross_entropy_with_logits(parts[target], y[:, j].float(), reduction="none")
-                loss = loss + bce
-            else:
-                ce = nn.functional.cross_entropy(parts[target], y[:, j], reduction="none")
-                loss = loss + self.age_loss_weight * ce
+            weight = 1.0 if target == "sex" else self.age_loss_weight
+            loss = loss + weight * target_losses(target, logits[:, target_columns(self.net_.targets, target)], y[:, j])
         return loss
 
     @torch.no_grad()
     def _logits(self, X: UserEvents, users: np.ndarray, table: np.ndarray | None = None) -> torch.Tensor:
         """Logits of every selected user, in selection order (on the CPU); `table`:
-        each user's author-evidence table (None = the one fitted on all training users)."""
-        if self.offset_only_:  # training did not beat the offset beyond the noise
-            return torch.from_numpy(X.offset[X.selected]).float()
+        each user's author-evidence table (None = the one fitted on all training users); with an offset,
+        the network and the offset blended by network_weight_."""
+        if not self.n_offset_ or (self.network_weight_ == 1).all():
+            return self._network_logits(X, users, table)
+        offset = torch.from_numpy(X.offset[X.selected]).float()
+        if not self.network_weight_.any():  # training did not beat the offset beyond the noise
+            return offset
+        weight = torch.from_numpy(self.network_weight_)
+        return offset + weight * (self._network_logits(X, users, table) - offset)
+
+    @torch.no_grad()
+    def _network_logits(self, X: UserEvents, users: np.ndarray, table: np.ndarray | None = None) -> torch.Tensor:
+        """The trained network's logits of every selected user, in selection order (on the CPU)."""
         was_training = self.net_.training
         self.net_.eval()
         n_out = logit_width(self.net_.targets)
@@ -487,6 +532,9 @@ class GenaponClassifier(ClassifierMixin, BaseEstimator):
         super().__setstate__(state)
         if "net_" in self.__dict__:
             self.__dict__.setdefault("n_title_dims_", 0)  # a fold model saved before title vectors existed
+            if "network_weight_" not in self.__dict__:  # saved before the weight: the network or the offset
+                width = logit_width(tuple(self.targets))
+                self.network_weight_ = np.full(width, 0.0 if self.offset_only_ else 1.0, dtype=np.float32)
             device = resolve_device(self.device)
             if device.type == "cuda" and not torch.cuda.is_available():
                 device = torch.device("cpu")

@@ -14,6 +14,7 @@ from socdem.models.genapon.fit import (
     EarlyStopping,
     GenaponClassifier,
     item_vocabulary,
+    loss_best_weight,
     make_vocabularies,
     split_inner_validation,
     warmup_cosine,
@@ -170,6 +171,32 @@ def test_training_that_beats_an_uninformative_offset_is_kept():
     assert not model.offset_only_
     sex, _ = model.predict_proba(events)
     assert roc_auc_score(y[:, 0][events.lengths > 0], sex[events.lengths > 0, 1]) > 0.9
+
+    # with a weight between them, the logits lie between the network's and the offset's
+    offset = np.random.default_rng(1).normal(size=(400, 5)).astype(np.float32)
+    moved = dataclasses.replace(events, offset=offset)
+    logits = {}
+    for weight in (0.0, 0.3, 1.0):
+        model.network_weight_ = np.full(5, weight, dtype=np.float32)
+        sex, age = model.predict_proba(moved)
+        logits[weight] = np.column_stack([np.log(sex[:, 1] / sex[:, 0]), np.log(age / age[:, :1])])
+    np.testing.assert_allclose(logits[0.0][:, 0], offset[:, 0], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(logits[0.3], 0.7 * logits[0.0] + 0.3 * logits[1.0], rtol=1e-4, atol=1e-4)
+
+
+def test_the_loss_best_weight_tempers_an_overconfident_network_per_target():
+    rng = np.random.default_rng(0)
+    n = 20_000
+    sex_logit, age_logits = rng.normal(size=n), rng.normal(size=(n, 4))
+    y_sex = (rng.random(n) < 1 / (1 + np.exp(-sex_logit))).astype(np.int64)
+    age_p = np.exp(age_logits) / np.exp(age_logits).sum(axis=1, keepdims=True)
+    y_age = (rng.random((n, 1)) > np.cumsum(age_p, axis=1)).sum(axis=1)
+    offset = torch.zeros((n, 5))  # knows nothing
+    network = torch.from_numpy(np.column_stack([3 * sex_logit, age_logits])).float()  # sex 3x too sure
+    y = torch.from_numpy(np.column_stack([y_sex, y_age]))
+    weight = loss_best_weight(offset, network, y, ("sex", "age_class"))
+    assert 0.25 <= weight[0] <= 0.4  # a third of the network's sex logit is the truth
+    assert (weight[1:] >= 0.9).all() and len(set(weight[1:])) == 1  # its age logits are the truth: one weight
 
 
 def test_title_vectors_carry_videos_that_have_no_row_of_their_own():
