@@ -534,7 +534,8 @@ class GenaponClassifier(ClassifierMixin, BaseEstimator):
             self.__dict__.setdefault("n_title_dims_", 0)  # a fold model saved before title vectors existed
             if "network_weight_" not in self.__dict__:  # saved before the weight: the network or the offset
                 width = logit_width(tuple(self.targets))
-                self.network_weight_ = np.full(width, 0.0 if self.offset_only_ else 1.0, dtype=np.float32)
+                offset_only = self.__dict__.get("offset_only_", False)
+                self.network_weight_ = np.full(width, 0.0 if offset_only else 1.0, dtype=np.float32)
             device = resolve_device(self.device)
             if device.type == "cuda" and not torch.cuda.is_available():
                 device = torch.device("cpu")

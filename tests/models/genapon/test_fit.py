@@ -153,6 +153,12 @@ def test_with_no_epoch_trained_the_model_is_the_offset():
     np.testing.assert_allclose(age, 0.25, rtol=1e-4)
     assert model.offset_only_ and model.n_offset_ == 5
 
+    saved_before_the_weight = pickle.loads(pickle.dumps(model))
+    del saved_before_the_weight.__dict__["network_weight_"]
+    restored = pickle.loads(pickle.dumps(saved_before_the_weight))
+    np.testing.assert_array_equal(restored.network_weight_, np.zeros(5))
+    np.testing.assert_array_equal(restored.predict_proba(events)[0], sex)
+
 
 def test_training_that_cannot_beat_the_offset_beyond_the_noise_falls_back_to_it():
     events, y, z = _with_offset()
