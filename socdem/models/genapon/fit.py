@@ -28,7 +28,7 @@ from tqdm import tqdm
 from socdem.config import GenaponConfig
 from socdem.models.genapon.batches import TIME_FEATURES, UserEvents, inference_order, pad_batch, training_order
 from socdem.models.genapon.evidence import evidence_tables
-from socdem.models.genapon.heads import TARGET_WIDTH, logit_width
+from socdem.models.genapon.heads import TARGET_WIDTH, logit_width, target_columns
 from socdem.models.genapon.net import GenaponNet
 from socdem.selection import one_standard_error
 
@@ -114,12 +114,6 @@ def fit_author_evidence(
         categories,
     )  # fmt: skip
     return torch.from_numpy(tables), table
-
-
-def target_columns(targets: tuple[str, ...], target: str) -> slice:
-    """Where `target`'s logits sit among those of `targets`."""
-    start = sum(TARGET_WIDTH[t] for t in targets[: targets.index(target)])
-    return slice(start, start + TARGET_WIDTH[target])
 
 
 def target_losses(target: str, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -16,6 +16,12 @@ def logit_width(targets: tuple[str, ...]) -> int:
     return sum(TARGET_WIDTH[t] for t in targets)
 
 
+def target_columns(targets: tuple[str, ...], target: str) -> slice:
+    """Where `target`'s logits sit among those of `targets`."""
+    start = logit_width(targets[: targets.index(target)])
+    return slice(start, start + TARGET_WIDTH[target])
+
+
 class TargetHeads(nn.Module):
     def __init__(self, in_dim: int, hidden_dim: int, targets: tuple[str, ...], dropout: float):
         super().__init__()
@@ -27,9 +33,8 @@ class TargetHeads(nn.Module):
 
     def split_logits(self, logits: torch.Tensor) -> dict[str, torch.Tensor]:
         """{"sex": (B,), "age_class": (B, 4)} for the targets of these heads."""
-        out, start = {}, 0
+        out = {}
         for target in self.targets:
-            width = TARGET_WIDTH[target]
-            out[target] = logits[:, start] if width == 1 else logits[:, start : start + width]
-            start += width
+            columns = target_columns(self.targets, target)
+            out[target] = logits[:, columns.start] if TARGET_WIDTH[target] == 1 else logits[:, columns]
         return out
