@@ -10,8 +10,9 @@ data set also on reshuffled folds), and chosen by the one-standard-error rule
 (socdem/selection.py): the simplest candidate within the noise of the best.
 It is refitted on all OOF rows and applied to the test predictions. Then, on
 the chosen blend's nested OOF: the F1- and accuracy-best thresholds for
-`female` (0.5 unless they beat it beyond the noise), and per-class biases on
-the age log-probabilities tuned for weighted F1, kept by the same rule.
+`female` (0.5 unless they beat it beyond the noise), and a shift of the age
+log-probabilities toward the rarer classes, -exponent * log(class share) with
+the exponent tuned for weighted F1, kept by the same rule.
 Test predictions never enter any choice.
 
 The blend of an experiment's models is cached in artifacts/<RUN>/blend/ under a key of the
@@ -38,7 +39,7 @@ from socdem.metrics import best_accuracy_threshold, best_f1_threshold, weighted_
 from socdem.models.registry import get_runner
 from socdem.pipeline import thresholds as thresholds_module
 from socdem.pipeline.folds import folds_path, load_or_make_folds
-from socdem.pipeline.thresholds import nested_threshold_f1, tune_age_bias
+from socdem.pipeline.thresholds import nested_threshold_f1, prior_shift, tune_prior_exponent
 from socdem.pipeline.train import cache_key, load_predictions
 from socdem.schema import AGE_COLUMNS, prediction_frame
 from socdem.selection import REPEATS, one_standard_error
@@ -313,28 +314,34 @@ def _kept_threshold(metric: str, best: float, y, p, fold) -> float:
 
 
 def _age_biases(info: dict, y, nested, test_out, fold) -> tuple[np.ndarray, np.ndarray]:
-    """Age-class probabilities of the OOF and test users from the chosen blend's log-probabilities, with
-    per-class biases tuned for weighted F1, kept only if they help in nested CV by more than the standard
-    error over the repeated choice folds (recorded in `info`)."""
+    """Age-class probabilities of the OOF and test users from the chosen blend's log-probabilities, shifted
+    toward the rarer classes by -exponent * log(class share) with the exponent tuned for weighted F1
+    (thresholds.tune_prior_exponent), kept only if the shift, tuned on the other folds, beats the most probable
+    class on each held-out fold by more than the standard error over the repeated choice folds (recorded in
+    `info`)."""
     absent = ~np.isin(np.arange(nested.shape[1]), y)  # a class nobody has is never predicted
     nested, test_out = np.where(absent, -np.inf, nested), np.where(absent, -np.inf, test_out)
+    n_classes = nested.shape[1]
     plain, per_fold = weighted_f1(y, np.argmax(nested, axis=1)), [[], []]
     for f, split in enumerate(choice_folds(y, fold, len(np.unique(fold)))):
         checked = np.zeros(len(y), dtype=np.int64)
         for k in np.unique(split):
             held = split == k
-            checked[held] = np.argmax(nested[held] + tune_age_bias(nested[~held], y[~held]), axis=1)
+            shift = prior_shift(y[~held], n_classes, tune_prior_exponent(nested[~held], y[~held]))
+            checked[held] = np.argmax(nested[held] + shift, axis=1)
         if f == 0:
-            with_bias = weighted_f1(y, checked)  # reported on the saved folds
+            with_shift = weighted_f1(y, checked)  # reported on the saved folds
         for scores, pred in zip(per_fold, (nested.argmax(1), checked)):
             scores += [weighted_f1(y[split == k], pred[split == k]) for k in np.unique(split)]
-    kept = one_standard_error(per_fold, higher_is_better=True) == 1  # biases are the more complex candidate
-    bias = tune_age_bias(nested, y) if kept else np.zeros(nested.shape[1])
+    kept = one_standard_error(per_fold, higher_is_better=True) == 1  # the shift is the more complex candidate
+    exponent = tune_prior_exponent(nested, y) if kept else 0.0
+    bias = prior_shift(y, n_classes, exponent)
     info["bias"] = {
+        "prior_exponent": exponent,
         "values": bias.round(4).tolist(),
         "kept": bool(kept),
         "nested_f1_without": round(plain, 6),
-        "nested_f1_with": round(with_bias, 6),
+        "nested_f1_with": round(with_shift, 6),
     }
     return np.exp(_log_normalise(nested + bias)), np.exp(_log_normalise(test_out + bias))
 
