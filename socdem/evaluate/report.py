@@ -281,7 +281,8 @@ def _summary_lines(ws: Workspace, result, cv: dict, n_users: int, oracle: dict |
     if "age_class" in result.summary:
         bias = result.summary["age_class"]["bias"]
         lines += [
-            f"Age biases {bias['values']} (exponent {bias['prior_exponent']:g} on the log class shares): "
+            f"Age biases {bias['values']} on the test users, {bias['oof_values']} out of fold (each for the "
+            "weighted F1 its users' probabilities expect): "
             f"{'kept' if bias['kept'] else 'not kept'} "
             f"(nested weighted F1 {bias['nested_f1_without']:.4f} without, {bias['nested_f1_with']:.4f} with).",
             "",

@@ -1,19 +1,21 @@
-"""Out-of-fold blending, and the decisions fitted on out-of-fold data only.
+"""Out-of-fold blending, and the decisions taken on its predictions.
 
 Per target, candidate blends of the models' out-of-fold (OOF) predictions:
   single  the best single model (chosen on the rows the blend is fitted on)
   mean    the simple average of logits (sex) / log-probabilities (age)
   stack   logistic regression on logits (sex) / multinomial on log-probabilities (age)
 Each candidate is scored by nested CV over the OOF predictions on the saved
-folds (fit on the other folds' OOF rows, predict the held-out fold; on a small
-data set also on reshuffled folds), and chosen by the one-standard-error rule
+folds (fit on the other folds' OOF rows, predict the held-out fold; also on
+stratified reshuffles of the folds), and chosen by the one-standard-error rule
 (socdem/selection.py): the simplest candidate within the noise of the best.
 It is refitted on all OOF rows and applied to the test predictions. Then, on
 the chosen blend's nested OOF: the F1- and accuracy-best thresholds for
-`female` (0.5 unless they beat it beyond the noise), and a shift of the age
-log-probabilities toward the rarer classes, -exponent * log(class share) with
-the exponent tuned for weighted F1, kept by the same rule.
-Test predictions never enter any choice.
+`female` (0.5 unless they beat it beyond the noise), and per-class biases on
+the age log-probabilities that maximise the weighted F1 the users' own
+probabilities expect (dropped where the same rule says the most probable
+class does better).
+No choice reads a test prediction; the age biases of the test users are tuned
+on their own probabilities, as those of the OOF users on theirs (no label).
 
 The blend of an experiment's models is cached in artifacts/<RUN>/blend/ under a key of the
 models' cache keys, the folds and this code (blend_oof: compare and ablate reuse it).
@@ -39,7 +41,7 @@ from socdem.metrics import best_accuracy_threshold, best_f1_threshold, weighted_
 from socdem.models.registry import get_runner
 from socdem.pipeline import thresholds as thresholds_module
 from socdem.pipeline.folds import folds_path, load_or_make_folds
-from socdem.pipeline.thresholds import nested_threshold_f1, prior_shift, tune_prior_exponent
+from socdem.pipeline.thresholds import nested_threshold_f1, tune_expected_f1_bias
 from socdem.pipeline.train import cache_key, load_predictions
 from socdem.schema import AGE_COLUMNS, prediction_frame
 from socdem.selection import REPEATS, one_standard_error
@@ -314,36 +316,35 @@ def _kept_threshold(metric: str, best: float, y, p, fold) -> float:
 
 
 def _age_biases(info: dict, y, nested, test_out, fold) -> tuple[np.ndarray, np.ndarray]:
-    """Age-class probabilities of the OOF and test users from the chosen blend's log-probabilities, shifted
-    toward the rarer classes by -exponent * log(class share) with the exponent tuned for weighted F1
-    (thresholds.tune_prior_exponent), kept only if the shift, tuned on the other folds, beats the most probable
-    class on each held-out fold by more than the standard error over the repeated choice folds (recorded in
-    `info`)."""
+    """Age-class probabilities of the OOF and test users from the chosen blend's log-probabilities, each set of
+    users shifted by the per-class biases that maximise the weighted F1 its own probabilities expect
+    (thresholds.tune_expected_f1_bias; no label read): the decision for the metric, where the most probable
+    class is the decision for accuracy. Dropped only where, tuned that way on each held-out fold's own
+    predictions, they lose to the most probable class there by more than the standard error over the repeated
+    choice folds: probabilities too poorly calibrated to decide by (recorded in `info`)."""
     absent = ~np.isin(np.arange(nested.shape[1]), y)  # a class nobody has is never predicted
     nested, test_out = np.where(absent, -np.inf, nested), np.where(absent, -np.inf, test_out)
-    n_classes = nested.shape[1]
     plain, per_fold = weighted_f1(y, np.argmax(nested, axis=1)), [[], []]
     for f, split in enumerate(choice_folds(y, fold, len(np.unique(fold)))):
         checked = np.zeros(len(y), dtype=np.int64)
         for k in np.unique(split):
             held = split == k
-            shift = prior_shift(y[~held], n_classes, tune_prior_exponent(nested[~held], y[~held]))
-            checked[held] = np.argmax(nested[held] + shift, axis=1)
+            checked[held] = np.argmax(nested[held] + tune_expected_f1_bias(nested[held]), axis=1)
         if f == 0:
-            with_shift = weighted_f1(y, checked)  # reported on the saved folds
+            with_bias = weighted_f1(y, checked)  # reported on the saved folds
         for scores, pred in zip(per_fold, (nested.argmax(1), checked)):
             scores += [weighted_f1(y[split == k], pred[split == k]) for k in np.unique(split)]
-    kept = one_standard_error(per_fold, higher_is_better=True) == 1  # the shift is the more complex candidate
-    exponent = tune_prior_exponent(nested, y) if kept else 0.0
-    bias = prior_shift(y, n_classes, exponent)
+    kept = one_standard_error(per_fold[::-1], higher_is_better=True) == 0  # the metric's own decision first
+    none = np.zeros(nested.shape[1])
+    oof_bias, test_bias = (tune_expected_f1_bias(nested), tune_expected_f1_bias(test_out)) if kept else (none, none)
     info["bias"] = {
-        "prior_exponent": exponent,
-        "values": bias.round(4).tolist(),
+        "values": test_bias.round(4).tolist(),
+        "oof_values": oof_bias.round(4).tolist(),
         "kept": bool(kept),
         "nested_f1_without": round(plain, 6),
-        "nested_f1_with": round(with_shift, 6),
+        "nested_f1_with": round(with_bias, 6),
     }
-    return np.exp(_log_normalise(nested + bias)), np.exp(_log_normalise(test_out + bias))
+    return np.exp(_log_normalise(nested + oof_bias)), np.exp(_log_normalise(test_out + test_bias))
 
 
 # ---- the blend of an experiment's models, cached in artifacts/<RUN>/blend/ ----

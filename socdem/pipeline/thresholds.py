@@ -1,31 +1,74 @@
-"""Decisions taken on the blend's out-of-fold predictions: the `female`
-threshold with each fold's choice made on the other folds, and the shift of
-the age log-probabilities toward the rarer classes tuned for weighted F1."""
+"""Decisions taken on the blend's predictions: the `female` threshold with each fold's choice made on the
+other folds, and biases on the age log-probabilities that maximise the weighted F1 those same probabilities
+expect."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from socdem.metrics import best_f1_threshold, weighted_f1
+from socdem.metrics import best_f1_threshold
 
-PRIOR_EXPONENTS = np.round(np.arange(0.0, 2.0001, 0.1), 4)
-
-
-def prior_shift(y: np.ndarray, n_classes: int, exponent: float) -> np.ndarray:
-    """The biases -exponent * log(class share) on the age log-probabilities, shares of `y` with one pseudo-count
-    per class (a class absent from `y` gets a finite bias)."""
-    shares = (np.bincount(y, minlength=n_classes) + 1.0) / (len(y) + n_classes)
-    return -float(exponent) * np.log(shares)
+BIAS_GRID = np.round(np.arange(-1.5, 1.5001, 0.05), 4)
 
 
-def tune_prior_exponent(logp: np.ndarray, y: np.ndarray) -> float:
-    """The exponent of PRIOR_EXPONENTS whose decision argmax(logp + prior_shift) has the best weighted F1 on
-    (logp, y), the smallest among equals. One number, from the most probable class (0) to the class whose
-    evidence most exceeds its share (1): the most probable class under-predicts the rarer and the middle classes,
-    which weighted F1 counts, and one number fitted on a few hundred users does not chase their noise the way a
-    free bias per class does."""
-    scores = [weighted_f1(y, np.argmax(logp + prior_shift(y, logp.shape[1], e), axis=1)) for e in PRIOR_EXPONENTS]
-    return float(PRIOR_EXPONENTS[int(np.argmax(scores))])
+def expected_weighted_f1(proba: np.ndarray, pred: np.ndarray) -> float:
+    """Weighted F1 of the classes `pred` if each user's class were drawn from its row of `proba` (plug-in: each
+    class's count and true positives replaced by their expectations, F1 = 2 TP / (count + predicted))."""
+    n_rows, n_classes = proba.shape
+    support = proba.sum(axis=0)
+    predicted = np.bincount(pred, minlength=n_classes)
+    hits = np.bincount(pred, weights=proba[np.arange(n_rows), pred], minlength=n_classes)
+    total = support + predicted
+    f1 = np.divide(2.0 * hits, total, out=np.zeros(n_classes), where=total > 0)
+    return float(np.sum(support / max(n_rows, 1) * f1))
+
+
+def tune_expected_f1_bias(logp: np.ndarray, passes: int = 3) -> np.ndarray:
+    """Per-class biases on the age log-probabilities (class 0 the reference, coordinate ascent over BIAS_GRID)
+    whose decisions argmax(logp + bias) maximise the weighted F1 that the same users' probabilities expect. No
+    label is read, so the test users' own predictions set theirs: the most probable class under-predicts the
+    classes that are rarely any user's most probable one, which weighted F1 counts, and expectations over
+    all users do not chase the noise of a few hundred labels the way biases tuned on them do."""
+    proba = np.exp(logp - logp.max(axis=1, keepdims=True))
+    proba /= proba.sum(axis=1, keepdims=True)
+    bias = np.zeros(logp.shape[1])
+    best = expected_weighted_f1(proba, np.argmax(logp, axis=1))
+    for _ in range(passes):
+        improved = False
+        for c in range(1, logp.shape[1]):
+            scores = _class_bias_scores(proba, logp + bias, c, logp[:, c])
+            i = int(np.argmax(scores))
+            if scores[i] > best + 1e-12:
+                best, bias, improved = float(scores[i]), np.r_[bias[:c], BIAS_GRID[i], bias[c + 1 :]], True
+        if not improved:
+            break
+    return bias
+
+
+def _class_bias_scores(proba: np.ndarray, shifted: np.ndarray, c: int, logp_c: np.ndarray) -> np.ndarray:
+    """The expected weighted F1 of each bias of BIAS_GRID for class c, the other biases as in `shifted`: class c
+    wins a user where its log-probability plus the bias beats the best other class, so the users it wins form
+    a prefix of them sorted by that margin, and cumulative sums give every bias's counts at once."""
+    n_rows, n_classes = proba.shape
+    others = shifted.copy()
+    others[:, c] = -np.inf
+    runner_up = np.argmax(others, axis=1)
+    margin = logp_c - others[np.arange(n_rows), runner_up]
+    order = np.argsort(-margin, kind="stable")
+    won = np.zeros((n_rows + 1, n_classes))  # won[s, k]: users of runner-up k among the first s, predicted k
+    hits = np.zeros((n_rows + 1, n_classes))  # hits[s, k]: their expected true positives
+    one_hot = np.eye(n_classes)[runner_up[order]]
+    np.cumsum(one_hot, axis=0, out=won[1:])
+    np.cumsum(one_hot * proba[order], axis=0, out=hits[1:])
+    hits_c = np.r_[0.0, np.cumsum(proba[order, c])]
+    switched = n_rows - np.searchsorted(np.sort(margin), -BIAS_GRID, side="right")  # margin + b > 0
+    predicted = won[-1] - won[switched]
+    true_positives = hits[-1] - hits[switched]
+    predicted[:, c], true_positives[:, c] = switched, hits_c[switched]
+    support = proba.sum(axis=0)
+    total = support + predicted
+    f1 = np.divide(2.0 * true_positives, total, out=np.zeros_like(total), where=total > 0)
+    return (f1 * support).sum(axis=1) / max(n_rows, 1)
 
 
 def nested_threshold_f1(y: np.ndarray, p: np.ndarray, fold: np.ndarray) -> float:

@@ -9,7 +9,7 @@ import pytest
 from sklearn.metrics import f1_score, roc_auc_score
 
 from socdem.pipeline.blend import blend, choice_folds, weighted_f1
-from socdem.pipeline.thresholds import prior_shift, tune_prior_exponent
+from socdem.pipeline.thresholds import expected_weighted_f1, tune_expected_f1_bias
 from socdem.schema import prediction_frame
 from socdem.selection import REPEATS
 
@@ -104,33 +104,50 @@ def test_constant_model_is_kept_out_of_stacking(problem):
             assert "top_class" not in result.summary[target]["inputs"]
 
 
-def test_age_biases_are_the_prior_shift_kept_beyond_the_noise(problem):
+def test_test_users_age_biases_are_tuned_on_their_own_probabilities(problem):
     oofs, tests, truth, folds = problem
     only_weak = {"weak": oofs["weak"]}
     result = blend(only_weak, {"weak": tests["weak"]}, truth, folds, ("age_class",))
     bias = result.summary["age_class"]["bias"]
-    y = truth.set_index("viewer_uid").loc[result.oof.index, "age_class"].to_numpy()
-    assert bias["values"] == pytest.approx(prior_shift(y, 4, bias["prior_exponent"]).round(4).tolist())
-    assert bias["kept"] or bias["prior_exponent"] == 0.0
+    assert bias["kept"]  # the stack's probabilities are calibrated: the most probable class does no better
+    for frame, values in ((result.test, bias["values"]), (result.oof, bias["oof_values"])):
+        unbiased = np.log(frame[["age_p0", "age_p1", "age_p2", "age_p3"]].to_numpy()) - np.array(values)
+        assert tune_expected_f1_bias(unbiased) == pytest.approx(values, abs=1e-9)  # from those users' own
 
 
-def test_the_prior_exponent_undoes_a_lean_on_the_class_shares():
-    """Age log-probabilities that lean on the class shares (as a strongly regularised model's do) leave the
-    rarest class almost never predicted; the exponent tuned on half of the users lifts weighted F1 on the other
-    half and predicts each class about as often as it occurs."""
-    shares = np.array([0.06, 0.5, 0.16, 0.28])
-    rng = np.random.default_rng(0)
-    y = rng.choice(4, 3000, p=shares)
-    z = 2.0 * np.log(shares) + 1.5 * np.eye(4)[y] + rng.normal(0, 1.0, (3000, 4))
-    logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-    fit, held = slice(0, 1500), slice(1500, None)
-    exponent = tune_prior_exponent(logp[fit], y[fit])
-    shifted = np.argmax(logp[held] + prior_shift(y[fit], 4, exponent), axis=1)
-    plain = np.argmax(logp[held], axis=1)
-    assert exponent >= 1.0
-    assert weighted_f1(y[held], shifted) > weighted_f1(y[held], plain) + 0.05
-    assert np.mean(plain == 0) < 0.01 and abs(np.mean(shifted == 0) - np.mean(y[held] == 0)) < 0.03
-    assert tune_prior_exponent(logp[fit], np.argmax(logp[fit], axis=1)) == 0.0  # nothing to undo: none
+def _weak_evidence(n, seed):
+    """Calibrated age probabilities of weak evidence about classes of uneven shares, as a few hundred users'
+    histories give: the most probable class is nearly always a common one."""
+    rng = np.random.default_rng(seed)
+    z = np.log([0.06, 0.5, 0.16, 0.28]) + rng.normal(0, 0.8, (n, 4))
+    return z - np.log(np.exp(z).sum(axis=1, keepdims=True)), rng
+
+
+def _drawn_classes(proba, rng):
+    return (rng.random(len(proba))[:, None] > np.cumsum(proba, axis=1)).sum(axis=1)
+
+
+def test_expected_f1_biases_lift_weighted_f1_without_reading_a_label():
+    """Biases tuned on the probabilities alone predict the rarer classes more often and lift the weighted F1
+    of classes drawn from those probabilities, draw after draw."""
+    logp, rng = _weak_evidence(3000, 0)
+    bias = tune_expected_f1_bias(logp)
+    plain, shifted = np.argmax(logp, axis=1), np.argmax(logp + bias, axis=1)
+    assert np.mean(shifted == 0) > np.mean(plain == 0) and np.mean(shifted == 2) > np.mean(plain == 2)
+    gains = []
+    for _ in range(40):
+        y = _drawn_classes(np.exp(logp), rng)
+        gains.append(weighted_f1(y, shifted) - weighted_f1(y, plain))
+    assert np.mean(gains) > 0.006 and np.mean(np.array(gains) > 0) > 0.8
+    one_class = np.log(np.clip(np.eye(4)[plain], 1e-9, None))
+    assert not tune_expected_f1_bias(one_class).any()  # certain predictions: nothing to shift
+
+
+def test_expected_weighted_f1_is_the_mean_over_classes_drawn_from_the_probabilities():
+    logp, rng = _weak_evidence(4000, 1)
+    proba, pred = np.exp(logp), np.argmax(logp + np.array([0.0, -0.3, 0.1, -0.1]), axis=1)
+    drawn = [weighted_f1(_drawn_classes(proba, rng), pred) for _ in range(40)]
+    assert expected_weighted_f1(proba, pred) == pytest.approx(np.mean(drawn), abs=0.003)
 
 
 def test_weighted_f1_matches_sklearn():
