@@ -157,7 +157,8 @@ class LinearConfig:
     nested_rows: int = 5_000
     solver: str = "sag"  # lbfgs is far slower on the multinomial age model (scipy's L-BFGS-B step dominates)
     # one TF-IDF block each; "title_word": Snowball stems of the titles of the videos watched; "engaged_video":
-    # the videos watched through (features/interactions.py ENGAGED_SHARE), what a user chose to finish
+    # the videos watched through (features/interactions.py ENGAGED_SHARE), what a user chose to finish;
+    # "watched_video" (off by default, docs/results.md): each video weighted by the share of it watched
     items: list = field(
         default_factory=lambda: ["author_id", "rutube_video_id", "category", "title_word", "engaged_video"]
     )

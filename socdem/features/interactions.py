@@ -11,16 +11,19 @@ import scipy.sparse as sp
 
 from socdem.features.titles import video_stems
 
-ITEMS = ("author_id", "rutube_video_id", "category", "title_word", "engaged_video")
+ITEMS = ("author_id", "rutube_video_id", "category", "title_word", "engaged_video", "watched_video")
 # a view of at least this share of the video's length is engaged: the videos a user watched through (in
 # MovieLens read as a contest, a rating of 4 or 5) say more than the ones they opened and left
 ENGAGED_SHARE = 0.8
+# items whose matrix sums a weight per event, not a count: "watched_video", the share of each video's length
+# watched (clipped to [0, 1]; in MovieLens read as a contest, rating / 5), over the videos of known length
+WEIGHTS = {"watched_video": "watch_share"}
 
 
 @dataclass
 class Interactions:
     users: np.ndarray  # sorted viewer_uid of every labelled or test user
-    events: pd.DataFrame  # viewer_uid, rutube_video_id, author_id, category (unknown video → NA)
+    events: pd.DataFrame  # viewer_uid, rutube_video_id, author_id, category (unknown video → NA), the items' weights
     videos: pd.DataFrame | None = None  # rutube_video_id, title: for the title words
     _cache: dict = field(default_factory=dict, repr=False)
 
@@ -34,7 +37,7 @@ class Interactions:
 
     def matrix(self, item: str) -> tuple[sp.csr_matrix, np.ndarray]:
         """(users x items event counts as CSR, item values per column); "title_word": the stems of
-        the titles of the videos watched, counted once per event."""
+        the titles of the videos watched, counted once per event; an item of WEIGHTS: its events' weights summed."""
         if item == "title_word" and item not in self._cache:
             self._cache[item] = self._title_words()
         if item not in self._cache:
@@ -43,9 +46,14 @@ class Interactions:
             known = column.notna().to_numpy() & user_known
             codes, values = pd.factorize(column[known], sort=True)
             rows = user_pos[known]
-            counts = sp.coo_matrix(
-                (np.ones(len(codes), dtype=np.float32), (rows, codes)), shape=(len(self.users), len(values))
-            ).tocsr()
+            if item in WEIGHTS:  # summed in float64 per (user, item), as DuckDB sums them
+                summed = pd.DataFrame({"r": rows, "c": codes, "w": self.events[WEIGHTS[item]].to_numpy()[known]})
+                summed = summed.groupby(["r", "c"], sort=False)["w"].sum()
+                cells = summed.index.get_level_values
+                data, rows, codes = summed.to_numpy().astype(np.float32), cells("r").to_numpy(), cells("c").to_numpy()
+            else:
+                data = np.ones(len(codes), dtype=np.float32)
+            counts = sp.coo_matrix((data, (rows, codes)), shape=(len(self.users), len(values))).tocsr()
             counts.sum_duplicates()
             self._cache[item] = (counts, np.asarray(values))
         return self._cache[item]
@@ -122,4 +130,8 @@ def build_interactions(contest) -> Interactions:
     watched = events.pop("total_watchtime").to_numpy(np.float64)
     engaged = (duration_s > 0) & (watched >= ENGAGED_SHARE * duration_s)  # NaN durations compare False
     events["engaged_video"] = events["rutube_video_id"].where(engaged)
+    known_length = duration_s > 0
+    events["watched_video"] = events["rutube_video_id"].where(known_length)
+    share = np.divide(watched, duration_s, out=np.zeros_like(watched), where=known_length)
+    events["watch_share"] = np.clip(share, 0, 1)
     return Interactions(users=users, events=events, videos=contest.videos[["rutube_video_id", "title"]])

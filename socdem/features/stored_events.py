@@ -173,7 +173,9 @@ ITEM_SQL = {  # (code column, filter) of each item of Interactions.matrix
     "rutube_video_id": ("video", "true"),
     "category": ("category", "vrow IS NOT NULL AND category <> {missing}"),
     "engaged_video": ("video", f"dur_s > 0 AND wt >= {ENGAGED_SHARE} * dur_s"),
+    "watched_video": ("video", "dur_s > 0"),
 }
+ITEM_WEIGHT_SQL = {"watched_video": "sum(least(greatest(wt / dur_s, 0), 1))"}  # interactions.WEIGHTS, per event
 
 
 class StoredInteractions(Interactions):
@@ -188,10 +190,11 @@ class StoredInteractions(Interactions):
         if item == "title_word" or item in self._cache:
             return super().matrix(item)
         column, where = ITEM_SQL[item]
-        values_of = "rutube_video_id" if item == "engaged_video" else item
+        values_of = "rutube_video_id" if item in ("engaged_video", "watched_video") else item
         where = where.format(missing=self.coded.missing_category)
+        weight = ITEM_WEIGHT_SQL.get(item, "count(*)")
         triples = self.coded.con.execute(
-            f"SELECT u, {column} AS code, count(*) AS n FROM ev WHERE {where} GROUP BY ALL"
+            f"SELECT u, {column} AS code, {weight} AS n FROM ev WHERE {where} GROUP BY ALL"
         ).fetchnumpy()
         self.coded.store.trim_memory()
         codes, values = _sorted_codes(np.asarray(triples["code"], dtype=np.int64), self.coded.item_values(values_of))

@@ -15,7 +15,7 @@ from socdem.features.build import compute_features
 from socdem.features.stored_events import StoredInteractions
 from socdem.features.workspace import Workspace
 
-ITEMS = ("author_id", "rutube_video_id", "category", "title_word", "engaged_video")
+ITEMS = ("author_id", "rutube_video_id", "category", "title_word", "engaged_video", "watched_video")
 PARENTS = (("rutube_video_id", "author_id"), ("author_id", "category"), ("rutube_video_id", "category"))
 
 
@@ -64,3 +64,14 @@ def test_per_user_aggregates_by_ranges_of_users(tiny_contest, tmp_path, monkeypa
     plain, streamed = _workspaces(tiny_contest, tmp_path)
     monkeypatch.setattr(user_features, "PART_EVENTS", 5000)  # ~13 ranges
     pd.testing.assert_frame_equal(compute_features(plain)[0], compute_features(streamed)[0], check_exact=True)
+
+
+def test_watched_video_sums_the_share_of_each_video_watched(tiny_contest, tmp_path):
+    plain, _ = _workspaces(tiny_contest, tmp_path)
+    watched, videos = plain.interactions.matrix("watched_video")
+    events = plain.contest.events.merge(plain.contest.videos[["rutube_video_id", "duration"]], on="rutube_video_id")
+    events = events[events["viewer_uid"].isin(plain.interactions.users) & (events["duration"] > 0)]
+    shares = np.clip(events["total_watchtime"] / (events["duration"] / 1000.0), 0, 1)
+    assert watched.sum() == pytest.approx(shares.sum(), rel=1e-5)
+    assert watched.max() <= events.groupby(["viewer_uid", "rutube_video_id"]).size().max() + 1e-6
+    assert set(videos) <= set(events["rutube_video_id"])

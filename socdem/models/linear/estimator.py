@@ -39,20 +39,23 @@ MAX_MEAN_STEPS = 2  # a greedy mean adds at most twice as many blocks as there a
 
 
 def tfidf_blocks(
-    count_matrices, sublinear_tf=True, min_users: int = 1, raw_counts: bool = False
+    count_matrices, sublinear_tf=True, min_users: int = 1, raw_counts: bool = False, weighted=()
 ) -> tuple[sp.csr_matrix, tuple]:
     """(each users x items count block → TF-IDF rows of unit L2 norm, side by side; the column count
     of each block). Items seen by fewer than `min_users` users (rows) are dropped first, and a block
     left without items with them. `sublinear_tf` may list several choices (e.g. [True, False]): each
     count block then gives one TF-IDF block per choice, in that order. With `raw_counts`, each count block
-    also gives its counts without idf in rows of norm ~sqrt(events) (`scaled_counts`), after its TF-IDF forms."""
+    also gives its counts without idf in rows of norm ~sqrt(events) (`scaled_counts`), after its TF-IDF forms.
+    A block flagged in `weighted` sums weights of at most 1 per event, not counts: its term frequency is that
+    sum, in one TF-IDF form (a logarithm would turn a short view into negative evidence)."""
     blocks = []
-    for counts in count_matrices:
+    for i, counts in enumerate(count_matrices):
         counts = sp.csr_matrix(counts)
         counts = counts[:, np.flatnonzero(np.bincount(counts.indices, minlength=counts.shape[1]) >= min_users)]
         if counts.shape[1] == 0:  # no item kept (e.g. every video missing from the catalogue)
             continue
-        for sublinear in [sublinear_tf] if isinstance(sublinear_tf, bool) else sublinear_tf:
+        forms = [sublinear_tf] if isinstance(sublinear_tf, bool) else sublinear_tf
+        for sublinear in [False] if i < len(weighted) and weighted[i] else forms:
             tfidf = TfidfTransformer(sublinear_tf=sublinear, norm=None).fit_transform(counts)
             blocks.append(normalize(tfidf, norm="l2"))
         if raw_counts:

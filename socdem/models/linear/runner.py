@@ -14,6 +14,7 @@ from threadpoolctl import threadpool_limits
 from socdem.config import section_params
 from socdem.features.build import FEATURE_CODE_VERSION
 from socdem.features.encoding_cache import read_fold_frames
+from socdem.features.interactions import WEIGHTS
 from socdem.models.linear.estimator import FIT_CODE_VERSION, InnerCVLogistic, tfidf_blocks
 from socdem.models.linear.logits import (
     LOGITS_CODE_VERSION,
@@ -58,7 +59,8 @@ class LinearRunner(PerTargetRunner):
         if self._blocks is None or self._blocks[0] != id(ws):
             cfg = ws.exp.linear
             counts = [ws.interactions.matrix(item)[0] for item in cfg.items]
-            X, sizes = tfidf_blocks(counts, list(cfg.sublinear_tf), cfg.min_users, cfg.counts)
+            weighted = [item in WEIGHTS for item in cfg.items]
+            X, sizes = tfidf_blocks(counts, list(cfg.sublinear_tf), cfg.min_users, cfg.counts, weighted)
             factors = factor_blocks(ws.features, cfg.factors, ws.interactions.users) if cfg.factors else []
             X = sp.hstack([X, *factors], format="csr", dtype=np.float64) if factors else X
             self._blocks = (id(ws), X, (*sizes, *(block.shape[1] for block in factors)))

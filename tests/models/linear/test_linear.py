@@ -198,3 +198,14 @@ def test_out_of_fold_probabilities_of_the_training_rows_are_honest(inner_rows):
     shuffled = np.random.default_rng(0).permutation(y[train])
     noise = InnerCVLogistic(cs=[0.3, 1.0, 3.0], inner_rows=inner_rows, random_state=0).fit(X[train], shuffled)
     assert abs(roc_auc_score(shuffled, noise.oof_proba_[:, 1]) - 0.5) < 0.05
+
+
+def test_a_weighted_block_takes_its_weights_as_term_frequency():
+    """Shares of each video watched (at most 1 an event): one TF-IDF form whatever `sublinear_tf` says, a short
+    view weighing less than a full one and never negative, as a logarithm of a share below 1 would make it."""
+    counts = sp.csr_matrix(np.array([[1.0, 1.0, 0.0], [1.0, 0.0, 1.0], [0.0, 1.0, 1.0]]))
+    shares = sp.csr_matrix(np.array([[0.2, 1.0, 0.0], [1.0, 0.0, 0.5], [0.0, 0.4, 1.0]]))
+    X, sizes = tfidf_blocks([counts, shares], sublinear_tf=[True, False], weighted=[False, True])
+    assert sizes == (3, 3, 3)
+    watched = X[:, 6:].toarray()
+    assert (watched >= 0).all() and watched[0, 0] == pytest.approx(0.2 * watched[0, 1])
