@@ -15,12 +15,16 @@ def expected_weighted_f1(proba: np.ndarray, pred: np.ndarray) -> float:
     """Weighted F1 of the classes `pred` if each user's class were drawn from its row of `proba` (plug-in: each
     class's count and true positives replaced by their expectations, F1 = 2 TP / (count + predicted))."""
     n_rows, n_classes = proba.shape
-    support = proba.sum(axis=0)
     predicted = np.bincount(pred, minlength=n_classes)
     hits = np.bincount(pred, weights=proba[np.arange(n_rows), pred], minlength=n_classes)
+    return float(_weighted_f1_of(proba.sum(axis=0), predicted, hits, n_rows))
+
+
+def _weighted_f1_of(support: np.ndarray, predicted: np.ndarray, hits: np.ndarray, n_rows: int) -> np.ndarray:
+    """Weighted F1 from each class's (expected) count, predicted count and true positives (last axis)."""
     total = support + predicted
-    f1 = np.divide(2.0 * hits, total, out=np.zeros(n_classes), where=total > 0)
-    return float(np.sum(support / max(n_rows, 1) * f1))
+    f1 = np.divide(2.0 * hits, total, out=np.zeros(np.shape(total)), where=total > 0)
+    return (f1 * support).sum(axis=-1) / max(n_rows, 1)
 
 
 def tune_expected_f1_bias(logp: np.ndarray, passes: int = 3) -> np.ndarray:
@@ -65,10 +69,7 @@ def _class_bias_scores(proba: np.ndarray, shifted: np.ndarray, c: int, logp_c: n
     predicted = won[-1] - won[switched]
     true_positives = hits[-1] - hits[switched]
     predicted[:, c], true_positives[:, c] = switched, hits_c[switched]
-    support = proba.sum(axis=0)
-    total = support + predicted
-    f1 = np.divide(2.0 * true_positives, total, out=np.zeros_like(total), where=total > 0)
-    return (f1 * support).sum(axis=1) / max(n_rows, 1)
+    return _weighted_f1_of(proba.sum(axis=0), predicted, true_positives, n_rows)
 
 
 def nested_threshold_f1(y: np.ndarray, p: np.ndarray, fold: np.ndarray) -> float:
