@@ -190,7 +190,7 @@ class StoredInteractions(Interactions):
         if item == "title_word" or item in self._cache:
             return super().matrix(item)
         column, where = ITEM_SQL[item]
-        values_of = "rutube_video_id" if item in ("engaged_video", "watched_video") else item
+        values_of = "rutube_video_id" if column == "video" else item  # a view of the videos: their ids
         where = where.format(missing=self.coded.missing_category)
         weight = ITEM_WEIGHT_SQL.get(item, "count(*)")
         triples = self.coded.con.execute(

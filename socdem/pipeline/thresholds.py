@@ -65,7 +65,7 @@ def _class_bias_scores(proba: np.ndarray, shifted: np.ndarray, c: int, logp_c: n
     np.cumsum(one_hot, axis=0, out=won[1:])
     np.cumsum(one_hot * proba[order], axis=0, out=hits[1:])
     hits_c = np.r_[0.0, np.cumsum(proba[order, c])]
-    switched = n_rows - np.searchsorted(np.sort(margin), -BIAS_GRID, side="right")  # margin + b > 0
+    switched = np.searchsorted(-margin[order], BIAS_GRID, side="left")  # users with margin + b > 0
     predicted = won[-1] - won[switched]
     true_positives = hits[-1] - hits[switched]
     predicted[:, c], true_positives[:, c] = switched, hits_c[switched]
