@@ -126,8 +126,11 @@ dag: $(STAMP) $(AIRFLOW_STAMP) ## run the Airflow DAG once (airflow dags test; d
 	$(AIRFLOW) dags show socdem
 	time $(AIRFLOW) dags test socdem -c '{"exp": "$(EXP)", "data": "$(DATA)", "users": $(USERS)}'
 
-test: $(STAMP) ## run the test suite
-	OMP_NUM_THREADS=2 PYTHONHASHSEED=0 $(PY) -m pytest tests
+# test files spread over TEST_WORKERS processes (pytest-xdist); the pipeline's own commands still pin 2 threads
+# (RUN), so one BLAS thread in each test process only keeps the workers from contending
+TEST_WORKERS ?= 2
+test: $(STAMP) ## run the test suite (TEST_WORKERS=2 processes)
+	OMP_NUM_THREADS=1 PYTHONHASHSEED=0 $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile tests
 
 lint: $(STAMP) ## ruff check and ruff format --check (settings in pyproject.toml)
 	$(VENV)/bin/ruff check socdem tests
