@@ -1,5 +1,5 @@
-"""A wheel fetched into the cache once, whole or not at all, however many processes ask for it at the same time
-(pip replaced by a fake that writes the wheel slowly: no network)."""
+"""A wheel fetched into the cache once, whole or not at all, however many callers ask for it at the same time
+(threads here: the lock is a file lock, so processes wait alike; pip replaced by a slow fake: no network)."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def slow_pip(calls: list, fail: bool = False):
     return run
 
 
-def test_processes_fetching_at_once_wait_for_one_download(tmp_path, monkeypatch):
+def test_callers_fetching_at_once_wait_for_one_download(tmp_path, monkeypatch):
     calls: list = []
     monkeypatch.setattr(wheels.subprocess, "run", slow_pip(calls))
     cache = tmp_path / "wheels"
