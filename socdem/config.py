@@ -234,6 +234,11 @@ class Experiment:
     catboost: CatBoostConfig = field(default_factory=CatBoostConfig)
     tune: TuneConfig = field(default_factory=TuneConfig)
     linear: LinearConfig = field(default_factory=LinearConfig)
+    # the model `watched_linear` (opt-in: add it to `models`): the linear model on one block, each video weighted
+    # by the share of it watched, which the blend weighs beside the linear model (docs/models.md)
+    watched_linear: LinearConfig = field(
+        default_factory=lambda: LinearConfig(items=["watched_video"], factors=[], counts=False)
+    )
     genapon: GenaponConfig = field(default_factory=GenaponConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     # set by load_experiment from SET= / --set: dotted key -> value, only those that differ from the file
@@ -383,12 +388,13 @@ def _validate(exp: Experiment, where: str) -> None:
         raise ConfigError(f"{where}.contest: expected 'auto', 'rutube2024' or 'jmlc', got {exp.contest!r}")
     if exp.n_folds < 2 and exp.n_folds != 0:
         raise ConfigError(f"{where}.n_folds: expected 0 (automatic) or at least 2, got {exp.n_folds}")
-    cs = exp.linear.cs
-    if not cs or not all(isinstance(c, int | float) and not isinstance(c, bool) and c > 0 for c in cs):
-        raise ConfigError(f"{where}.linear.cs: expected a non-empty list of positive numbers, got {cs!r}")
     factors = {"svd_author", "svd_video", "svd_title", "title_vec"}
-    if not all(name in factors for name in exp.linear.factors):
-        raise ConfigError(f"{where}.linear.factors: expected names among {sorted(factors)}, got {exp.linear.factors!r}")
+    for section in ("linear", "watched_linear"):
+        cfg = getattr(exp, section)
+        if not cfg.cs or not all(isinstance(c, int | float) and not isinstance(c, bool) and c > 0 for c in cfg.cs):
+            raise ConfigError(f"{where}.{section}.cs: expected a non-empty list of positive numbers, got {cfg.cs!r}")
+        if not all(name in factors for name in cfg.factors):
+            raise ConfigError(f"{where}.{section}.factors: expected names among {sorted(factors)}, got {cfg.factors!r}")
 
 
 def load_experiment(name: str, experiments_dir: Path | None = None, overrides: str | list | None = None) -> Experiment:

@@ -16,6 +16,7 @@ REGISTRY = {
     "top_class": "socdem.models.baselines.runner:TopClassRunner",
     "author_share": "socdem.models.baselines.runner:AuthorShareRunner",
     "linear": "socdem.models.linear.runner:LinearRunner",
+    "watched_linear": "socdem.models.linear.runner:WatchedLinearRunner",
     "genapon": "socdem.models.genapon.runner:GenaponRunner",
     "catboost": "socdem.models.catboost.runner:CatBoostRunner",
 }

@@ -41,23 +41,25 @@ def factor_blocks(features, prefixes: list, users: np.ndarray) -> list[sp.csr_ma
     return blocks
 
 
-def factor_params(ws: Workspace) -> dict:
+def factor_params(ws: Workspace, cfg) -> dict:
     """What the factor blocks depend on: the settings of the label-free embeddings they are read from (not
     the whole feature config, so that turning on another feature does not retrain the linear model)."""
-    if not ws.exp.linear.factors:
+    if not cfg.factors:
         return {}
     features = ws.exp.features
-    dims = {name: getattr(features, f"{name}_dims") for name in ws.exp.linear.factors}
+    dims = {name: getattr(features, f"{name}_dims") for name in cfg.factors}
     return {"factors": dims, "embeddings": features.embeddings, "seed": ws.exp.seed, "code": FEATURE_CODE_VERSION}
 
 
 class LinearRunner(PerTargetRunner):
+    section = "linear"  # the experiment's config section (and the model's name in the log)
+
     def __init__(self):
         self._blocks: tuple | None = None  # (workspace id, X, block sizes): built once, shared by the folds
 
     def blocks(self, ws: Workspace):
         if self._blocks is None or self._blocks[0] != id(ws):
-            cfg = ws.exp.linear
+            cfg = self.config(ws)
             counts = [ws.interactions.matrix(item)[0] for item in cfg.items]
             weighted = [item in WEIGHTS for item in cfg.items]
             X, sizes = tfidf_blocks(counts, list(cfg.sublinear_tf), cfg.min_users, cfg.counts, weighted)
@@ -66,13 +68,16 @@ class LinearRunner(PerTargetRunner):
             self._blocks = (id(ws), X, (*sizes, *(block.shape[1] for block in factors)))
         return self._blocks[1:]
 
+    def config(self, ws: Workspace):
+        return getattr(ws.exp, self.section)
+
     def estimator(self, ws: Workspace, seed=None) -> InnerCVLogistic:
-        cfg = ws.exp.linear
+        cfg = self.config(ws)
         return self._estimator(cfg, seed, self.blocks(ws)[1] if cfg.block_weighting else None, ws.exp.threads)
 
     def params(self, ws: Workspace) -> dict:
         # the data and the items decide the block sizes: the cache key needs no matrix
-        cfg = ws.exp.linear
+        cfg = self.config(ws)
         params = self._estimator(cfg, None, None).get_params()
         return {
             **params,
@@ -82,7 +87,7 @@ class LinearRunner(PerTargetRunner):
             "counts": cfg.counts,
             "min_users": cfg.min_users,
             "fit_code": FIT_CODE_VERSION,
-            **factor_params(ws),
+            **factor_params(ws, cfg),
         }
 
     @staticmethod
@@ -98,12 +103,13 @@ class LinearRunner(PerTargetRunner):
         if not hasattr(estimator, "C_"):
             return None
         if len(estimator.blocks_) == 1:
-            return f"linear {target}: C={estimator.C_:g} (inner-CV log loss {estimator.cv_log_loss_[estimator.C_]:.4f})"
+            loss = estimator.cv_log_loss_[estimator.C_]
+            return f"{self.section} {target}: C={estimator.C_:g} (inner-CV log loss {loss:.4f})"
         blocks = ", ".join(f"{c:g} ({table[c]:.4f})" for c, table in zip(estimator.block_C_, estimator.block_log_loss_))
         losses = ", ".join(f"{name} {loss:.4f}" for name, loss in estimator.combination_log_loss_.items())
         weights = np.round(self._weights(estimator), 2).tolist()
         chosen = f"{losses}: {estimator.combination_}, weights {weights}"
-        return f"linear {target}: per block C (inner-CV log loss) {blocks}; {chosen}"
+        return f"{self.section} {target}: per block C (inner-CV log loss) {blocks}; {chosen}"
 
     @staticmethod
     def _weights(estimator) -> np.ndarray:
@@ -122,6 +128,17 @@ class LinearRunner(PerTargetRunner):
         oof = out_of_fold_predictions(model, train["viewer_uid"].to_numpy(), ws.exp.targets)
         write_logits(logits_path(ws, logits_key(ws, self.params(ws), train, predict_uids, seed)), oof, frames)
         return frames, model
+
+
+class WatchedLinearRunner(LinearRunner):
+    """The linear model of the `[watched_linear]` section (one block: each video weighted by the share of it
+    watched) as a model of its own: the blend weighs it beside the linear model, and no model reads its logits."""
+
+    section = "watched_linear"
+
+    def fit_predict(self, ws: Workspace, train, predict_uids, seed):
+        with threadpool_limits(limits=ws.exp.threads):
+            return PerTargetRunner.fit_predict(self, ws, train, predict_uids, seed)
 
 
 def linear_logits_params(ws: Workspace) -> dict:

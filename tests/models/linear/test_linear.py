@@ -1,4 +1,5 @@
-"""The sparse linear model: estimator contract, TF-IDF blocks, C by inner CV, the runner."""
+"""The sparse linear model: estimator contract, TF-IDF blocks, C by inner CV, the runner (and the watch-share
+model, a runner of its own config section)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ from conftest import REPO
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 
-from socdem.config import load_experiment
+from socdem.config import ConfigError, load_experiment
 from socdem.features.workspace import Workspace
 from socdem.models.linear.estimator import InnerCVLogistic, tfidf_blocks
-from socdem.models.linear.runner import LinearRunner
+from socdem.models.linear.runner import LinearRunner, WatchedLinearRunner
+from socdem.models.registry import get_runner
 
 
 def sparse_problem(n=1200, items=300, seed=0):
@@ -122,6 +124,26 @@ def test_runner_predicts_every_requested_user(tiny_contest, socdem_home):
     assert list(pred.index) == list(valid["viewer_uid"]) and len(test) == len(ws.contest.test_users)
     assert np.allclose(pred[[f"age_p{k}" for k in range(4)]].sum(axis=1), 1)
     assert roc_auc_score(valid["female"], pred["female_proba"]) > 0.7
+
+
+def test_the_watched_model_reads_its_own_section_and_writes_no_logits(tiny_contest, socdem_home):
+    """One TF-IDF block of the watch share, from `[watched_linear]`; the linear logits other models read are
+    the `[linear]` model's alone, so this model's fold leaves the encodings folder as it found it."""
+    ws = Workspace(tiny_contest, load_experiment("fast", REPO / "experiments"), root=socdem_home, log=lambda m: None)
+    runner = get_runner("watched_linear")
+    assert isinstance(runner, WatchedLinearRunner)
+    X, sizes = runner.blocks(ws)
+    assert len(sizes) == 1 and 0 < X.shape[1] == sizes[0] <= ws.interactions.matrix("watched_video")[0].shape[1]
+    assert runner.params(ws)["items"] == ["watched_video"] and runner.params(ws) != LinearRunner().params(ws)
+    targets = ws.contest.targets
+    train, valid = targets.iloc[:1200], targets.iloc[1200:]
+    encodings = sorted((socdem_home).rglob("linear-*.parquet"))
+    (pred,), fitted = runner.fit_predict(ws, train, [valid["viewer_uid"]], seed=0)
+    assert sorted((socdem_home).rglob("linear-*.parquet")) == encodings
+    assert len(fitted.estimators_["sex"].blocks_) == 1
+    assert roc_auc_score(valid["female"], pred["female_proba"]) > 0.6
+    with pytest.raises(ConfigError, match=r"watched_linear\.cs: expected a non-empty list"):
+        load_experiment("fast", REPO / "experiments", overrides="watched_linear.cs=[]")
 
 
 def test_counts_block_keeps_the_evidence_of_long_histories():
