@@ -389,7 +389,7 @@ def _validate(exp: Experiment, where: str) -> None:
     if exp.n_folds < 2 and exp.n_folds != 0:
         raise ConfigError(f"{where}.n_folds: expected 0 (automatic) or at least 2, got {exp.n_folds}")
     factors = {"svd_author", "svd_video", "svd_title", "title_vec"}
-    for section in ("linear", "watched_linear"):
+    for section in (f.name for f in dataclasses.fields(exp) if isinstance(getattr(exp, f.name), LinearConfig)):
         cfg = getattr(exp, section)
         if not cfg.cs or not all(isinstance(c, int | float) and not isinstance(c, bool) and c > 0 for c in cfg.cs):
             raise ConfigError(f"{where}.{section}.cs: expected a non-empty list of positive numbers, got {cfg.cs!r}")

@@ -53,6 +53,7 @@ def factor_params(ws: Workspace, cfg) -> dict:
 
 class LinearRunner(PerTargetRunner):
     section = "linear"  # the experiment's config section (and the model's name in the log)
+    writes_logits = True  # its folds write the linear logits CatBoost and GENAPON read
 
     def __init__(self):
         self._blocks: tuple | None = None  # (workspace id, X, block sizes): built once, shared by the folds
@@ -124,9 +125,9 @@ class LinearRunner(PerTargetRunner):
     def fit_predict(self, ws: Workspace, train, predict_uids, seed):
         with threadpool_limits(limits=ws.exp.threads):
             frames, model = super().fit_predict(ws, train, predict_uids, seed)
-        # the fold's cross-fitted logits for the models that read them: no second linear fit for them
-        oof = out_of_fold_predictions(model, train["viewer_uid"].to_numpy(), ws.exp.targets)
-        write_logits(logits_path(ws, logits_key(ws, self.params(ws), train, predict_uids, seed)), oof, frames)
+        if self.writes_logits:  # the fold's cross-fitted logits for the models that read them: no second fit
+            oof = out_of_fold_predictions(model, train["viewer_uid"].to_numpy(), ws.exp.targets)
+            write_logits(logits_path(ws, logits_key(ws, self.params(ws), train, predict_uids, seed)), oof, frames)
         return frames, model
 
 
@@ -135,10 +136,7 @@ class WatchedLinearRunner(LinearRunner):
     watched) as a model of its own: the blend weighs it beside the linear model, and no model reads its logits."""
 
     section = "watched_linear"
-
-    def fit_predict(self, ws: Workspace, train, predict_uids, seed):
-        with threadpool_limits(limits=ws.exp.threads):
-            return PerTargetRunner.fit_predict(self, ws, train, predict_uids, seed)
+    writes_logits = False
 
 
 def linear_logits_params(ws: Workspace) -> dict:

@@ -137,9 +137,9 @@ def test_the_watched_model_reads_its_own_section_and_writes_no_logits(tiny_conte
     assert runner.params(ws)["items"] == ["watched_video"] and runner.params(ws) != LinearRunner().params(ws)
     targets = ws.contest.targets
     train, valid = targets.iloc[:1200], targets.iloc[1200:]
-    encodings = sorted((socdem_home).rglob("linear-*.parquet"))
+    encodings = sorted(socdem_home.rglob("linear-*.parquet"))
     (pred,), fitted = runner.fit_predict(ws, train, [valid["viewer_uid"]], seed=0)
-    assert sorted((socdem_home).rglob("linear-*.parquet")) == encodings
+    assert sorted(socdem_home.rglob("linear-*.parquet")) == encodings
     assert len(fitted.estimators_["sex"].blocks_) == 1
     assert roc_auc_score(valid["female"], pred["female_proba"]) > 0.6
     with pytest.raises(ConfigError, match=r"watched_linear\.cs: expected a non-empty list"):
