@@ -6,9 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score, roc_auc_score
 
-from socdem.pipeline.blend import blend, choice_folds, weighted_f1
+from socdem.pipeline.blend import StackBlend, blend, choice_folds, weighted_f1
 from socdem.pipeline.thresholds import expected_weighted_f1, tune_expected_f1_bias
 from socdem.schema import prediction_frame
 from socdem.selection import REPEATS
@@ -184,3 +185,20 @@ def test_choices_repeat_the_folds_at_every_size():
         assert len(splits) == REPEATS and (splits[0] == fold).all()
         for extra in splits[1:]:
             assert not (extra == fold).all() and np.bincount(extra).tolist() == [rows // 5] * 5
+
+
+def test_the_age_stack_finds_the_optimum_a_tight_lbfgs_finds():
+    """The stack's solver reaches the L2-penalised log loss's minimum on unscaled log-probabilities of unequal
+    scale, as the models give them: the same probabilities as L-BFGS run to a far tighter tolerance."""
+    rng = np.random.default_rng(3)
+    n, classes = 6000, 4
+    truth = rng.normal(0, 1.5, (n, classes))
+    y = np.array([rng.choice(classes, p=p) for p in _softmax(truth)])
+    inputs = {
+        f"m{k}": np.log(np.clip(_softmax(scale * truth + rng.normal(0, noise, (n, classes))), 1e-6, None))
+        for k, (scale, noise) in enumerate([(1.0, 1.0), (8.0, 6.0), (0.3, 0.5), (15.0, 1.0)])
+    }
+    stack = StackBlend("age_class", tuple(inputs)).fit(inputs, y)
+    X = stack._design(inputs)
+    tight = LogisticRegression(C=stack.C, tol=1e-10, max_iter=20_000).fit(X, y)
+    np.testing.assert_allclose(stack.model_.predict_proba(X), tight.predict_proba(X), atol=2e-4)

@@ -9,6 +9,7 @@ be fitted once on all users without leaking a target.
 
 from __future__ import annotations
 
+import copy
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 
@@ -28,7 +29,7 @@ from socdem.selection import choice_splits, one_standard_error
 
 DEFAULTS = LinearConfig()  # the one source of the linear model's defaults
 SMALL_ROWS = 20_000  # below it, inner_folds=0 means 5 inner folds, else 3
-FIT_CODE_VERSION = 3  # bump it when what a fit learns changes: its folds and the models reading its logits train again
+FIT_CODE_VERSION = 4  # bump it when what a fit learns changes: its folds and the models reading its logits train again
 MIN_PROBA = 1e-15  # a class a fold's model never saw gets this before renormalising
 COMBINATIONS = ("prior", "block", "mean", "stack")  # how the blocks are combined, simplest first
 STACK_CS = (0.01, 0.03, 0.1, 0.3, 1.0)  # the stack's C grid (inverse L2 on standardised logits)
@@ -171,29 +172,34 @@ class InnerCVLogistic(ClassifierMixin, BaseEstimator):
         ends = np.cumsum(sizes)
         return [slice(int(end - size), int(end)) for size, end in zip(sizes, ends) if size > 0]
 
-    def _path(self, X, y, splits, cs) -> tuple[np.ndarray, np.ndarray]:
+    def _path(self, X, y, splits, cs, keep: bool = False) -> tuple[np.ndarray, np.ndarray, list]:
         """(log loss of each C in `cs` on each split's held-out rows: (C, splits), inner out-of-fold
-        probabilities (C, rows, classes), averaged over the repeats of a row), each split's fits
-        warm-started along the path."""
+        probabilities (C, rows, classes), averaged over the repeats of a row, with `keep` each C's fitted
+        split models, else empty lists), each split's fits warm-started along the path."""
         total = np.zeros((len(cs), len(y), len(self.classes_)))
+        kept = [[] for _ in cs]
         seen = np.zeros(len(y))
         fold_losses = np.zeros((len(cs), len(splits)))
         for s, (train, valid) in enumerate(splits):
             model = self._model(cs[0], warm_start=True)
             for i, c in enumerate(cs):
-                proba = self._predict(model.set_params(C=c).fit(X[train], y[train]), X[valid])
+                model.set_params(C=c).fit(X[train], y[train])
+                proba = self._predict(model, X[valid])
                 total[i][valid] += proba
                 fold_losses[i, s] = log_loss(y[valid], proba, labels=self.classes_)
+                if keep:
+                    kept[i].append(copy.deepcopy(model))
             seen[valid] += 1
-        return fold_losses, total / np.maximum(seen, 1)[None, :, None]
+        return fold_losses, total / np.maximum(seen, 1)[None, :, None], kept
 
-    def _choose_c(self, X, y, splits) -> tuple[float, dict, np.ndarray, np.ndarray]:
+    def _choose_c(self, X, y, splits, keep: bool = False) -> tuple[float, dict, np.ndarray, np.ndarray, list]:
         """(chosen C, {C: mean inner-CV log loss}, inner out-of-fold probabilities at that C, its log loss on
-        each split). The grid runs on past an edge while the best C sits there; then the smallest C (the most
-        regularised) within one standard error of the best is taken (selection.one_standard_error)."""
+        each split, with `keep` the split models fitted at that C). The grid runs on past an edge while the best
+        C sits there; then the smallest C (the most regularised) within one standard error of the best is taken
+        (selection.one_standard_error)."""
         grid = sorted(float(c) for c in self.cs)
-        losses, oof = self._path(X, y, splits, grid)
-        folds, probas = dict(zip(grid, losses)), dict(zip(grid, oof))
+        losses, oof, kept = self._path(X, y, splits, grid, keep)
+        folds, probas, models = dict(zip(grid, losses)), dict(zip(grid, oof)), dict(zip(grid, kept))
         for _ in range(self.max_extensions if len(grid) > 1 else 0):
             tried = sorted(folds)
             c = min(folds, key=lambda k: folds[k].mean())
@@ -203,11 +209,11 @@ class InnerCVLogistic(ClassifierMixin, BaseEstimator):
                 c_next = c * tried[0] / tried[1]
             else:
                 break
-            loss, proba = self._path(X, y, splits, [c_next])
-            folds[c_next], probas[c_next] = loss[0], proba[0]
+            loss, proba, kept = self._path(X, y, splits, [c_next], keep)
+            folds[c_next], probas[c_next], models[c_next] = loss[0], proba[0], kept[0]
         tried = sorted(folds)
         c = tried[one_standard_error([folds[k] for k in tried], higher_is_better=False)]
-        return c, {k: float(folds[k].mean()) for k in tried}, probas[c], folds[c]
+        return c, {k: float(folds[k].mean()) for k in tried}, probas[c], folds[c], models[c]
 
     def _sample(self, y: np.ndarray, size: int) -> np.ndarray:
         """All rows, or a stratified sample of `size` (sorted). The stack is fitted on `stack_rows`: a few
@@ -248,13 +254,15 @@ class InnerCVLogistic(ClassifierMixin, BaseEstimator):
         # the choices (C, blocks, stack) on at most `inner_rows` rows: on a large data set they barely move
         # with more, while the inner fits dominate the cost; the chosen models are refitted on every row
         sample = self._sample(y_all, self.inner_rows)
+        rest = np.setdiff1d(np.arange(len(y_all)), sample)
         X, y = X_all[sample], y_all[sample]
         splits = choice_splits(y, self._inner_folds(len(y_all)), self.random_state)
         self.blocks_ = self._blocks(X.shape[1])
-        # blocks in parallel threads: the SAG solver releases the GIL, and each block is seeded on its own
+        # blocks in parallel threads: the SAG solver releases the GIL, and each block is seeded on its own;
+        # the split models are kept where rows lie outside the sample, to predict them out of fold
         with ThreadPoolExecutor(max_workers=max(1, int(self.n_jobs))) as pool:
-            chosen = list(pool.map(lambda block: self._choose_c(X[:, block], y, splits), self.blocks_))
-        self.block_C_, self.block_log_loss_, inner, _ = (list(part) for part in zip(*chosen))
+            chosen = list(pool.map(lambda block: self._choose_c(X[:, block], y, splits, len(rest) > 0), self.blocks_))
+        self.block_C_, self.block_log_loss_, inner, _, split_models = (list(part) for part in zip(*chosen))
         best = int(np.argmin([table[c] for table, c in zip(self.block_log_loss_, self.block_C_)]))
         self.combination_, self.used_, self.block_weights_ = "block", [best], np.eye(len(self.blocks_))[best]
         self.prior_ = class_shares(y_all, self.classes_)
@@ -263,7 +271,7 @@ class InnerCVLogistic(ClassifierMixin, BaseEstimator):
             fitted = pool.map(lambda b: self._model(self.block_C_[b]).fit(X_all[:, self.blocks_[b]], y_all), self.used_)
             self.models_ = dict(zip(self.used_, fitted))
         self.C_, self.cv_log_loss_ = self.block_C_[best], self.block_log_loss_[best]
-        self.oof_proba_ = self._out_of_fold(X_all, y_all, sample, X, y, inner)
+        self.oof_proba_ = self._out_of_fold(X_all, sample, rest, inner, split_models)
         return self
 
     def _combine(self, inner: list[np.ndarray], X, y: np.ndarray, splits: list, best: int) -> None:
@@ -339,22 +347,19 @@ class InnerCVLogistic(ClassifierMixin, BaseEstimator):
             candidates += [weighted_mean_proba(held_logs, weights), nested]
         return [log_loss(y_held, proba, labels=self.classes_) for proba in candidates]
 
-    def _out_of_fold(self, X_all, y_all, sample, X, y, inner) -> np.ndarray:
+    def _out_of_fold(self, X_all, sample, rest, inner: list, split_models: list) -> np.ndarray:
         """The final model's probabilities on every row it was fitted on, each from models that never saw
-        the row: the inner folds' at the chosen C on the sampled rows, a fit on the sample elsewhere (as a
+        the row: the inner folds' at the chosen C, out of fold on the sampled rows, their mean elsewhere (as a
         forest's out-of-bag predictions: stacking the model into another costs no further fit)."""
-        rest = np.setdiff1d(np.arange(len(y_all)), sample)
-        block_probas = {}
+        block_probas, X_rest = [], X_all[rest]
         for b in self.used_:
-            proba = np.empty((len(y_all), len(self.classes_)))
+            proba = np.empty((X_all.shape[0], len(self.classes_)))
             proba[sample] = inner[b]
             if len(rest):
-                model = self._model(self.block_C_[b]).fit(X[:, self.blocks_[b]], y)
-                proba[rest] = MIN_PROBA
-                columns = np.searchsorted(self.classes_, model.classes_)
-                proba[np.ix_(rest, columns)] = model.predict_proba(X_all[rest][:, self.blocks_[b]])
-            block_probas[b] = proba
-        return self._combined([block_probas[b] for b in self.used_], len(y_all))
+                block = X_rest[:, self.blocks_[b]]
+                proba[rest] = np.mean([self._predict(model, block) for model in split_models[b]], axis=0)
+            block_probas.append(proba)
+        return self._combined(block_probas, X_all.shape[0])
 
     def _combined(self, probas: list[np.ndarray], rows: int) -> np.ndarray:
         """The used blocks' probabilities (in `used_` order) on `rows` rows, combined as chosen."""

@@ -8,6 +8,7 @@ import pytest
 import scipy.sparse as sp
 from conftest import REPO
 from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 from socdem.config import ConfigError, load_experiment
@@ -204,9 +205,10 @@ def test_two_informative_views_are_combined_beyond_either_alone():
 
 @pytest.mark.parametrize("inner_rows", [0, 500])
 def test_out_of_fold_probabilities_of_the_training_rows_are_honest(inner_rows):
-    """oof_proba_: every training row's probability from models that never saw it (the inner folds', or a
-    fit on the sampled rows for the rest), so it scores no better than held-out rows (fitted on fewer rows,
-    a sampled model's may score worse), far below in-sample ones; with shuffled labels it carries nothing."""
+    """oof_proba_: every training row's probability from models that never saw it (the inner folds', out of
+    fold on the sampled rows, their mean on the rest), so it scores no better than held-out rows (fitted on
+    fewer rows, the inner models may score worse), far below in-sample ones; with shuffled labels it carries
+    nothing."""
     X, y = sparse_problem(n=2400, items=600)
     train, test = slice(0, 1600), slice(1600, None)
     est = InnerCVLogistic(cs=[0.3, 1.0, 3.0], inner_rows=inner_rows, random_state=0).fit(X[train], y[train])
@@ -220,6 +222,26 @@ def test_out_of_fold_probabilities_of_the_training_rows_are_honest(inner_rows):
     shuffled = np.random.default_rng(0).permutation(y[train])
     noise = InnerCVLogistic(cs=[0.3, 1.0, 3.0], inner_rows=inner_rows, random_state=0).fit(X[train], shuffled)
     assert abs(roc_auc_score(shuffled, noise.oof_proba_[:, 1]) - 0.5) < 0.05
+
+
+def test_rows_outside_the_sample_are_predicted_by_the_inner_models_without_another_fit(monkeypatch):
+    """A row outside the `inner_rows` sample gets the mean of the inner folds' models at the chosen C: the
+    estimator fits as many models as one whose choices saw every row, and that mean is out of fold."""
+    X, y = sparse_problem(n=1600, items=400)
+    fits = []
+    original = LogisticRegression.fit
+    monkeypatch.setattr(LogisticRegression, "fit", lambda self, *a, **k: fits.append(1) or original(self, *a, **k))
+    counts = {}
+    for rows in (0, 800):
+        fits.clear()
+        est = InnerCVLogistic(cs=[1.0], max_extensions=0, inner_rows=rows, random_state=0).fit(X, y)
+        counts[rows] = len(fits)
+    assert counts[800] == counts[0]
+    sample = est._sample(y, 800)
+    rest = np.setdiff1d(np.arange(len(y)), sample)
+    assert len(rest) == 800 and np.allclose(est.oof_proba_[rest].sum(axis=1), 1)
+    in_sample = roc_auc_score(y[rest], est.predict_proba(X[rest])[:, 1])
+    assert 0.6 < roc_auc_score(y[rest], est.oof_proba_[rest, 1]) < in_sample - 0.03
 
 
 def test_a_weighted_block_takes_its_weights_as_term_frequency():
