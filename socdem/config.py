@@ -205,6 +205,9 @@ class GenaponConfig:
     evidence_hierarchical: bool = True
     age_loss_weight: float = 1.0  # loss = BCE(sex) + age_loss_weight * CE(age_class)
     patience: int = 3  # epochs without a better inner-validation loss before stopping
+    # on a large training set the patience also counts users: it ends after fewer epochs where they already
+    # cover this many training users' steps (at least one epoch), since each epoch there costs minutes; 0: epochs only
+    patience_users: int = 150_000
     inner_valid_share: float = 0.1  # early stopping on a split of the *training* fold
     device: str = "auto"  # "auto": CUDA when present, else CPU
 
@@ -234,10 +237,10 @@ class Experiment:
     catboost: CatBoostConfig = field(default_factory=CatBoostConfig)
     tune: TuneConfig = field(default_factory=TuneConfig)
     linear: LinearConfig = field(default_factory=LinearConfig)
-    # the model `watched_linear` (opt-in: add it to `models`): the linear model on one block, each video weighted
-    # by the share of it watched, which the blend weighs beside the linear model (docs/models.md)
+    # the model `watched_linear`: the linear model on one block, each video weighted by the share of it watched,
+    # which the blend weighs beside the linear model (docs/models.md); with one block only C is chosen, on fewer rows
     watched_linear: LinearConfig = field(
-        default_factory=lambda: LinearConfig(items=["watched_video"], factors=[], counts=False)
+        default_factory=lambda: LinearConfig(items=["watched_video"], factors=[], counts=False, inner_rows=30_000)
     )
     genapon: GenaponConfig = field(default_factory=GenaponConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)

@@ -38,7 +38,7 @@ N_FOLDS = 5
 TOP_FEATURES = 10
 # each fold's classifier is fitted on at most this many users (a stratified sample), every user predicted:
 # a shift that many users cannot show is too small to matter, and the fits are the check's cost at the Rutube size
-MAX_FIT_ROWS = 60_000
+MAX_FIT_ROWS = 30_000
 PERMUTATION_ROWS = 2000  # held-out rows scored per permuted column (speed)
 # at or below it the classifier tells the groups apart no better than chance, so each column's drop is noise:
 # no column is ranked, and the permutations' cost (about half the check's) is spared

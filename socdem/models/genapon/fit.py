@@ -254,6 +254,7 @@ class GenaponClassifier(ClassifierMixin, BaseEstimator):
         evidence_hierarchical=DEFAULTS.evidence_hierarchical,
         age_loss_weight=DEFAULTS.age_loss_weight,
         patience=DEFAULTS.patience,
+        patience_users=DEFAULTS.patience_users,
         inner_valid_share=DEFAULTS.inner_valid_share,
         device=DEFAULTS.device,
         threads=0,
@@ -282,6 +283,7 @@ class GenaponClassifier(ClassifierMixin, BaseEstimator):
         self.evidence_hierarchical = evidence_hierarchical
         self.age_loss_weight = age_loss_weight
         self.patience = patience
+        self.patience_users = patience_users
         self.inner_valid_share = inner_valid_share
         self.device = device
         self.threads = threads
@@ -324,7 +326,7 @@ class GenaponClassifier(ClassifierMixin, BaseEstimator):
         train_split, valid_split = (InnerSplit(X.take(p), users[p], table[p], y[p]) for p in (train, valid))
 
         self.history_, self.epoch_seconds_ = [], []
-        stopping = EarlyStopping(self.patience, enabled=len(valid) > 0)
+        stopping = EarlyStopping(self._patience(len(train)), enabled=len(valid) > 0)
         self.network_weight_ = np.ones(logit_width(targets), dtype=np.float32)
         for epoch in range(1, self.epochs + 1):
             started = time.perf_counter()
@@ -347,6 +349,12 @@ class GenaponClassifier(ClassifierMixin, BaseEstimator):
         self.offset_only_ = not self.network_weight_.any()
         self.net_.eval()
         return self
+
+    def _patience(self, n_train: int) -> int:
+        """`patience` epochs, or fewer where fewer already cover `patience_users` training users' steps."""
+        if self.patience_users <= 0 or n_train <= 0:
+            return int(self.patience)
+        return int(min(self.patience, max(1, math.ceil(self.patience_users / n_train))))
 
     def _network_weight(self, split: InnerSplit) -> np.ndarray:
         """Per logit, the trained network's weight against the offset alone (the linear model's logits; 0:

@@ -117,6 +117,12 @@ def test_early_stopping_keeps_the_best_weights_and_waits_patience_epochs():
     assert not EarlyStopping(patience=1, enabled=False).should_stop(math.nan, net, 1)
 
 
+def test_patience_counts_training_users_on_a_large_training_set():
+    model = GenaponClassifier(patience=3, patience_users=150_000)
+    assert [model._patience(n) for n in (1_000, 50_001, 75_000, 108_000, 200_000)] == [3, 3, 2, 2, 1]
+    assert GenaponClassifier(patience=3, patience_users=0)._patience(10**6) == 3
+
+
 def test_a_rare_video_backs_off_to_its_authors_row_not_the_unk_row():
     events, _ = random_events(n_users=200, n_videos=60, n_authors=12)
     counts = np.bincount(events.video, minlength=events.video.max() + 1)
