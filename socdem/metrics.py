@@ -100,6 +100,15 @@ def weighted_f1(y: np.ndarray, pred: np.ndarray, n_classes: int = len(AGE_CLASSE
     return float((f1 * support).sum() / support.sum())
 
 
+def log_loss(y: np.ndarray, proba: np.ndarray, classes: np.ndarray) -> float:
+    """sklearn's log_loss(y, proba, labels=classes), the same number without its input checks (the linear
+    model's inner choices call it thousands of times a fold); `proba`'s columns follow `classes`."""
+    proba = np.asarray(proba, dtype=np.float64)
+    eps = np.finfo(proba.dtype).eps
+    true = proba[np.arange(len(proba)), np.searchsorted(classes, y)]
+    return float(np.mean(-np.log(np.clip(true, eps, 1 - eps))))
+
+
 def frame_scores(pred: pd.DataFrame, targets: pd.DataFrame) -> dict:
     """CV scores of a prediction frame: `f1` at the F1-best threshold (as the
     submission picks it), `accuracy` at 0.5, ROC-AUC, age weighted F1 (argmax)."""

@@ -19,12 +19,12 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
-from sklearn.metrics import log_loss
 from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler, normalize
 
 from socdem.config import LinearConfig
+from socdem.metrics import log_loss
 from socdem.selection import choice_splits, one_standard_error
 
 DEFAULTS = LinearConfig()  # the one source of the linear model's defaults
@@ -106,12 +106,21 @@ def greedy_mean_weights(logs: list[np.ndarray], y: np.ndarray, classes: np.ndarr
         for b in range(len(logs)):
             trial = weights.copy()
             trial[b] += 1
-            trials.append(log_loss(y, weighted_mean_proba(logs, trial), labels=classes))
+            trials.append(log_loss(y, weighted_mean_proba(logs, trial), classes))
         b = int(np.argmin(trials))
         if trials[b] >= best - 1e-9:
             break
         best, weights[b] = trials[b], weights[b] + 1
     return weights
+
+
+def neg_log_loss(estimator, X, y) -> float:
+    """scikit-learn's "neg_log_loss" scorer, the same number without its checks: a binary target's probabilities
+    as that scorer rebuilds them from the positive class's column (1 - p, p)."""
+    proba = estimator.predict_proba(X)
+    if proba.shape[1] == 2:
+        proba = np.column_stack([1 - proba[:, 1], proba[:, 1]])
+    return -log_loss(y, proba, estimator.classes_)
 
 
 class InnerCVLogistic(ClassifierMixin, BaseEstimator):
@@ -186,7 +195,7 @@ class InnerCVLogistic(ClassifierMixin, BaseEstimator):
                 model.set_params(C=c).fit(X[train], y[train])
                 proba = self._predict(model, X[valid])
                 total[i][valid] += proba
-                fold_losses[i, s] = log_loss(y[valid], proba, labels=self.classes_)
+                fold_losses[i, s] = log_loss(y[valid], proba, self.classes_)
                 if keep:
                     kept[i].append(copy.deepcopy(model))
             seen[valid] += 1
@@ -231,7 +240,7 @@ class InnerCVLogistic(ClassifierMixin, BaseEstimator):
         # standardised logits: the blocks' logits are correlated and of unequal scale, which makes L-BFGS
         # crawl where it converges in a few dozen steps once they are scaled; its C by a small inner CV, so
         # a dozen weak blocks on a few hundred users are shrunk rather than fitted to their noise
-        model = LogisticRegressionCV(Cs=STACK_CS, cv=STACK_FOLDS, scoring="neg_log_loss", max_iter=300, **RIDGE_ONLY)
+        model = LogisticRegressionCV(Cs=STACK_CS, cv=STACK_FOLDS, scoring=neg_log_loss, max_iter=300, **RIDGE_ONLY)
         return make_pipeline(StandardScaler(), model)
 
     def _stack_inputs(self, probas: list[np.ndarray]) -> np.ndarray:
@@ -337,7 +346,7 @@ class InnerCVLogistic(ClassifierMixin, BaseEstimator):
         `fitted` of rows labelled `y_fit`, applied to their probabilities `held` of the held-out rows."""
         fit_logs = [np.log(np.clip(p, MIN_PROBA, None)) for p in fitted]
         held_logs = [np.log(np.clip(p, MIN_PROBA, None)) for p in held]
-        block = int(np.argmin([log_loss(y_fit, np.exp(lg), labels=self.classes_) for lg in fit_logs]))
+        block = int(np.argmin([log_loss(y_fit, np.exp(lg), self.classes_) for lg in fit_logs]))
         candidates = [np.tile(class_shares(y_fit, self.classes_), (len(y_held), 1)), np.exp(held_logs[block])]
         if len(fitted) > 1:
             weights = greedy_mean_weights(fit_logs, y_fit, self.classes_)
@@ -345,7 +354,7 @@ class InnerCVLogistic(ClassifierMixin, BaseEstimator):
             nested = np.full((len(y_held), len(self.classes_)), MIN_PROBA)
             nested[:, np.searchsorted(self.classes_, stack.classes_)] = stack.predict_proba(self._stack_inputs(held))
             candidates += [weighted_mean_proba(held_logs, weights), nested]
-        return [log_loss(y_held, proba, labels=self.classes_) for proba in candidates]
+        return [log_loss(y_held, proba, self.classes_) for proba in candidates]
 
     def _out_of_fold(self, X_all, sample, rest, inner: list, split_models: list) -> np.ndarray:
         """The final model's probabilities on every row it was fitted on, each from models that never saw

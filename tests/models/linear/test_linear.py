@@ -9,11 +9,11 @@ import scipy.sparse as sp
 from conftest import REPO
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score
+from sklearn.metrics import get_scorer, roc_auc_score
 
 from socdem.config import ConfigError, load_experiment
 from socdem.features.workspace import Workspace
-from socdem.models.linear.estimator import InnerCVLogistic, tfidf_blocks
+from socdem.models.linear.estimator import InnerCVLogistic, neg_log_loss, tfidf_blocks
 from socdem.models.linear.runner import LinearRunner, WatchedLinearRunner
 from socdem.models.registry import get_runner
 
@@ -26,6 +26,16 @@ def sparse_problem(n=1200, items=300, seed=0):
     score = np.asarray(X @ effect).ravel() / np.sqrt(np.maximum(X.getnnz(axis=1), 1))
     y = (rng.random(n) < 1 / (1 + np.exp(-score))).astype(int)
     return tfidf_blocks([X])[0], y  # sag wants rows on a common scale, as the runner gives it
+
+
+def test_the_stack_scorer_is_sklearns_neg_log_loss_to_the_last_bit():
+    # the stack's C is chosen by these numbers: a last-bit difference could flip a near tie
+    X, y = sparse_problem()
+    length = np.asarray(X.sum(axis=1)).ravel()
+    ages = np.digitize(length, np.quantile(length, [0.25, 0.5, 0.75])) + 2  # four classes, not from 0
+    for target in (y, ages):
+        model = LogisticRegression(C=3.0).fit(X[:900], target[:900])
+        assert neg_log_loss(model, X[900:], target[900:]) == get_scorer("neg_log_loss")(model, X[900:], target[900:])
 
 
 def test_estimator_contract_and_inner_cv_choice():
