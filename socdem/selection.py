@@ -5,6 +5,8 @@ candidate, the sex threshold, the age biases) lists its candidates simplest firs
 same folds. The best by mean score is taken only where it beats each simpler candidate by more than the
 standard error of their paired per-fold difference; else the simplest candidate within that error wins.
 On a large data set the error is small and the best wins; on a few hundred users a lucky fold does not.
+Folds repeated on reshuffles of the same rows score the same users again: the error counts only the folds
+of one shuffle as independent, or the repeats would shrink it without new evidence.
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ SMALL_ROWS = 5_000  # a choice's folds are repeated while their held-out rows st
 REPEATS = 3  # at most; fewer as the rows near SMALL_ROWS (choice_repeats)
 
 
-def one_standard_error(fold_scores: Sequence[np.ndarray], higher_is_better: bool) -> int:
+def one_standard_error(fold_scores: Sequence[np.ndarray], higher_is_better: bool, repeats: int = 1) -> int:
     """The index of the chosen candidate; `fold_scores[i]` holds candidate i's score on each fold (the same
-    folds for all, candidates simplest first). A candidate with no finite score is never chosen."""
+    folds for all, candidates simplest first), those folds `repeats` shuffles of the same rows. A candidate
+    with no finite score is never chosen."""
     scores = [np.asarray(s, dtype=np.float64) for s in fold_scores]
     sign = 1.0 if higher_is_better else -1.0
     means = [sign * s.mean() if np.isfinite(s).all() else -np.inf for s in scores]
@@ -29,7 +32,8 @@ def one_standard_error(fold_scores: Sequence[np.ndarray], higher_is_better: bool
         if not np.isfinite(means[simpler]):
             continue
         diff = sign * (scores[best] - scores[simpler])
-        se = diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else 0.0
+        independent = max(len(diff) / max(int(repeats), 1), 1.0)
+        se = diff.std(ddof=1) / np.sqrt(independent) if len(diff) > 1 else 0.0
         if diff.mean() <= se:
             return simpler
     return best

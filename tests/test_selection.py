@@ -42,3 +42,15 @@ def test_fewer_repeats_as_the_rows_near_the_small_data_line():
     y = np.arange(SMALL_ROWS // 2) % 2
     assert len(choice_splits(y, 5, 0)) == 5 * 2
     assert len(choice_splits(np.arange(SMALL_ROWS - 1) % 2, 5, 0)) == 5
+
+
+def test_repeated_folds_count_once_in_the_standard_error():
+    """Reshuffles of the same rows score the same users again: a gain within the error of one shuffle's
+    folds stays within it however often they are repeated."""
+    simple = np.tile([0.70, 0.72, 0.68, 0.71, 0.69], REPEATS)
+    gain = simple + np.tile([0.012, -0.004, 0.010, -0.002, 0.006], REPEATS)  # mean +0.0044, se ~0.003 a shuffle
+    assert one_standard_error([simple[:5], gain[:5]], True) == 1
+    assert one_standard_error([simple, gain], True, repeats=REPEATS) == 1
+    small = simple + np.tile([0.008, -0.004, 0.006, -0.004, 0.004], REPEATS)  # mean +0.002, se ~0.0026
+    assert one_standard_error([simple, small], True) == 1  # the repeats taken as new folds: wrongly beyond it
+    assert one_standard_error([simple, small], True, repeats=REPEATS) == 0

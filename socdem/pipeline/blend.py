@@ -256,7 +256,7 @@ def _choose(target: str, inputs: dict, test_inputs: dict, y: np.ndarray, fold: n
         outs = [nested_oof(lambda c=cand: clone(c), inputs, y, f) for f in splits]
         per_fold = np.concatenate([split_scores(target, y, out, f) for out, f in zip(outs, splits)])
         scored.append((score_output(target, y, outs[0]), cand, outs[0], per_fold))
-    index = one_standard_error([per_fold for *_, per_fold in scored], higher_is_better=True)
+    index = one_standard_error([per_fold for *_, per_fold in scored], higher_is_better=True, repeats=REPEATS)
     best_score, chosen, nested, _ = scored[index]
     chosen.fit(inputs, y)
     test_out = chosen.predict(test_inputs)
@@ -314,7 +314,7 @@ def _kept_threshold(metric: str, best: float, y, p, fold) -> float:
             chosen, _ = choose(y[~held], p[~held])
             plain.append(THRESHOLD_SCORE[metric](y[held], p[held] >= 0.5))
             tuned.append(THRESHOLD_SCORE[metric](y[held], p[held] >= chosen))
-    return float(best) if one_standard_error([plain, tuned], higher_is_better=True) == 1 else 0.5
+    return float(best) if one_standard_error([plain, tuned], higher_is_better=True, repeats=REPEATS) == 1 else 0.5
 
 
 def _age_biases(info: dict, y, nested, test_out, fold) -> tuple[np.ndarray, np.ndarray]:
@@ -336,7 +336,7 @@ def _age_biases(info: dict, y, nested, test_out, fold) -> tuple[np.ndarray, np.n
             with_bias = weighted_f1(y, checked)  # reported on the saved folds
         for scores, pred in zip(per_fold, (nested.argmax(1), checked)):
             scores += [weighted_f1(y[split == k], pred[split == k]) for k in np.unique(split)]
-    kept = one_standard_error(per_fold[::-1], higher_is_better=True) == 0  # the metric's own decision first
+    kept = one_standard_error(per_fold[::-1], True, repeats=REPEATS) == 0  # the metric's own decision first
     none = np.zeros(nested.shape[1])
     oof_bias, test_bias = (tune_expected_f1_bias(nested), tune_expected_f1_bias(test_out)) if kept else (none, none)
     info["bias"] = {

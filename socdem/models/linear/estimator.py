@@ -25,11 +25,11 @@ from sklearn.preprocessing import StandardScaler, normalize
 
 from socdem.config import LinearConfig
 from socdem.metrics import log_loss
-from socdem.selection import choice_splits, one_standard_error
+from socdem.selection import choice_repeats, choice_splits, one_standard_error
 
 DEFAULTS = LinearConfig()  # the one source of the linear model's defaults
 SMALL_ROWS = 20_000  # below it, inner_folds=0 means 5 inner folds, else 3
-FIT_CODE_VERSION = 4  # bump it when what a fit learns changes: its folds and the models reading its logits train again
+FIT_CODE_VERSION = 5  # bump it when what a fit learns changes: its folds and the models reading its logits train again
 MIN_PROBA = 1e-15  # a class a fold's model never saw gets this before renormalising
 COMBINATIONS = ("prior", "block", "mean", "stack")  # how the blocks are combined, simplest first
 STACK_CS = (0.01, 0.03, 0.1, 0.3, 1.0)  # the stack's C grid (inverse L2 on standardised logits)
@@ -221,7 +221,7 @@ class InnerCVLogistic(ClassifierMixin, BaseEstimator):
             loss, proba, kept = self._path(X, y, splits, [c_next], keep)
             folds[c_next], probas[c_next], models[c_next] = loss[0], proba[0], kept[0]
         tried = sorted(folds)
-        c = tried[one_standard_error([folds[k] for k in tried], higher_is_better=False)]
+        c = tried[one_standard_error([folds[k] for k in tried], higher_is_better=False, repeats=choice_repeats(len(y)))]
         return c, {k: float(folds[k].mean()) for k in tried}, probas[c], folds[c], models[c]
 
     def _sample(self, y: np.ndarray, size: int) -> np.ndarray:
@@ -303,7 +303,7 @@ class InnerCVLogistic(ClassifierMixin, BaseEstimator):
                 fitted, held = [oof[train] for oof in inner], [oof[valid] for oof in inner]
             losses[:, s] = self._candidate_losses(fitted, y[train], held, y[valid])
         self.combination_log_loss_ = dict(zip(names, losses.mean(axis=1).round(6).tolist()))
-        self.combination_ = names[one_standard_error(list(losses), higher_is_better=False)]
+        self.combination_ = names[one_standard_error(list(losses), False, repeats=choice_repeats(len(y)))]
         logs, y_rows = [np.log(np.clip(oof[rows], MIN_PROBA, None)) for oof in inner], y[rows]
         if self.combination_ == "prior":
             self.used_, self.block_weights_ = [], np.zeros(len(self.blocks_))
