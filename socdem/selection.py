@@ -18,6 +18,15 @@ from sklearn.model_selection import RepeatedStratifiedKFold, StratifiedKFold
 
 SMALL_ROWS = 5_000  # a choice's folds are repeated while their held-out rows stay within it: the noisiest scores
 REPEATS = 3  # at most; fewer as the rows near SMALL_ROWS (choice_repeats)
+FEW_FOLDS_ROWS = 20_000  # from this many training rows an automatic inner split (inner_folds = 0) has 3 folds, not 5
+
+
+def auto_inner_folds(inner_folds: int, rows: int) -> int:
+    """`inner_folds`, or with 0: 5 on fewer than FEW_FOLDS_ROWS rows, where choices and cross-fitted encodings
+    are the noisiest and two more fits cost little, else 3 (each fit there costs the most and varies the least)."""
+    if inner_folds:
+        return int(inner_folds)
+    return 5 if rows < FEW_FOLDS_ROWS else 3
 
 
 def one_standard_error(fold_scores: Sequence[np.ndarray], higher_is_better: bool, repeats: int = 1) -> int:

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from socdem.selection import REPEATS, SMALL_ROWS, choice_repeats, choice_splits, one_standard_error
+from socdem.selection import (
+    FEW_FOLDS_ROWS,
+    REPEATS,
+    SMALL_ROWS,
+    auto_inner_folds,
+    choice_repeats,
+    choice_splits,
+    one_standard_error,
+)
 
 
 def test_a_better_candidate_must_win_by_more_than_the_standard_error():
@@ -54,3 +62,9 @@ def test_repeated_folds_count_once_in_the_standard_error():
     small = simple + np.tile([0.008, -0.004, 0.006, -0.004, 0.004], REPEATS)  # mean +0.002, se ~0.0026
     assert one_standard_error([simple, small], True) == 1  # the repeats taken as new folds: wrongly beyond it
     assert one_standard_error([simple, small], True, repeats=REPEATS) == 0
+
+
+def test_an_automatic_inner_split_has_five_folds_on_small_data_and_three_on_large():
+    assert auto_inner_folds(0, 800) == 5 and auto_inner_folds(0, FEW_FOLDS_ROWS - 1) == 5
+    assert auto_inner_folds(0, FEW_FOLDS_ROWS) == 3 and auto_inner_folds(0, 50_000) == 3
+    assert auto_inner_folds(4, 800) == 4 and auto_inner_folds(4, 50_000) == 4

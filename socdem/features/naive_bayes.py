@@ -31,6 +31,7 @@ from socdem.features.communities import community_columns
 from socdem.features.out_of_fold import OutOfFoldEncoder, cross_fit, encoded_frame, inner_folds, label_columns
 from socdem.features.shares import smoothed_shares
 from socdem.features.video_topics import VideoTopics, video_topics
+from socdem.selection import auto_inner_folds
 
 COUNTED = {"hour": r"hour_\d\d_share", "weekday": r"weekday_\d_share"}  # shares of the user's events
 ONCE = {"profile": ("top_device", "top_os", "top_client"), "region": ("top_region",)}  # one value a user
@@ -222,7 +223,8 @@ class NaiveBayesEncoder(OutOfFoldEncoder):
         labels, self.classes_ = label_columns(y)
         joint, self.joint_names_ = joint_classes(labels, self.classes_)
         self.communities_, self.topics_ = X.posteriors is not None, X.topics is not None
-        terms, folds = NaiveBayesTerms(self.pseudo_count), inner_folds(y, self.inner_folds, self.random_state)
+        n_folds = auto_inner_folds(self.inner_folds, len(y))
+        terms, folds = NaiveBayesTerms(self.pseudo_count), inner_folds(y, n_folds, self.random_state)
         # the inner folds' fits and the fit on every user are independent: in threads (the same values), the
         # single-core parts of each topics EM overlap
         with ThreadPoolExecutor(max_workers=max(1, int(self.n_jobs))) as pool:

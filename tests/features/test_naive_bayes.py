@@ -50,6 +50,22 @@ def test_the_encoder_is_an_estimator_whose_training_rows_are_cross_fitted(ws):
     pd.testing.assert_frame_equal(threaded.transform(X), encoder.transform(X), check_exact=True)
 
 
+def test_automatic_inner_folds_are_five_below_the_large_data_line_and_three_from_it(ws, monkeypatch):
+    targets = ws.contest.targets.iloc[:1500]
+    inputs = naive_bayes_inputs(ws.features, ws.interactions, 12, ws.exp.seed)
+    X, y = inputs[feature_rows(ws.features, targets["viewer_uid"])], target_labels(targets, ("sex", "age_class"))
+
+    def rows(inner_folds):
+        return NaiveBayesEncoder(pseudo_count=20.0, inner_folds=inner_folds, random_state=1).fit_transform(X, y)
+
+    automatic = rows(0)
+    pd.testing.assert_frame_equal(automatic, rows(5), check_exact=True)
+    monkeypatch.setattr("socdem.selection.FEW_FOLDS_ROWS", len(targets))
+    three = rows(3)
+    pd.testing.assert_frame_equal(rows(0), three, check_exact=True)
+    assert not np.allclose(automatic.to_numpy(), three.to_numpy())
+
+
 def test_columns_follow_the_targets_and_the_posterior_is_a_distribution(ws):
     targets = ws.contest.targets
     fitted, (valid,) = encode_out_of_fold(ws, targets.iloc[::2], [targets["viewer_uid"].to_numpy()[1::2]], 0)

@@ -25,10 +25,9 @@ from sklearn.preprocessing import StandardScaler, normalize
 
 from socdem.config import LinearConfig
 from socdem.metrics import log_loss
-from socdem.selection import choice_repeats, choice_splits, one_standard_error
+from socdem.selection import auto_inner_folds, choice_repeats, choice_splits, one_standard_error
 
 DEFAULTS = LinearConfig()  # the one source of the linear model's defaults
-SMALL_ROWS = 20_000  # below it, inner_folds=0 means 5 inner folds, else 3
 FIT_CODE_VERSION = 5  # bump it when what a fit learns changes: its folds and the models reading its logits train again
 MIN_PROBA = 1e-15  # a class a fold's model never saw gets this before renormalising
 COMBINATIONS = ("prior", "block", "mean", "stack")  # how the blocks are combined, simplest first
@@ -164,13 +163,6 @@ class InnerCVLogistic(ClassifierMixin, BaseEstimator):
         self.n_jobs = n_jobs
         self.random_state = random_state
 
-    def _inner_folds(self, rows: int) -> int:
-        """`inner_folds`, or with 0: 5 on fewer than SMALL_ROWS rows, where the choices are the noisiest and
-        two more fits cost little, else 3."""
-        if self.inner_folds:
-            return int(self.inner_folds)
-        return 5 if rows < SMALL_ROWS else 3
-
     def _model(self, c: float, warm_start: bool = False) -> LogisticRegression:
         return LogisticRegression(
             C=c, max_iter=self.max_iter, solver=self.solver, random_state=self.random_state, warm_start=warm_start
@@ -265,7 +257,7 @@ class InnerCVLogistic(ClassifierMixin, BaseEstimator):
         sample = self._sample(y_all, self.inner_rows)
         rest = np.setdiff1d(np.arange(len(y_all)), sample)
         X, y = X_all[sample], y_all[sample]
-        splits = choice_splits(y, self._inner_folds(len(y_all)), self.random_state)
+        splits = choice_splits(y, auto_inner_folds(self.inner_folds, len(y_all)), self.random_state)
         self.blocks_ = self._blocks(X.shape[1])
         # blocks in parallel threads: the SAG solver releases the GIL, and each block is seeded on its own;
         # the split models are kept where rows lie outside the sample, to predict them out of fold
@@ -319,7 +311,8 @@ class InnerCVLogistic(ClassifierMixin, BaseEstimator):
         held-out rows' labels: out of fold within the training rows, and a fit on them for the held-out rows.
         (The inner out-of-fold probabilities of the training rows come from models fitted on the held-out rows:
         a stack fitted on them reads the held-out labels, and beats the class shares on pure noise.)"""
-        folds = StratifiedKFold(self._inner_folds(len(train)), shuffle=True, random_state=self.random_state)
+        n_folds = auto_inner_folds(self.inner_folds, len(train))
+        folds = StratifiedKFold(n_folds, shuffle=True, random_state=self.random_state)
         inner_splits = list(folds.split(train, y[train]))
 
         def block_logits(b: int) -> tuple[np.ndarray, np.ndarray]:

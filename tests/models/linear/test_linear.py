@@ -51,11 +51,6 @@ def test_estimator_contract_and_inner_cv_choice():
     assert roc_auc_score(y[900:], proba[:, 1]) > 0.7
 
 
-def test_inner_folds_default_to_five_on_a_small_data_set_and_three_on_a_large_one():
-    assert InnerCVLogistic()._inner_folds(800) == 5 and InnerCVLogistic()._inner_folds(50_000) == 3
-    assert InnerCVLogistic(inner_folds=4)._inner_folds(800) == 4
-
-
 def test_multinomial_for_four_classes_and_deterministic():
     X, y = sparse_problem(seed=1)
     y4 = y * 2 + (np.arange(len(y)) % 2)  # four classes
