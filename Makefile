@@ -42,7 +42,7 @@ help: ## list the targets
 	@echo "  SET= overrides the experiment (TOML values, checked like the file); the run is EXP plus a hash of them"
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-# every package is pinned, so four pip processes install a quarter of the pins each without resolving (pip
+# every package is pinned, so pip processes install 30 pins each, four at a time, without resolving (pip
 # unpacks one wheel at a time), and `pip check` then fails on any dependency the file lacks. Byte-compiled
 # afterwards on every core, where pip compiles one file at a time; a file this Python cannot compile (a test
 # file of torch's) is skipped, as pip skips it. The packages' own test folders are left out: nothing here
@@ -50,7 +50,7 @@ help: ## list the targets
 PIP_INSTALL := $(VENV)/bin/pip install --quiet --disable-pip-version-check --no-compile --no-deps
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
-	grep -E '^[^#[:space:]]' requirements.txt | xargs -P 4 -n $$(( ($$(grep -cE '^[^#[:space:]]' requirements.txt) + 3) / 4 )) $(PIP_INSTALL)
+	grep -E '^[^#[:space:]]' requirements.txt | xargs -P 4 -n 30 $(PIP_INSTALL)
 	$(VENV)/bin/pip check --disable-pip-version-check
 	$(VENV)/bin/python -m compileall -q -j 0 -x '/tests/' $(VENV)/lib >/dev/null 2>&1 || true
 	touch $@
