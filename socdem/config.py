@@ -120,6 +120,10 @@ class CatBoostConfig:
     # trees without a gain on the inner split before a fit stops: more only grow trees that change no score
     # (docs/results.md)
     early_stopping_rounds: int = 25
+    # the share of the features each split of a MultiClass (age) tree is chosen among (CatBoost's rsm): such a
+    # tree scores every feature once per class, so a sample of them halves its cost for the same scores
+    # (docs/results.md); a binary target's trees always score every feature; 1: every feature
+    multiclass_rsm: float = 0.25
     inner_valid_share: float = 0.1  # early stopping on a split of the *training* fold
     # with features.linear_logits, on a fold of fewer training users than this the boosting starts from the
     # linear model's scores (CatBoost's baseline), so a few hundred users' trees only correct them; on more the

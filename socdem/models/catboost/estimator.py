@@ -78,6 +78,7 @@ class CatBoostModel(ClassifierMixin, BaseEstimator):
         one_hot_max_size: int = DEFAULTS.one_hot_max_size,
         max_ctr_complexity: int = DEFAULTS.max_ctr_complexity,
         early_stopping_rounds: int = DEFAULTS.early_stopping_rounds,
+        multiclass_rsm: float = DEFAULTS.multiclass_rsm,
         inner_valid_share: float = DEFAULTS.inner_valid_share,
         baseline: tuple = (),
         baseline_rows: int = DEFAULTS.baseline_rows,
@@ -98,6 +99,7 @@ class CatBoostModel(ClassifierMixin, BaseEstimator):
         self.one_hot_max_size = one_hot_max_size
         self.max_ctr_complexity = max_ctr_complexity
         self.early_stopping_rounds = early_stopping_rounds
+        self.multiclass_rsm = multiclass_rsm
         self.inner_valid_share = inner_valid_share
         self.baseline = baseline
         self.baseline_rows = baseline_rows
@@ -119,6 +121,8 @@ class CatBoostModel(ClassifierMixin, BaseEstimator):
             verbose=0,
             allow_writing_files=False,
         )
+        if n_classes > 2 and self.multiclass_rsm < 1:
+            params["rsm"] = float(self.multiclass_rsm)
         if self.max_ctr_complexity:  # 0: CatBoost's own default
             params["max_ctr_complexity"] = int(self.max_ctr_complexity)
         if self.grow_policy != "SymmetricTree":  # CatBoost ignores it for symmetric trees

@@ -61,6 +61,16 @@ def test_a_large_training_set_grows_each_tree_on_an_mvs_sample_of_sample_rows():
     assert chosen.model_.get_all_params()["subsample"] == pytest.approx(0.7)
 
 
+def test_a_multiclass_trees_splits_are_chosen_among_a_share_of_the_features_a_binary_trees_among_all():
+    X, y_sex, y_age = _frame()
+    age = CatBoostModel(**FAST, multiclass_rsm=0.5).fit(X, y_age).model_.get_all_params()
+    assert age["rsm"] == pytest.approx(0.5)
+    sex = CatBoostModel(**FAST, multiclass_rsm=0.5).fit(X, y_sex).model_.get_all_params()
+    assert sex["rsm"] == 1
+    every = CatBoostModel(**FAST, multiclass_rsm=1.0).fit(X, y_age).model_.get_all_params()
+    assert every["rsm"] == 1
+
+
 def test_learning_rate_zero_is_chosen_by_the_rows_fitted():
     small, large = LARGE_FIT_ROWS, LARGE_FIT_ROWS + 1
     assert CatBoostModel(learning_rate=0)._catboost_params(2, small)["learning_rate"] == SMALL_FIT_LEARNING_RATE
