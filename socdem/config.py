@@ -121,8 +121,8 @@ class CatBoostConfig:
     # (docs/results.md)
     early_stopping_rounds: int = 25
     # the share of the features each split of a MultiClass (age) tree is chosen among (CatBoost's rsm): such a
-    # tree scores every feature once per class, so a sample of them halves its cost for the same scores
-    # (docs/results.md); a binary target's trees always score every feature; 1: every feature
+    # tree scores every feature once per class, so a sample makes it far cheaper, for the same scores
+    # (docs/results.md); a binary target's trees score every feature (a sample there costs score); 1: every feature
     multiclass_rsm: float = 0.25
     inner_valid_share: float = 0.1  # early stopping on a split of the *training* fold
     # with features.linear_logits, on a fold of fewer training users than this the boosting starts from the
@@ -397,6 +397,10 @@ def _validate(exp: Experiment, where: str) -> None:
         raise ConfigError(f"{where}.contest: expected 'auto', 'rutube2024' or 'jmlc', got {exp.contest!r}")
     if exp.n_folds < 2 and exp.n_folds != 0:
         raise ConfigError(f"{where}.n_folds: expected 0 (automatic) or at least 2, got {exp.n_folds}")
+    if not 0 < exp.catboost.multiclass_rsm <= 1:
+        raise ConfigError(
+            f"{where}.catboost.multiclass_rsm: expected a share in (0, 1], got {exp.catboost.multiclass_rsm}"
+        )
     factors = {"svd_author", "svd_video", "svd_title", "title_vec"}
     for section in (f.name for f in dataclasses.fields(exp) if isinstance(getattr(exp, f.name), LinearConfig)):
         cfg = getattr(exp, section)
