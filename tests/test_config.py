@@ -32,6 +32,7 @@ def test_automatic_folds_follow_the_labelled_users():
         ("[features]\nvideo_topics = 4\n", "'video_topics' has moved: set naive_bayes.video_topics"),
         ("[linear]\nfactors = ['svd_videos']\n", r"linear.factors: expected names among \['svd_author'"),
         ("[catboost]\nmulticlass_rsm = 0.0\n", r"catboost.multiclass_rsm: expected a share in \(0, 1\], got 0.0"),
+        ("[watched_linear]\ntol = 0\n", r"watched_linear.tol: expected a positive number, got 0.0"),
     ],
 )
 def test_bad_experiment_fails_loudly(tmp_path, text, message):

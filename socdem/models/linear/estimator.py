@@ -143,6 +143,7 @@ class InnerCVLogistic(ClassifierMixin, BaseEstimator):
         block_sizes=None,
         inner_folds: int = DEFAULTS.inner_folds,
         max_iter: int = DEFAULTS.max_iter,
+        tol: float = DEFAULTS.tol,
         solver: str = DEFAULTS.solver,
         max_extensions: int = DEFAULTS.max_extensions,
         stack_rows: int = DEFAULTS.stack_rows,
@@ -155,6 +156,7 @@ class InnerCVLogistic(ClassifierMixin, BaseEstimator):
         self.block_sizes = block_sizes
         self.inner_folds = inner_folds
         self.max_iter = max_iter
+        self.tol = tol
         self.solver = solver
         self.max_extensions = max_extensions
         self.stack_rows = stack_rows
@@ -165,7 +167,12 @@ class InnerCVLogistic(ClassifierMixin, BaseEstimator):
 
     def _model(self, c: float, warm_start: bool = False) -> LogisticRegression:
         return LogisticRegression(
-            C=c, max_iter=self.max_iter, solver=self.solver, random_state=self.random_state, warm_start=warm_start
+            C=c,
+            max_iter=self.max_iter,
+            tol=self.tol,
+            solver=self.solver,
+            random_state=self.random_state,
+            warm_start=warm_start,
         )
 
     def _blocks(self, n_columns: int) -> list[slice]:

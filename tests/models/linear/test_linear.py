@@ -51,6 +51,15 @@ def test_estimator_contract_and_inner_cv_choice():
     assert roc_auc_score(y[900:], proba[:, 1]) > 0.7
 
 
+def test_the_solver_tolerance_reaches_every_fit_and_a_looser_one_stops_sooner_near_the_same_answer():
+    X, y = sparse_problem()
+    fits = {tol: InnerCVLogistic(cs=[1.0], tol=tol, random_state=0).fit(X[:900], y[:900]) for tol in (1e-2, 1e-5)}
+    loose, tight = fits[1e-2], fits[1e-5]
+    assert all(model.tol == 1e-2 for model in loose.models_.values())
+    assert loose.models_[0].n_iter_.max() < tight.models_[0].n_iter_.max()
+    np.testing.assert_allclose(loose.predict_proba(X[900:]), tight.predict_proba(X[900:]), atol=0.02)
+
+
 def test_multinomial_for_four_classes_and_deterministic():
     X, y = sparse_problem(seed=1)
     y4 = y * 2 + (np.arange(len(y)) % 2)  # four classes
